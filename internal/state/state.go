@@ -1,0 +1,235 @@
+// Package state owns hacheck's state file, the single source of truth that
+// `check`, `serve`, the admin verbs and keepalived all read.
+//
+// Two files live in the state directory:
+//
+//	state.json        the state itself (see State); written atomically
+//	keepalived.track  "0\n" when up, "1\n" otherwise, for keepalived's
+//	                  track_file with weight 0 (non-zero puts the VRRP
+//	                  instance into FAULT, so the peer takes the VIP at once)
+//
+// Loading fails closed: a missing, unreadable, corrupt or unknown-version
+// state.json is an error, and every caller treats an error as "not healthy".
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+)
+
+// Version is the schema version this build reads and writes.
+const Version = 1
+
+// The two values of State.State.
+const (
+	Up      = "up"
+	Drained = "drained"
+)
+
+// File names inside the state directory.
+const (
+	FileName  = "state.json"
+	TrackName = "keepalived.track"
+	lockName  = "state.lock"
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	ErrMissing = errors.New("state file missing")
+	ErrCorrupt = errors.New("state file corrupt")
+	ErrVersion = errors.New("state file has an unknown version")
+)
+
+// State is the content of state.json.
+type State struct {
+	Version    int       `json:"version"`
+	State      string    `json:"state"`
+	Reason     string    `json:"reason"`
+	ChangedAt  time.Time `json:"changed_at"`
+	ChangedBy  string    `json:"changed_by"`
+	Generation uint64    `json:"generation"`
+	// Forced is true when the last drain skipped its preconditions.
+	Forced bool `json:"forced,omitempty"`
+	// Via says how the last change was made: "cli", "http" or "notify".
+	Via string `json:"via,omitempty"`
+}
+
+// IsUp reports whether the state marks the node as eligible.
+func (s State) IsUp() bool { return s.State == Up }
+
+// validate checks a decoded state; the error says what is wrong.
+func (s State) validate() error {
+	if s.Version != Version {
+		return fmt.Errorf("%w: version %d, this hacheck reads version %d", ErrVersion, s.Version, Version)
+	}
+	if s.State != Up && s.State != Drained {
+		return fmt.Errorf("%w: state is %q, want %q or %q", ErrCorrupt, s.State, Up, Drained)
+	}
+	return nil
+}
+
+// Store reads and changes the state in one directory.
+type Store struct {
+	Dir string
+}
+
+// Path is the full path of state.json.
+func (st Store) Path() string { return filepath.Join(st.Dir, FileName) }
+
+// TrackPath is the full path of keepalived.track.
+func (st Store) TrackPath() string { return filepath.Join(st.Dir, TrackName) }
+
+// Load reads state.json. It never returns a usable State together with an
+// error: on any error the caller must treat the node as not healthy.
+func (st Store) Load() (State, error) {
+	b, err := os.ReadFile(st.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, fmt.Errorf("%w: %s does not exist; this node was never marked up: run `hacheck undrain`", ErrMissing, st.Path())
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("read state: %w", err)
+	}
+	return Decode(b, st.Path())
+}
+
+// Decode parses the bytes of a state file; name is used in errors.
+func Decode(b []byte, name string) (State, error) {
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+	}
+	if err := s.validate(); err != nil {
+		return State{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// Change describes one requested change of state.
+type Change struct {
+	To     string // Up or Drained
+	Reason string
+	By     string // who asks; Actor() when empty
+	Forced bool
+	Via    string
+}
+
+// Set moves the state to c.To under the lock. It reports whether anything
+// changed: setting the state it already has changes nothing and does not
+// bump the generation. A missing or corrupt state file is replaced (that is
+// how a node is first marked up, and how an operator repairs it).
+func (st Store) Set(c Change) (s State, changed bool, err error) {
+	if c.To != Up && c.To != Drained {
+		return State{}, false, fmt.Errorf("set state: %q is not %q or %q", c.To, Up, Drained)
+	}
+	err = st.Locked(func() error {
+		cur, lerr := st.Load()
+		if lerr == nil && cur.State == c.To {
+			s = cur
+			return st.writeTrack(cur)
+		}
+		next := State{
+			Version:    Version,
+			State:      c.To,
+			Reason:     c.Reason,
+			ChangedAt:  time.Now().UTC().Truncate(time.Millisecond),
+			ChangedBy:  c.By,
+			Generation: cur.Generation + 1,
+			Forced:     c.Forced,
+			Via:        c.Via,
+		}
+		if next.ChangedBy == "" {
+			next.ChangedBy = Actor()
+		}
+		if lerr != nil && !errors.Is(lerr, ErrMissing) {
+			// The old file is unreadable, so its generation is lost: start
+			// past anything it could plausibly have held.
+			next.Generation = uint64(time.Now().Unix())
+		}
+		if err := st.write(next); err != nil {
+			return err
+		}
+		s, changed = next, true
+		return nil
+	})
+	return s, changed, err
+}
+
+// write saves state.json and then keepalived.track, both atomically.
+// state.json goes first: if the process dies between the two, the track
+// file is stale but `hacheck check` (the vrrp_script) and `serve` read
+// state.json, and `serve` repairs the track file.
+func (st Store) write(s State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := WriteFileAtomic(st.Path(), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return st.writeTrack(s)
+}
+
+// TrackValue is what keepalived.track must hold for a state load result:
+// "0" only for a valid state that is up, "1" for anything else.
+func TrackValue(s State, loadErr error) string {
+	if loadErr == nil && s.IsUp() {
+		return "0\n"
+	}
+	return "1\n"
+}
+
+func (st Store) writeTrack(s State) error {
+	return st.syncTrack(TrackValue(s, nil))
+}
+
+// SyncTrack makes keepalived.track agree with state.json (as loaded now,
+// failing closed) and reports whether it had to rewrite it. `serve` calls
+// it on start and on every state change, which repairs a track file left
+// stale by a crash between the two writes.
+func (st Store) SyncTrack() (repaired bool, err error) {
+	err = st.Locked(func() error {
+		s, lerr := st.Load()
+		want := TrackValue(s, lerr)
+		have, rerr := os.ReadFile(st.TrackPath())
+		if rerr == nil && string(have) == want {
+			return nil
+		}
+		repaired = true
+		return st.syncTrack(want)
+	})
+	return repaired, err
+}
+
+func (st Store) syncTrack(want string) error {
+	if have, err := os.ReadFile(st.TrackPath()); err == nil && string(have) == want {
+		return nil
+	}
+	if err := WriteFileAtomic(st.TrackPath(), []byte(want), 0o644); err != nil {
+		return fmt.Errorf("save track file: %w", err)
+	}
+	return nil
+}
+
+// Actor names who is making a change: the sudo user when run through sudo,
+// else the current user, followed by @host.
+func Actor() string {
+	name := os.Getenv("SUDO_USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		} else {
+			name = fmt.Sprintf("uid %d", os.Getuid())
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return name + "@" + host
+}
