@@ -1,0 +1,482 @@
+// Package config loads hacheck's configuration into one typed, validated
+// Config. Precedence: environment (HACHECK_ + key in upper case, "." as "_")
+// over the YAML file over built-in defaults. Every problem is reported at
+// once, each naming the key, what was wrong and what to write instead.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/spf13/viper"
+)
+
+// DefaultFile is read when no --config is given and it exists.
+const DefaultFile = "/etc/hacheck/hacheck.yaml"
+
+// Config is everything hacheck needs to know, validated.
+type Config struct {
+	File string // the file that was read; "" when only defaults/env apply
+
+	Node                string
+	StateDir            string
+	Listen              string
+	LogLevel            slog.Level
+	CheckTimeout        time.Duration // deadline of `hacheck check` as a whole
+	StaleAfter          int           // `serve`: a cached result older than this many intervals counts as failed
+	Checks              []Check
+	PreconditionsDir    string
+	PreconditionTimeout time.Duration
+
+	VIP     VIP
+	MySQL   MySQL
+	Peer    Peer
+	Drain   Drain
+	Promote Promote
+}
+
+// Check is one configured live check.
+type Check struct {
+	Name     string
+	Type     string // tcp, http, exec, mysql
+	Address  string // tcp: host:port
+	URL      string // http
+	Command  []string
+	Mode     string // mysql: alive or replica
+	MaxLag   time.Duration
+	DSN      string // mysql: defaults to mysql.dsn
+	Timeout  time.Duration
+	Interval time.Duration // how often `serve` runs it
+}
+
+// VIP is the virtual address this node may hold.
+type VIP struct {
+	Address   netip.Prefix // zero when not configured
+	Interface string
+}
+
+// Configured reports whether a VIP is set.
+func (v VIP) Configured() bool { return v.Address.IsValid() }
+
+// MySQL is this node's database server.
+type MySQL struct {
+	DSN          string
+	QueryTimeout time.Duration
+	FenceTimeout time.Duration
+}
+
+// Peer is the other node of the pair.
+type Peer struct {
+	URL      string
+	MySQLDSN string
+	Timeout  time.Duration
+}
+
+// Drain bounds `hacheck drain`.
+type Drain struct {
+	Timeout        time.Duration
+	CatchupTimeout time.Duration
+}
+
+// Promote says what `hacheck notify` does on MASTER.
+type Promote struct {
+	Unplanned string // refuse or promote
+}
+
+// Check types.
+const (
+	TypeTCP   = "tcp"
+	TypeHTTP  = "http"
+	TypeExec  = "exec"
+	TypeMySQL = "mysql"
+)
+
+var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL}
+
+// defaults lists every scalar key with its default. Declaring each key here
+// is also what lets HACHECK_* environment variables override it.
+func defaults() map[string]any {
+	host, _ := os.Hostname()
+	return map[string]any{
+		"node":                  host,
+		"state_dir":             "/var/lib/hacheck",
+		"listen":                ":8530",
+		"log_level":             "info",
+		"check_timeout":         "2s",
+		"stale_after":           3,
+		"preconditions_dir":     "",
+		"precondition_timeout":  "30s",
+		"vip.address":           "",
+		"vip.interface":         "",
+		"mysql.dsn":             "",
+		"mysql.query_timeout":   "1s",
+		"mysql.fence_timeout":   "2s",
+		"peer.url":              "",
+		"peer.mysql_dsn":        "",
+		"peer.timeout":          "2s",
+		"drain.timeout":         "30s",
+		"drain.catchup_timeout": "10s",
+		"promote.unplanned":     "refuse",
+	}
+}
+
+// Defaults for each live check.
+const (
+	DefaultCheckTimeout  = time.Second
+	DefaultCheckInterval = 2 * time.Second
+)
+
+// Load reads the configuration. file is the --config value: "" means
+// DefaultFile if it exists, else defaults only; a named file that does not
+// exist is an error.
+func Load(file string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults() {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("HACHECK")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	cfg := &Config{}
+	if file == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			file = DefaultFile
+		}
+	} else if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("config file %s: %w (check the --config path)", file, unwrapPath(err))
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", file, err)
+		}
+		cfg.File = file
+	}
+
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	for _, k := range unknownKeys(v) {
+		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys(), ", "))
+	}
+
+	dur := func(key string) time.Duration {
+		s := strings.TrimSpace(v.GetString(key))
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			bad(key, "%q is not a positive duration (write e.g. 500ms, 2s, 1m)", s)
+			return 0
+		}
+		return d
+	}
+
+	cfg.Node = strings.TrimSpace(v.GetString("node"))
+	if cfg.Node == "" {
+		bad("node", "empty (set a name for this node, e.g. its hostname)")
+	}
+	cfg.StateDir = v.GetString("state_dir")
+	if !filepath.IsAbs(cfg.StateDir) {
+		bad("state_dir", "%q is not an absolute path (keepalived, serve and the CLI must agree on it; write e.g. /var/lib/hacheck)", cfg.StateDir)
+	}
+	cfg.Listen = v.GetString("listen")
+	if err := checkHostPort(cfg.Listen); err != nil {
+		bad("listen", "%q: %v (write host:port, e.g. :8530 or 127.0.0.1:8530)", cfg.Listen, err)
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
+		bad("log_level", "%q is not debug, info, warn or error", v.GetString("log_level"))
+	}
+	cfg.CheckTimeout = dur("check_timeout")
+	cfg.StaleAfter = v.GetInt("stale_after")
+	if n, err := strconv.Atoi(v.GetString("stale_after")); err != nil || n < 1 {
+		bad("stale_after", "%q is not a whole number of intervals >= 1", v.GetString("stale_after"))
+	}
+	cfg.PreconditionsDir = v.GetString("preconditions_dir")
+	if cfg.PreconditionsDir != "" {
+		if fi, err := os.Stat(cfg.PreconditionsDir); err != nil {
+			bad("preconditions_dir", "%v (create it or remove the setting)", unwrapPath(err))
+		} else if !fi.IsDir() {
+			bad("preconditions_dir", "%s is not a directory", cfg.PreconditionsDir)
+		}
+	}
+	cfg.PreconditionTimeout = dur("precondition_timeout")
+
+	cfg.VIP.Interface = v.GetString("vip.interface")
+	if a := strings.TrimSpace(v.GetString("vip.address")); a != "" {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			bad("vip.address", "%q is not an address with a prefix length (write e.g. 192.0.2.100/24)", a)
+		} else {
+			cfg.VIP.Address = p
+		}
+		if cfg.VIP.Interface == "" {
+			bad("vip.interface", "empty, but vip.address is set (name the interface that carries the VIP, e.g. eth0)")
+		}
+	} else if cfg.VIP.Interface != "" {
+		bad("vip.address", "empty, but vip.interface is set (write e.g. 192.0.2.100/24)")
+	}
+
+	cfg.MySQL.DSN = v.GetString("mysql.dsn")
+	checkDSN(bad, "mysql.dsn", cfg.MySQL.DSN)
+	cfg.MySQL.QueryTimeout = dur("mysql.query_timeout")
+	cfg.MySQL.FenceTimeout = dur("mysql.fence_timeout")
+	cfg.Peer.URL = v.GetString("peer.url")
+	if cfg.Peer.URL != "" {
+		u, err := url.Parse(cfg.Peer.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("peer.url", "%q is not an http(s) URL (write the peer's hacheck base URL, e.g. http://192.0.2.12:8530)", cfg.Peer.URL)
+		}
+	}
+	cfg.Peer.MySQLDSN = v.GetString("peer.mysql_dsn")
+	checkDSN(bad, "peer.mysql_dsn", cfg.Peer.MySQLDSN)
+	cfg.Peer.Timeout = dur("peer.timeout")
+	cfg.Drain.Timeout = dur("drain.timeout")
+	cfg.Drain.CatchupTimeout = dur("drain.catchup_timeout")
+	cfg.Promote.Unplanned = v.GetString("promote.unplanned")
+	if cfg.Promote.Unplanned != "refuse" && cfg.Promote.Unplanned != "promote" {
+		bad("promote.unplanned", "%q is not refuse or promote", cfg.Promote.Unplanned)
+	}
+
+	cfg.Checks = loadChecks(v, cfg, bad)
+
+	if len(errs) > 0 {
+		src := "defaults and environment"
+		if cfg.File != "" {
+			src = cfg.File
+		}
+		return nil, &Error{Source: src, Problems: errs}
+	}
+	return cfg, nil
+}
+
+// Error lists every problem found in one configuration.
+type Error struct {
+	Source   string
+	Problems []error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration (%s):", e.Source)
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() []error { return e.Problems }
+
+// rawCheck is one entry of `checks` as written; durations stay strings so
+// that a bad one is reported with its key rather than as a decoder error.
+type rawCheck struct {
+	Name     string `mapstructure:"name"`
+	Type     string `mapstructure:"type"`
+	Address  string `mapstructure:"address"`
+	URL      string `mapstructure:"url"`
+	Command  any    `mapstructure:"command"`
+	Mode     string `mapstructure:"mode"`
+	MaxLag   string `mapstructure:"max_lag"`
+	DSN      string `mapstructure:"dsn"`
+	Timeout  string `mapstructure:"timeout"`
+	Interval string `mapstructure:"interval"`
+}
+
+func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...any)) []Check {
+	list, ok := v.Get("checks").([]any)
+	if v.Get("checks") != nil && !ok {
+		bad("checks", "must be a list of checks (each with name and type)")
+		return nil
+	}
+	var out []Check
+	seen := map[string]bool{}
+	for i, item := range list {
+		key := fmt.Sprintf("checks[%d]", i)
+		m, ok := item.(map[string]any)
+		if !ok {
+			bad(key, "must be a mapping with name, type and the type's settings")
+			continue
+		}
+		var rc rawCheck
+		for k := range m {
+			if !slices.Contains(rawCheckKeys, k) {
+				bad(key+"."+k, "unknown setting (known: %s)", strings.Join(rawCheckKeys, ", "))
+			}
+		}
+		str := func(k string) string {
+			if m[k] == nil {
+				return ""
+			}
+			return strings.TrimSpace(fmt.Sprint(m[k]))
+		}
+		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
+			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
+			Timeout: str("timeout"), Interval: str("interval")}
+		if rc.Name != "" {
+			key = fmt.Sprintf("checks[%d] (%s)", i, rc.Name)
+		}
+		c := Check{Name: rc.Name, Type: rc.Type, Address: rc.Address, URL: rc.URL, Mode: rc.Mode, DSN: rc.DSN,
+			Timeout: DefaultCheckTimeout, Interval: DefaultCheckInterval}
+		if c.Name == "" {
+			bad(key+".name", "empty (give each check a short unique name)")
+		} else if seen[c.Name] {
+			bad(key+".name", "%q is used by another check (names must be unique)", c.Name)
+		}
+		seen[c.Name] = true
+		optDur := func(k, s string, dst *time.Duration) {
+			if s == "" {
+				return
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil || d <= 0 {
+				bad(key+"."+k, "%q is not a positive duration (write e.g. 500ms, 2s)", s)
+				return
+			}
+			*dst = d
+		}
+		optDur("timeout", rc.Timeout, &c.Timeout)
+		optDur("interval", rc.Interval, &c.Interval)
+		optDur("max_lag", rc.MaxLag, &c.MaxLag)
+		if cfg.CheckTimeout > 0 && c.Timeout > cfg.CheckTimeout {
+			bad(key+".timeout", "%s is longer than check_timeout (%s); `hacheck check` would give up first (lower it or raise check_timeout)", c.Timeout, cfg.CheckTimeout)
+		}
+		switch c.Type {
+		case TypeTCP:
+			if err := checkHostPort(c.Address); err != nil || strings.HasPrefix(c.Address, ":") {
+				bad(key+".address", "%q is not host:port (write e.g. 127.0.0.1:80)", c.Address)
+			}
+		case TypeHTTP:
+			u, err := url.Parse(c.URL)
+			if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(key+".url", "%q is not an http(s) URL (write e.g. http://127.0.0.1/health)", c.URL)
+			}
+		case TypeExec:
+			c.Command = commandList(rc.Command)
+			if len(c.Command) == 0 {
+				bad(key+".command", "empty (write the program and its arguments as a list, e.g. [/usr/local/bin/site-ok, --quick])")
+			} else if !filepath.IsAbs(c.Command[0]) {
+				bad(key+".command", "%q is not an absolute path (keepalived runs hacheck with an empty PATH)", c.Command[0])
+			}
+		case TypeMySQL:
+			if c.Mode == "" {
+				c.Mode = "alive"
+			}
+			if c.Mode != "alive" && c.Mode != "replica" {
+				bad(key+".mode", "%q is not alive or replica", c.Mode)
+			}
+			if c.DSN == "" {
+				c.DSN = cfg.MySQL.DSN
+			}
+			if c.DSN == "" {
+				bad(key+".dsn", "empty and mysql.dsn is not set (set mysql.dsn)")
+			} else {
+				checkDSN(bad, key+".dsn", c.DSN)
+			}
+		default:
+			bad(key+".type", "%q is not one of %s", c.Type, strings.Join(checkTypes, ", "))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval"}
+
+func commandList(v any) []string {
+	switch c := v.(type) {
+	case string:
+		return strings.Fields(c)
+	case []any:
+		out := make([]string, 0, len(c))
+		for _, a := range c {
+			out = append(out, fmt.Sprint(a))
+		}
+		return out
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
+}
+
+func checkDSN(bad func(key, format string, a ...any), key, dsn string) {
+	if dsn == "" {
+		return
+	}
+	if _, err := mysql.ParseDSN(dsn); err != nil {
+		bad(key, "not a valid DSN: %v (write e.g. hacheck:PASSWORD@tcp(127.0.0.1:3306)/)", err)
+	}
+}
+
+func knownKeys() []string {
+	keys := []string{"checks"}
+	for k := range defaults() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// unknownKeys lists keys in the file that hacheck does not know: a typo
+// must not silently fall back to a default.
+func unknownKeys(v *viper.Viper) []string {
+	known := map[string]bool{}
+	for _, k := range knownKeys() {
+		known[k] = true
+	}
+	var out []string
+	for _, k := range v.AllKeys() {
+		if known[k] || strings.HasPrefix(k, "checks.") {
+			continue
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// Redacted returns the DSN with its password replaced, for messages and
+// `status`. An unparsable DSN is hidden entirely.
+func Redacted(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	c, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "(invalid DSN)"
+	}
+	if c.Passwd != "" {
+		c.Passwd = "***"
+	}
+	return c.FormatDSN()
+}

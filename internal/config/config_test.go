@@ -1,0 +1,136 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hacheck.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "node: a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/var/lib/hacheck" || cfg.Listen != ":8530" || cfg.CheckTimeout != 2*time.Second ||
+		cfg.StaleAfter != 3 || cfg.Promote.Unplanned != "refuse" || cfg.VIP.Configured() {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestFullFile(t *testing.T) {
+	cfg, err := Load(writeConfig(t, `
+node: a
+state_dir: /run/x
+listen: 127.0.0.1:9000
+check_timeout: 1500ms
+vip: {address: 192.0.2.100/24, interface: eth0}
+mysql: {dsn: "hacheck:secret@tcp(127.0.0.1:3306)/"}
+checks:
+  - {name: web, type: tcp, address: "127.0.0.1:80", timeout: 300ms}
+  - {name: api, type: http, url: "http://127.0.0.1/health", interval: 5s}
+  - {name: script, type: exec, command: [/bin/true, -x]}
+  - {name: db, type: mysql, mode: replica, max_lag: 10s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.VIP.Address.String() != "192.0.2.100/24" || cfg.CheckTimeout != 1500*time.Millisecond {
+		t.Fatalf("%+v", cfg)
+	}
+	if len(cfg.Checks) != 4 || cfg.Checks[0].Timeout != 300*time.Millisecond || cfg.Checks[1].Interval != 5*time.Second ||
+		strings.Join(cfg.Checks[2].Command, " ") != "/bin/true -x" || cfg.Checks[3].DSN != cfg.MySQL.DSN || cfg.Checks[3].MaxLag != 10*time.Second {
+		t.Fatalf("checks: %+v", cfg.Checks)
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	t.Setenv("HACHECK_STATE_DIR", "/srv/state")
+	t.Setenv("HACHECK_VIP_ADDRESS", "192.0.2.7/32")
+	t.Setenv("HACHECK_VIP_INTERFACE", "br0")
+	cfg, err := Load(writeConfig(t, "node: a\nstate_dir: /from/file\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/srv/state" || cfg.VIP.Address.String() != "192.0.2.7/32" {
+		t.Fatalf("env did not override: %+v", cfg)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name, body string
+		want       []string // every one must appear in the message
+	}{
+		{"bad duration", "check_timeout: 5x\n", []string{"check_timeout", `"5x"`, "e.g. 500ms"}},
+		{"unitless duration", "check_timeout: 5\n", []string{"check_timeout", `"5"`}},
+		{"bad cidr", "vip: {address: 192.0.2.300/24, interface: eth0}\n", []string{"vip.address", "192.0.2.300/24", "e.g. 192.0.2.100/24"}},
+		{"address without prefix", "vip: {address: 192.0.2.100, interface: eth0}\n", []string{"vip.address"}},
+		{"vip without interface", "vip: {address: 192.0.2.100/24}\n", []string{"vip.interface"}},
+		{"relative state dir", "state_dir: var/lib\n", []string{"state_dir", "absolute"}},
+		{"bad listen", "listen: localhost\n", []string{"listen", "host:port"}},
+		{"unknown key", "state_dri: /x\n", []string{"state_dri", "unknown setting"}},
+		{"unknown check key", "checks: [{name: a, type: tcp, address: '1.2.3.4:5', adress: x}]\n", []string{"checks[0].adress"}},
+		{"bad check type", "checks: [{name: a, type: ping}]\n", []string{"checks[0] (a).type", `"ping"`}},
+		{"duplicate names", "checks: [{name: a, type: exec, command: /bin/true}, {name: a, type: exec, command: /bin/true}]\n", []string{"used by another check"}},
+		{"relative exec", "checks: [{name: a, type: exec, command: [true]}]\n", []string{"absolute path"}},
+		{"check timeout over deadline", "checks: [{name: a, type: exec, command: /bin/true, timeout: 5s}]\n", []string{"longer than check_timeout"}},
+		{"mysql without dsn", "checks: [{name: db, type: mysql}]\n", []string{"mysql.dsn"}},
+		{"bad dsn", "mysql: {dsn: 'nonsense'}\n", []string{"mysql.dsn", "not a valid DSN"}},
+		{"bad unplanned", "promote: {unplanned: yolo}\n", []string{"promote.unplanned"}},
+		{"bad peer url", "peer: {url: 192.0.2.12:8530}\n", []string{"peer.url"}},
+		{"missing preconditions dir", "preconditions_dir: /nonexistent/hacheck.d\n", []string{"preconditions_dir"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(writeConfig(t, "node: a\n"+c.body))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	_, err := Load(writeConfig(t, "check_timeout: x\nlisten: nope\nvip: {address: bad, interface: eth0}\n"))
+	e, ok := err.(*Error)
+	if !ok || len(e.Problems) != 3 {
+		t.Fatalf("want 3 problems, got %v", err)
+	}
+}
+
+func TestNamedFileMustExist(t *testing.T) {
+	_, err := Load("/nonexistent/hacheck.yaml")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/hacheck.yaml") || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("error %v should name the file and the flag", err)
+	}
+}
+
+func TestMalformedYAML(t *testing.T) {
+	_, err := Load(writeConfig(t, "node: [unclosed\n"))
+	if err == nil || !strings.Contains(err.Error(), "hacheck.yaml") {
+		t.Fatalf("error %v should name the file", err)
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	got := Redacted("hacheck:s3cret@tcp(127.0.0.1:3306)/")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "hacheck:***@tcp(127.0.0.1:3306)") {
+		t.Fatalf("Redacted = %q", got)
+	}
+}
