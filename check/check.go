@@ -48,7 +48,7 @@ func Run(ctx context.Context, c Checker, timeout time.Duration) Result {
 			r = Result{OK: false, Detail: fmt.Sprintf("answered after its deadline (%v)", ctx.Err())}
 		}
 	case <-ctx.Done():
-		r = Result{OK: false, Detail: fmt.Sprintf("no answer within %s", roundDur(time.Since(start)))}
+		r = Result{OK: false, Detail: fmt.Sprintf("no answer before its deadline (%s)", roundDur(time.Since(start)))}
 		if ctx.Err() == context.Canceled {
 			r.Detail = "cancelled before it answered"
 		}
