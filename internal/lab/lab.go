@@ -71,6 +71,11 @@ type Config struct {
 	Base string
 	// Logger receives the lab's own progress; nil means discard.
 	Logger *slog.Logger
+	// Persistent marks a lab meant to outlive the process that built it
+	// (the operator's lab script). Other labs record their owner process,
+	// and ReapOrphans removes them once that process is gone (a test
+	// binary killed by -timeout never runs its cleanups).
+	Persistent bool
 }
 
 // Node is one host of the lab. All paths are absolute.
@@ -111,6 +116,7 @@ type record struct {
 	ID         string      `json:"id"`
 	Namespaces []string    `json:"namespaces"`
 	Procs      []procEntry `json:"procs"`
+	Owner      *procEntry  `json:"owner,omitempty"` // nil for a Persistent lab
 }
 
 type procEntry struct {
@@ -238,7 +244,15 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.Logger != nil {
 		l.log = cfg.Logger
 	}
-	if err := l.build(ctx, src, cfg.Hacheck); err != nil {
+	var owner *procEntry
+	if !cfg.Persistent {
+		tick, err := startTicks(os.Getpid())
+		if err != nil {
+			return nil, fmt.Errorf("new lab: %w", err)
+		}
+		owner = &procEntry{Name: "owner", PID: os.Getpid(), StartTick: tick}
+	}
+	if err := l.build(ctx, src, cfg.Hacheck, owner); err != nil {
 		if cerr := l.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
@@ -248,8 +262,8 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	return l, nil
 }
 
-func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string) error {
-	if err := l.writeRecord(func(r *record) {}); err != nil {
+func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, owner *procEntry) error {
+	if err := l.writeRecord(func(r *record) { r.Owner = owner }); err != nil {
 		return err
 	}
 	for _, n := range l.Nodes() {
@@ -397,6 +411,40 @@ func List(base string) ([]string, error) {
 		ids = append(ids, strings.TrimPrefix(filepath.Base(m), dirPrefix))
 	}
 	return ids, nil
+}
+
+// ReapOrphans tears down (as Down) every lab under base (empty:
+// DefaultBase) whose owner process has exited without closing it, and
+// returns the ids it removed. Persistent labs are left alone.
+func ReapOrphans(base string) ([]string, error) {
+	ids, err := List(base)
+	if err != nil {
+		return nil, err
+	}
+	var reaped []string
+	var errs []error
+	for _, id := range ids {
+		l, err := Layout(base, id)
+		if err != nil {
+			continue // not ours
+		}
+		r, err := readRecord(l.Dir)
+		if err != nil || r.Owner == nil {
+			continue // being built, or persistent
+		}
+		if t, err := startTicks(r.Owner.PID); err == nil && t == r.Owner.StartTick {
+			continue // owner alive
+		}
+		if err := Down(base, id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reaped = append(reaped, id)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return reaped, fmt.Errorf("reap orphan labs: %w", err)
+	}
+	return reaped, nil
 }
 
 // Exec runs name with args in n's namespace and returns its combined

@@ -388,3 +388,79 @@ func summary(ds []time.Duration) string {
 	}
 	return "min " + ms(s[0]).String() + ", median " + ms(s[len(s)/2]).String() + ", max " + ms(s[len(s)-1]).String() + " (" + strings.Join(parts, " ") + ")"
 }
+
+// TestReapOrphans kills a process that owns a lab (as go test -timeout
+// would) and checks that ReapOrphans removes what it left.
+func TestReapOrphans(t *testing.T) {
+	if os.Getenv("HACHECK_LAB_ORPHAN_BASE") != "" {
+		orphanHelper()
+		return
+	}
+	labtest.Require(t)
+	base, err := os.MkdirTemp("/run", "hacheck-labtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	persistent, err := lab.New(labtest.Context(t, 30*time.Second), lab.Config{Hacheck: healthy, Base: base, Persistent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { persistent.Close() })
+
+	ctx := labtest.Context(t, 30*time.Second)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestReapOrphans$")
+	cmd.Env = append(os.Environ(), "HACHECK_LAB_ORPHAN_BASE="+base)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	buf := make([]byte, 64)
+	n, _ := stdout.Read(buf) // the helper prints its lab id once the lab is up
+	id = strings.TrimSpace(string(buf[:n]))
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	orphan, err := lab.Open(base, id)
+	if err != nil {
+		t.Fatalf("helper's lab %q: %v", id, err)
+	}
+	t.Cleanup(func() { lab.Down(base, id) })
+
+	reaped, err := lab.ReapOrphans(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(reaped, []string{id}) {
+		t.Errorf("reaped %v, want [%s] (and not the persistent %s)", reaped, id, persistent.ID)
+	}
+	assertGone(t, orphan, nil)
+	if _, err := lab.Open(base, persistent.ID); err != nil {
+		t.Errorf("persistent lab was reaped: %v", err)
+	}
+}
+
+// orphanHelper runs in a child test process: it builds a lab with a
+// running process, prints the lab id and waits to be killed.
+func orphanHelper() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l, err := lab.New(ctx, lab.Config{Hacheck: healthy, Base: os.Getenv("HACHECK_LAB_ORPHAN_BASE")})
+	if err != nil {
+		os.Stdout.WriteString("error: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	if _, err := l.Start(l.A, "sleep", "sleep", "300"); err != nil {
+		os.Stdout.WriteString("error: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString(l.ID + "\n")
+	<-ctx.Done() // killed long before; the deadline bounds a lost parent
+	l.Close()
+	os.Exit(1)
+}

@@ -35,13 +35,20 @@ func Require(t testing.TB) {
 	t.Skipf("lab test needs %v; skipped (set CI=1 to make this a failure)", missing)
 }
 
-// New calls Require, builds a lab (bounded to 30 s) and registers its
-// teardown with t.Cleanup, so a failing test still leaves nothing behind.
+// New calls Require, removes labs orphaned by dead test processes, builds a
+// lab (bounded to 30 s) and registers its teardown with t.Cleanup, so a failing test still leaves nothing behind.
 // When the test failed, the cleanup first logs the end of each node's
 // keepalived log.
 func New(t testing.TB, cfg lab.Config) *lab.Lab {
 	t.Helper()
 	Require(t)
+	// Labs left by an earlier test binary that was killed (go test
+	// -timeout does not run cleanups).
+	if reaped, err := lab.ReapOrphans(cfg.Base); err != nil {
+		t.Logf("reap orphan labs: %v", err)
+	} else if len(reaped) > 0 {
+		t.Logf("removed labs left by dead test processes: %v", reaped)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := lab.New(ctx, cfg)
