@@ -68,8 +68,8 @@ func (p *Proc) Stop(grace time.Duration) error {
 
 // Start runs name with args in the background in n's namespace, in a new
 // process group, logging to <node dir>/<label>.log, and records it so Close
-// and Down stop it. The process outlives ctx-free callers: it runs until
-// Stop, Close or Down (or until it exits).
+// and Down stop it. It takes no context on purpose: it runs until Stop,
+// Close or Down (or its own exit), even after the starting process exits.
 func (l *Lab) Start(n *Node, label, name string, args ...string) (*Proc, error) {
 	l.mu.Lock()
 	closed := l.closed
@@ -175,9 +175,8 @@ func (l *Lab) Close() error {
 		wg.Go(func() { errs[i] = p.Stop(3 * time.Second) })
 	}
 	wg.Wait()
-	if err := teardown(l.Dir, l.namespaces()); err != nil {
-		errs = append(errs, err)
-	}
+	// Then whatever the record knows beyond this process (a lab from Open).
+	errs = append(errs, l.down())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close lab %s: %w", l.ID, err)
 	}
@@ -194,6 +193,15 @@ func Down(base, id string) error {
 	if err != nil {
 		return fmt.Errorf("down: %w", err)
 	}
+	if err := l.down(); err != nil {
+		return fmt.Errorf("down %s: %w", id, err)
+	}
+	return nil
+}
+
+// down stops the processes in the record that still run (SIGTERM to the
+// group, up to 3 s), then tears down namespaces and directory.
+func (l *Lab) down() error {
 	var errs []error
 	r, err := readRecord(l.Dir)
 	switch {
@@ -208,7 +216,7 @@ func Down(base, id string) error {
 		deadline := time.Now().Add(3 * time.Second)
 		for _, p := range live {
 			for time.Now().Before(deadline) {
-				if t, err := startTicks(p.PID); err != nil || t != p.StartTick {
+				if t, err := startTicks(p.PID); err != nil || t != p.StartTick || procState(p.PID) == 'Z' {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -220,17 +228,14 @@ func Down(base, id string) error {
 	}
 	namespaces := l.namespaces()
 	for _, ns := range r.Namespaces { // a record from another layout version
-		if !contains(namespaces, ns) && strings.HasPrefix(ns, nsPrefix+id+"-") {
+		if !contains(namespaces, ns) && strings.HasPrefix(ns, nsPrefix+l.ID+"-") {
 			namespaces = append(namespaces, ns)
 		}
 	}
 	if err := teardown(l.Dir, namespaces); err != nil {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("down %s: %w", id, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func contains(ss []string, s string) bool {
