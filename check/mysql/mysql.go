@@ -657,7 +657,9 @@ func (s *Server) StartReplica(ctx context.Context) error {
 
 // ResetReplica forgets the replication configuration (RESET REPLICA ALL /
 // RESET SLAVE ALL), so a promoted primary does not follow its old source
-// after a restart. The replica must be stopped.
+// after a restart. The replica must be stopped. MariaDB 10.11 requires
+// RELOAD for it, which is not among the grants above: without it, run the
+// servers with skip-slave-start instead.
 func (s *Server) ResetReplica(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
