@@ -459,12 +459,56 @@ func (s *Server) signal(sig syscall.Signal) error {
 }
 
 // Pause stops the process with SIGSTOP: it keeps its sockets open but
-// answers nothing, like a hung server. Resume undoes it; Stop and Kill
-// resume it first.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// answers nothing, like a hung server. It returns once every thread is
+// stopped. Resume undoes it; Stop and Kill resume it first.
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return s.waitThreads(true)
+}
 
 // Resume continues a paused process with SIGCONT.
-func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+func (s *Server) Resume() error {
+	if err := s.signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	return s.waitThreads(false)
+}
+
+// waitThreads waits until all of mariadbd's threads are stopped (or none
+// is): a signal is delivered asynchronously, and a thread that has not
+// stopped yet can still answer a query.
+func (s *Server) waitThreads(stopped bool) error {
+	pid := s.Pid()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if len(tasks) == 0 {
+			return nil // not on Linux /proc, or gone: nothing to wait for
+		}
+		n := 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			// state is the field after the ")" that closes the command name.
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+				if st := b[i+2]; st == 'T' || st == 't' {
+					n++
+				}
+			}
+		}
+		if (stopped && n == len(tasks)) || (!stopped && n == 0) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mariadbtest: pid %d: %d of %d threads stopped, want stopped=%v", pid, n, len(tasks), stopped)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Shutdown stops mariadbd with SIGTERM (SIGKILL after 30s) and keeps the
 // datadir, so Restart can start it again.
