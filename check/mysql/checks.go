@@ -26,6 +26,9 @@ func (c *AliveCheck) Name() string {
 }
 
 func (c *AliveCheck) Check(ctx context.Context) check.Result {
+	if c.Server == nil {
+		return check.Result{Detail: "no server configured"}
+	}
 	ctx, cancel := c.Server.bound(ctx)
 	defer cancel()
 	v, _, err := c.Server.queryString(ctx, "SELECT 1")
@@ -60,6 +63,9 @@ func (c *ReplicaCheck) Name() string {
 }
 
 func (c *ReplicaCheck) Check(ctx context.Context) check.Result {
+	if c.Server == nil {
+		return check.Result{Detail: "no server configured"}
+	}
 	st, err := c.Server.ReplicaStatus(ctx)
 	if err != nil {
 		return check.Result{Detail: err.Error()}

@@ -8,7 +8,8 @@
 // closes the connection but does not stop a statement on the server, so every
 // statement that can wait is also given a server-side limit shorter than the
 // context: MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET get an explicit
-// timeout, and SET GLOBAL read_only runs with a session lock_wait_timeout.
+// timeout, and SET GLOBAL read_only runs with a session lock_wait_timeout
+// (whole seconds, so at least 1s even under a shorter context).
 //
 // Errors name the operation and the server by its masked DSN
 // (user:***@tcp(host:port)/); the password never appears in an error.
@@ -466,7 +467,7 @@ func (s *Server) WaitForGTID(ctx context.Context, pos string, serverTimeout time
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	limit := min(serverTimeout, s.opts.ReadTimeout-time.Second)
+	limit := min(serverTimeout, s.opts.ReadTimeout*9/10)
 	if dl, ok := ctx.Deadline(); ok {
 		// Leave room for the round trip that brings the answer back.
 		left := time.Until(dl)
@@ -556,7 +557,9 @@ func (s *Server) execFirst(ctx context.Context, stmts ...string) error {
 
 // ReplicaStatus returns the replica status of the default channel, or
 // nil, nil when the server is not a replica. It tries SHOW REPLICA STATUS,
-// then SHOW SLAVE STATUS for servers that predate it.
+// then SHOW SLAVE STATUS for servers that predate it. On MariaDB both show
+// the default (unnamed) connection only; on MySQL the row whose
+// Channel_Name is empty is read, or the first one.
 func (s *Server) ReplicaStatus(ctx context.Context) (*ReplicaStatus, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -689,7 +692,8 @@ type Source struct {
 // fetch (and re-apply) history it already has. Then CHANGE MASTER TO ...
 // MASTER_USE_GTID=slave_pos. MySQL: CHANGE REPLICATION SOURCE TO ...
 // SOURCE_AUTO_POSITION=1 (CHANGE MASTER TO ... MASTER_AUTO_POSITION=1
-// before 8.0.23).
+// before 8.0.23); a replication user with caching_sha2_password then needs
+// TLS or GET_SOURCE_PUBLIC_KEY, which this does not set.
 func (s *Server) ChangeSource(ctx context.Context, src Source) error {
 	op := fmt.Sprintf("change source to %s:%d on", src.Host, src.Port)
 	if src.Host == "" || src.Port <= 0 || src.Port > 65535 || src.User == "" {
