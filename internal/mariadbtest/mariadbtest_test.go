@@ -3,7 +3,10 @@ package mariadbtest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,5 +144,86 @@ func TestQuote(t *testing.T) {
 		if got := quote(in); got != want {
 			t.Errorf("quote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// fakeTB records Fatal and Skip instead of ending the test.
+type fakeTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Fatalf(format string, a ...any) {
+	f.fatal = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+func (f *fakeTB) Skipf(format string, a ...any) {
+	f.skip = fmt.Sprintf(format, a...)
+	runtime.Goexit()
+}
+
+func TestStartWithoutMariadbd(t *testing.T) {
+	run := func(ci string) *fakeTB {
+		t.Setenv("CI", ci)
+		f := &fakeTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			Start(f, Options{Mariadbd: "/nonexistent/mariadbd"})
+		}()
+		<-done
+		return f
+	}
+	if f := run(""); f.skip == "" || f.fatal != "" {
+		t.Errorf("without CI: skip %q, fatal %q; want a skip", f.skip, f.fatal)
+	}
+	if f := run("true"); f.fatal == "" || !strings.Contains(f.fatal, "mariadb-server") {
+		t.Errorf("with CI: skip %q, fatal %q; want a fatal naming mariadb-server", f.skip, f.fatal)
+	}
+}
+
+// The lab runs servers inside network namespaces on 192.0.2.x: bind
+// address, port and command prefix work together, and the harness still
+// talks to the server over its socket. Wiring namespaces together is the
+// lab's business; one namespace is enough here.
+func TestStartInNetworkNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command")
+	}
+	ns := fmt.Sprintf("mdbt%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "addr", "add", "192.0.2.1/32", "dev", "lo"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	s := Start(t, Options{BindAddress: "192.0.2.1", Port: 3306, ServerID: 1, CommandPrefix: []string{"ip", "netns", "exec", ns}})
+	if got := s.QueryString(t, "SELECT @@bind_address"); got != "192.0.2.1" {
+		t.Errorf("@@bind_address = %q", got)
+	}
+	if s.DSN("u", "p") != "u:p@tcp(192.0.2.1:3306)/?readTimeout=30s&timeout=2s&writeTimeout=10s" {
+		t.Errorf("DSN = %s", s.DSN("u", "p"))
+	}
+	// Reachable over TCP from inside the namespace only.
+	out, err := exec.Command("ip", "netns", "exec", ns, "mariadb", "-h", "192.0.2.1", "-P", "3306",
+		"-uroot", "-p"+s.RootPassword, "-N", "-e", "SELECT @@server_id").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Errorf("TCP from inside the namespace: %v %s", err, out)
+	}
+	if err := s.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Resume(); err != nil {
+		t.Fatal(err)
 	}
 }
