@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // WriteFileAtomic replaces path with data so that a reader, or a crash at
@@ -59,6 +60,10 @@ func syncDir(dir string) error {
 	return cerr
 }
 
+// staleTempAge is how old a temp file must be before it counts as left
+// behind by a killed writer (a live writer renames it within milliseconds).
+const staleTempAge = time.Minute
+
 // removeStaleTemps deletes temp files left by a writer killed between
 // creating and renaming them. Call it only while holding the lock.
 func removeStaleTemps(dir string) error {
@@ -69,7 +74,10 @@ func removeStaleTemps(dir string) error {
 	var errs []error
 	for _, e := range entries {
 		n := e.Name()
-		if strings.HasPrefix(n, "."+FileName+".tmp-") || strings.HasPrefix(n, "."+TrackName+".tmp-") {
+		if !strings.HasPrefix(n, "."+FileName+".tmp-") && !strings.HasPrefix(n, "."+TrackName+".tmp-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil && !os.IsNotExist(err) {
 				errs = append(errs, err)
 			}

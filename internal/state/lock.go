@@ -1,9 +1,12 @@
 package state
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,4 +37,37 @@ func (st Store) Locked(fn func() error) error {
 		return fmt.Errorf("remove stale temp files: %w", err)
 	}
 	return fn()
+}
+
+// ErrBusy is returned by OpLock when another drain or undrain holds it past
+// the caller's deadline.
+var ErrBusy = errors.New("another drain or undrain is in progress on this node")
+
+// OpLock takes the operation lock that serializes whole drain/undrain
+// operations (which may fence a database and wait for a replica) and
+// returns its release function. It waits until ctx ends.
+func (st Store) OpLock(ctx context.Context) (release func(), err error) {
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(st.Dir, opLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open operation lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			f.Close()
+			return nil, fmt.Errorf("lock operation: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ErrBusy
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -34,9 +34,10 @@ const (
 
 // File names inside the state directory.
 const (
-	FileName  = "state.json"
-	TrackName = "keepalived.track"
-	lockName  = "state.lock"
+	FileName   = "state.json"
+	TrackName  = "keepalived.track"
+	lockName   = "state.lock"
+	opLockName = "op.lock"
 )
 
 // Sentinel errors, for errors.Is.

@@ -181,9 +181,16 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 	st := Store{Dir: t.TempDir()}
 	stale := filepath.Join(st.Dir, "."+FileName+".tmp-123")
 	os.WriteFile(stale, []byte("half"), 0o644)
+	fresh := filepath.Join(st.Dir, "."+TrackName+".tmp-456") // a writer may be about to rename it
+	os.WriteFile(fresh, []byte("1"), 0o644)
+	old := time.Now().Add(-2 * staleTempAge)
+	os.Chtimes(stale, old, old)
 	st.Set(Change{To: Up})
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatal("stale temp file left behind")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatal("a fresh temp file was removed under a writer")
 	}
 }
 

@@ -1,0 +1,106 @@
+package state
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Watcher keeps the latest load of state.json in memory for `serve`, so a
+// health request costs no file I/O, yet a change made by the CLI shows
+// within milliseconds: it watches the directory with inotify (the CLI
+// replaces the file by rename, which is an event on the directory) and
+// re-reads once a second as a safety net in case an event is lost.
+//
+// On every load it also makes keepalived.track agree with state.json.
+type Watcher struct {
+	store    Store
+	log      *slog.Logger
+	onChange func(State, error)
+
+	mu  sync.RWMutex
+	cur State
+	err error
+}
+
+// SafetyReload is how often the watcher re-reads state.json without an
+// event.
+const SafetyReload = time.Second
+
+// NewWatcher loads the state once and repairs the track file.
+func NewWatcher(st Store, log *slog.Logger, onChange func(State, error)) *Watcher {
+	w := &Watcher{store: st, log: log, onChange: onChange}
+	w.reload()
+	return w
+}
+
+// Current returns the latest load: a State, or the error that makes the
+// node unhealthy.
+func (w *Watcher) Current() (State, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.cur, w.err
+}
+
+// Run watches until ctx ends. It returns an error only when it cannot
+// watch at all; the caller should then stop rather than serve stale data.
+func (w *Watcher) Run(ctx context.Context) error {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer fw.Close()
+	if err := fw.Add(w.store.Dir); err != nil {
+		return err
+	}
+	w.reload() // anything that changed before the watch started
+	tick := time.NewTicker(SafetyReload)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fw.Events:
+			if !ok {
+				return nil
+			}
+			if n := filepath.Base(ev.Name); n == FileName || n == TrackName {
+				w.reload()
+			}
+		case err, ok := <-fw.Errors:
+			if !ok {
+				return nil
+			}
+			w.log.Warn("state watch error; relying on the periodic reload", "err", err)
+		case <-tick.C:
+			w.reload()
+		}
+	}
+}
+
+func (w *Watcher) reload() {
+	s, err := w.store.Load()
+	w.mu.Lock()
+	changed := s != w.cur || errString(err) != errString(w.err)
+	w.cur, w.err = s, err
+	w.mu.Unlock()
+	if repaired, serr := w.store.SyncTrack(); serr != nil {
+		w.log.Error("cannot update keepalived track file", "path", w.store.TrackPath(), "err", serr)
+	} else if repaired {
+		w.log.Warn("repaired keepalived track file that disagreed with the state", "path", w.store.TrackPath())
+	}
+	if changed && w.onChange != nil {
+		w.onChange(s, err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
