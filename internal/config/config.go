@@ -194,7 +194,7 @@ func Load(file string) (*Config, error) {
 		bad("state_dir", "%q is not an absolute path (keepalived, serve and the CLI must agree on it; write e.g. /var/lib/hacheck)", cfg.StateDir)
 	}
 	cfg.Listen = v.GetString("listen")
-	if err := checkHostPort(cfg.Listen); err != nil {
+	if err := checkHostPort(cfg.Listen, 0); err != nil {
 		bad("listen", "%q: %v (write host:port, e.g. :8530 or 127.0.0.1:8530)", cfg.Listen, err)
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
@@ -356,7 +356,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		}
 		switch c.Type {
 		case TypeTCP:
-			if err := checkHostPort(c.Address); err != nil || strings.HasPrefix(c.Address, ":") {
+			if err := checkHostPort(c.Address, 1); err != nil || strings.HasPrefix(c.Address, ":") {
 				bad(key+".address", "%q is not host:port (write e.g. 127.0.0.1:80)", c.Address)
 			}
 		case TypeHTTP:
@@ -410,13 +410,15 @@ func commandList(v any) []string {
 	return nil
 }
 
-func checkHostPort(s string) error {
+// checkHostPort validates host:port with a port from minPort to 65535
+// (listen may use 0: any free port).
+func checkHostPort(s string, minPort int) error {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return err
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	if n, err := strconv.Atoi(port); err != nil || n < minPort || n > 65535 {
+		return fmt.Errorf("port %q is not a number from %d to 65535", port, minPort)
 	}
 	return nil
 }
