@@ -1,0 +1,200 @@
+// Package drain carries out `hacheck drain`: verify, act, flip.
+//
+//  1. Preconditions (check.Precondition) all run, in order; if any fails
+//     the drain is refused and nothing has changed.
+//  2. Steps (e.g. fence the database, wait for the replica) run in order;
+//     if one fails, the steps already done are undone in reverse order and
+//     the drain is refused.
+//  3. The state flips to drained (keepalived moves the VIP at once).
+//
+// The whole operation holds the state's operation lock, so two drains (or
+// a drain and an undrain) never interleave.
+package drain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hacheck/hacheck/check"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// Step is an action of the drain that can be undone.
+type Step interface {
+	Name() string
+	// Do performs the step, writing progress to out.
+	Do(ctx context.Context, out io.Writer) error
+	// Undo reverts Do; it is called only after Do succeeded.
+	Undo(ctx context.Context, out io.Writer) error
+	// Describe says what Do would do, for --dry-run.
+	Describe() string
+}
+
+// Plan is everything a drain runs before the flip.
+type Plan struct {
+	Preconditions       []check.Precondition
+	PreconditionTimeout time.Duration
+	Steps               []Step
+	// KeepSteps, when set, skips the undo of steps on failure (e.g.
+	// --keep-fenced).
+	KeepSteps bool
+}
+
+// Options of one drain.
+type Options struct {
+	Reason string
+	By     string // who; state.Actor() when empty
+	Via    string // cli or http
+	DryRun bool
+	Force  bool // skip preconditions and steps
+}
+
+// Outcome is how a drain ended.
+type Outcome int
+
+const (
+	Drained        Outcome = iota // the state changed to drained
+	AlreadyDrained                // nothing to do
+	DryRunPassed                  // --dry-run: the preconditions pass
+	Refused                       // a precondition or step failed; nothing changed
+)
+
+// Result reports a drain.
+type Result struct {
+	Outcome  Outcome
+	State    state.State
+	Failures []check.Result // every failed precondition or step
+	Phases   []Phase        // how long each part took
+}
+
+// Phase is the duration of one part of the drain, for the log and metrics.
+type Phase struct {
+	Name string
+	Took time.Duration
+}
+
+// ErrRefused wraps the reason of a refused drain.
+var ErrRefused = errors.New("drain refused")
+
+// Run carries out a drain. A non-nil error with Outcome Refused means the
+// preconditions or steps said no; any other error means hacheck itself
+// could not do its job (state directory unwritable, lock busy).
+func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (Result, error) {
+	release, err := st.OpLock(ctx)
+	if err != nil {
+		return Result{Outcome: Refused}, err
+	}
+	defer release()
+
+	if cur, err := st.Load(); err == nil && !cur.IsUp() {
+		fmt.Fprintf(out, "already drained (since %s by %s: %s); nothing to do\n", cur.ChangedAt.Format(time.RFC3339), cur.ChangedBy, cur.Reason)
+		return Result{Outcome: AlreadyDrained, State: cur}, nil
+	}
+
+	var res Result
+	phase := func(name string, start time.Time) {
+		res.Phases = append(res.Phases, Phase{Name: name, Took: time.Since(start)})
+	}
+
+	if opt.Force {
+		if opt.DryRun {
+			fmt.Fprintln(out, "dry run with --force: would skip every precondition and step, then mark this node drained")
+			res.Outcome = DryRunPassed
+			return res, nil
+		}
+		fmt.Fprintln(out, "--force: skipping preconditions and steps")
+	} else {
+		start := time.Now()
+		results := check.RunPreconditions(ctx, plan.Preconditions, plan.PreconditionTimeout, out)
+		phase("preconditions", start)
+		for _, r := range results {
+			if !r.OK {
+				res.Failures = append(res.Failures, r)
+			}
+		}
+		if len(res.Failures) > 0 {
+			res.Outcome = Refused
+			return res, fmt.Errorf("%w: %d of %d preconditions failed; nothing was changed", ErrRefused, len(res.Failures), len(results))
+		}
+		if opt.DryRun {
+			for _, s := range plan.Steps {
+				fmt.Fprintf(out, "would %s\n", s.Describe())
+			}
+			fmt.Fprintln(out, "would mark this node drained (keepalived gives the VIP away)")
+			res.Outcome = DryRunPassed
+			return res, nil
+		}
+		if err := runSteps(ctx, plan, out, &res, phase); err != nil {
+			return res, err
+		}
+	}
+
+	start := time.Now()
+	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via})
+	phase("flip", start)
+	if err != nil {
+		// The state did not change: undo the steps so nothing is left half done.
+		if !opt.Force && !plan.KeepSteps {
+			undo(plan, len(plan.Steps), out)
+		}
+		res.Outcome = Refused
+		return res, fmt.Errorf("mark drained: %w", err)
+	}
+	res.State = s
+	res.Outcome = Drained
+	if !changed {
+		res.Outcome = AlreadyDrained
+	}
+	return res, nil
+}
+
+func runSteps(ctx context.Context, plan Plan, out io.Writer, res *Result, phase func(string, time.Time)) error {
+	for i, s := range plan.Steps {
+		start := time.Now()
+		fmt.Fprintf(out, "step %s: running\n", s.Name())
+		err := s.Do(ctx, out)
+		phase(s.Name(), start)
+		if err == nil {
+			fmt.Fprintf(out, "step %s: done in %s\n", s.Name(), time.Since(start).Round(time.Millisecond))
+			continue
+		}
+		fmt.Fprintf(out, "step %s: FAILED: %v\n", s.Name(), err)
+		res.Failures = append(res.Failures, check.Result{Name: s.Name(), Detail: err.Error(), Took: time.Since(start), At: start})
+		res.Outcome = Refused
+		if plan.KeepSteps {
+			fmt.Fprintln(out, "leaving the steps already done in place, as asked")
+		} else {
+			undo(plan, i, out)
+		}
+		return fmt.Errorf("%w: step %s failed: %v", ErrRefused, s.Name(), err)
+	}
+	return nil
+}
+
+// undo reverts steps [0, n) in reverse order. It uses its own deadline:
+// the drain's may already have passed, and an undo must still happen.
+func undo(plan Plan, n int, out io.Writer) {
+	for i := n - 1; i >= 0; i-- {
+		s := plan.Steps[i]
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.Undo(ctx, out); err != nil {
+			fmt.Fprintf(out, "undo %s: FAILED: %v (fix this by hand)\n", s.Name(), err)
+		} else {
+			fmt.Fprintf(out, "undo %s: done\n", s.Name())
+		}
+		cancel()
+	}
+}
+
+// Undrain marks the node up again, under the operation lock.
+func Undrain(ctx context.Context, st state.Store, opt Options) (state.State, bool, error) {
+	release, err := st.OpLock(ctx)
+	if err != nil {
+		return state.State{}, false, err
+	}
+	defer release()
+	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via})
+}
