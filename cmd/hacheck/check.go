@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/health"
+)
+
+func (a *app) checkCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "keepalived vrrp_script: exit 0 if this node may hold the VIP, 1 if not, 2 on a config error",
+		Long: `Exit 0 when the state is "up" and every configured live check passes; exit 1
+otherwise (also when the state file is missing or corrupt, a check times out, or
+hacheck is interrupted); exit 2 for a usage or configuration error. One line on
+stdout says why. The whole run is bounded by check_timeout, which must stay
+below keepalived's script timeout. Safe to run several at once.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := a.load()
+			if err != nil {
+				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
+				return err
+			}
+			entries, err := health.Build(cfg)
+			if err != nil {
+				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
+				return usageErr("%v", err)
+			}
+			parent := c.Context()
+			ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)
+			defer cancel()
+			rep := health.Evaluate(ctx, cfg, entries, false)
+			if parent.Err() != nil {
+				// Interrupted (keepalived's timeout sends SIGTERM): never
+				// count that as success.
+				fmt.Fprintln(a.stdout, "FAIL: interrupted before the check finished")
+				return &exitError{code: ExitFail}
+			}
+			if !rep.Healthy {
+				fmt.Fprintln(a.stdout, "FAIL: "+rep.Reason)
+				return &exitError{code: ExitFail}
+			}
+			fmt.Fprintln(a.stdout, "OK: "+rep.Reason)
+			return nil
+		},
+	}
+}

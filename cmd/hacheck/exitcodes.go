@@ -1,0 +1,34 @@
+package main
+
+import "fmt"
+
+// Exit codes are an API: keepalived sees only the exit status of
+// `hacheck check`, and scripts branch on the others. They are listed in
+// the README; keep them in this one place.
+const (
+	// ExitOK: check/healthz healthy; drain done (or already drained, or a
+	// dry run whose preconditions pass); undrain done; serve stopped cleanly.
+	ExitOK = 0
+	// ExitFail: not healthy; drain refused (nothing changed); any failure
+	// to do the job.
+	ExitFail = 1
+	// ExitUsage: bad command line or configuration.
+	ExitUsage = 2
+)
+
+// exitError carries an exit code up to run. msg is printed on stderr (and,
+// for `check`, a summary line on stdout).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: ExitUsage, msg: fmt.Sprintf(format, a...)}
+}
+
+func failErr(format string, a ...any) error {
+	return &exitError{code: ExitFail, msg: fmt.Sprintf(format, a...)}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// app is what every subcommand shares.
+type app struct {
+	configPath string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// load reads the configuration; a problem is a usage error (exit 2).
+func (a *app) load() (*config.Config, error) {
+	cfg, err := config.Load(a.configPath)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	return cfg, nil
+}
+
+func (a *app) logger(cfg *config.Config) *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+// run is the whole program: tests call it exactly as main does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "hacheck",
+		Short:         "Safe keepalived failovers: one state for keepalived, its track script and load balancers",
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetContext(ctx)
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default "+config.DefaultFile+" if it exists)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
+	})
+	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd())
+
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "hacheck: "+ee.msg)
+		}
+		return ee.code
+	}
+	// Anything else comes from cobra itself: an unknown command or a
+	// missing argument.
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") {
+		msg += " (see `hacheck --help`)"
+	}
+	fmt.Fprintln(stderr, "hacheck: "+msg)
+	return ExitUsage
+}
+
+// noArgs rejects positional arguments with a usage error.
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("%s takes no arguments, got %q (see `%s --help`)", c.CommandPath(), strings.Join(args, " "), c.CommandPath())
+	}
+	return nil
+}

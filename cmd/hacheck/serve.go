@@ -1,0 +1,36 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/server"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "HTTP endpoint for load balancers: /healthz, /status",
+		Long: `Serve GET/HEAD /healthz (200 "true" or 503 "false", the same verdict as
+` + "`hacheck check`" + `) and GET /status (JSON) on the listen address. Live checks run
+in the background on their own intervals; answers come from memory. serve also
+keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
+gracefully; stopping never changes the state.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := a.load()
+			if err != nil {
+				return err
+			}
+			entries, err := health.Build(cfg)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			srv := server.New(cfg, a.logger(cfg), entries)
+			if err := srv.Run(c.Context(), nil); err != nil {
+				return failErr("%v", err)
+			}
+			return nil
+		},
+	}
+}

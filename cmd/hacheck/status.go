@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/health"
+)
+
+func (a *app) statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the state, the live checks and the VIP (exit 0 healthy, 1 not)",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := a.load()
+			if err != nil {
+				return err
+			}
+			entries, err := health.Build(cfg)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), cfg.CheckTimeout)
+			defer cancel()
+			rep := health.Evaluate(ctx, cfg, entries, true)
+			if asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				enc.Encode(rep)
+			} else {
+				printStatus(a.stdout, rep)
+			}
+			if !rep.Healthy {
+				return &exitError{code: ExitFail}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the same JSON as GET /status")
+	return cmd
+}
+
+func printStatus(w io.Writer, rep health.Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	verdict := "HEALTHY"
+	if !rep.Healthy {
+		verdict = "NOT HEALTHY"
+	}
+	fmt.Fprintf(tw, "node\t%s\n", rep.Node)
+	fmt.Fprintf(tw, "verdict\t%s: %s\n", verdict, rep.Reason)
+	if rep.State != nil {
+		s := rep.State
+		fmt.Fprintf(tw, "state\t%s (generation %d)\n", s.State, s.Generation)
+		fmt.Fprintf(tw, "changed\t%s by %s via %s\n", s.ChangedAt.Local().Format(time.RFC3339), s.ChangedBy, orDash(s.Via))
+		fmt.Fprintf(tw, "reason\t%s\n", orDash(s.Reason))
+		if s.Forced {
+			fmt.Fprintf(tw, "forced\tyes: the last drain skipped its preconditions\n")
+		}
+	} else {
+		fmt.Fprintf(tw, "state\tUNUSABLE: %s\n", rep.StateError)
+	}
+	if rep.VIP != nil {
+		held := "not held here"
+		if rep.VIP.Held {
+			held = "HELD here"
+		}
+		if rep.VIP.Error != "" {
+			held = "unknown: " + rep.VIP.Error
+		}
+		fmt.Fprintf(tw, "vip\t%s on %s: %s\n", rep.VIP.Address, rep.VIP.Interface, held)
+	}
+	tw.Flush()
+	if len(rep.Checks) == 0 {
+		fmt.Fprintln(w, "checks: none configured")
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tTOOK\tDETAIL")
+	for _, c := range rep.Checks {
+		res := "ok"
+		if !c.OK {
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, res, c.Took.Round(time.Millisecond), c.Detail)
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
