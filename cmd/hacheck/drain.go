@@ -9,8 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hacheck/hacheck/check"
-	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/state"
 )
@@ -42,7 +40,7 @@ Exit 2: usage or configuration error.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
-			plan, err := drainPlan(cfg, opt)
+			plan, err := drain.PlanFor(cfg, opt)
 			if err != nil {
 				return failErr("%v", err)
 			}
@@ -56,20 +54,6 @@ Exit 2: usage or configuration error.`,
 	cmd.Flags().BoolVar(&opt.Force, "force", false, "skip the preconditions (recorded in the state)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound for the whole drain (default: drain.timeout)")
 	return cmd
-}
-
-// drainPlan builds the preconditions and steps of a drain from the
-// configuration.
-func drainPlan(cfg *config.Config, opt drain.Options) (drain.Plan, error) {
-	env := []string{"HACHECK_NODE=" + cfg.Node, "HACHECK_STATE_DIR=" + cfg.StateDir}
-	if opt.DryRun {
-		env = append(env, "HACHECK_DRY_RUN=1")
-	}
-	pre, err := check.ScriptPreconditions(cfg.PreconditionsDir, env)
-	if err != nil {
-		return drain.Plan{}, err
-	}
-	return drain.Plan{Preconditions: pre, PreconditionTimeout: cfg.PreconditionTimeout}, nil
 }
 
 func (a *app) reportDrain(res drain.Result, err error) error {

@@ -40,11 +40,14 @@ type Config struct {
 	PreconditionsDir    string
 	PreconditionTimeout time.Duration
 
-	VIP     VIP
-	MySQL   MySQL
-	Peer    Peer
-	Drain   Drain
-	Promote Promote
+	VIP         VIP
+	MySQL       MySQL
+	Peer        Peer
+	Replication Replication
+	Drain       Drain
+	Promote     Promote
+	Admin       Admin
+	Agent       Agent
 }
 
 // Check is one configured live check.
@@ -82,6 +85,28 @@ type Peer struct {
 	URL      string
 	MySQLDSN string
 	Timeout  time.Duration
+}
+
+// Replication is the account a node uses to follow its peer after a move
+// (`drain --follow`): CHANGE MASTER TO ... MASTER_USER, MASTER_PASSWORD.
+type Replication struct {
+	User     string
+	Password string
+}
+
+// Admin is the HTTP admin API of `serve` (POST /v1/drain, /v1/undrain).
+// Off unless Enabled; then it needs TokenFile (a bearer token, the file
+// readable by its owner only) or Socket (a unix socket guarded by file
+// permissions), or both.
+type Admin struct {
+	Enabled   bool
+	TokenFile string
+	Socket    string
+}
+
+// Agent is the optional HAProxy agent-check listener of `serve`.
+type Agent struct {
+	Listen string // "" = off
 }
 
 // Drain bounds `hacheck drain`.
@@ -129,6 +154,12 @@ func defaults() map[string]any {
 		"drain.timeout":         "30s",
 		"drain.catchup_timeout": "10s",
 		"promote.unplanned":     "refuse",
+		"replication.user":      "",
+		"replication.password":  "",
+		"admin.enabled":         false,
+		"admin.token_file":      "",
+		"admin.socket":          "",
+		"agent.listen":          "",
 	}
 }
 
@@ -249,6 +280,33 @@ func Load(file string) (*Config, error) {
 	cfg.Promote.Unplanned = v.GetString("promote.unplanned")
 	if cfg.Promote.Unplanned != "refuse" && cfg.Promote.Unplanned != "promote" {
 		bad("promote.unplanned", "%q is not refuse or promote", cfg.Promote.Unplanned)
+	}
+
+	cfg.Replication.User = v.GetString("replication.user")
+	cfg.Replication.Password = v.GetString("replication.password")
+
+	switch strings.ToLower(strings.TrimSpace(v.GetString("admin.enabled"))) {
+	case "true", "1", "yes", "on":
+		cfg.Admin.Enabled = true
+	case "false", "0", "no", "off", "":
+	default:
+		bad("admin.enabled", "%q is not true or false", v.GetString("admin.enabled"))
+	}
+	cfg.Admin.TokenFile = v.GetString("admin.token_file")
+	cfg.Admin.Socket = v.GetString("admin.socket")
+	if cfg.Admin.Enabled {
+		if cfg.Admin.TokenFile == "" && cfg.Admin.Socket == "" {
+			bad("admin.enabled", "true, but neither admin.token_file nor admin.socket is set (the admin API never runs unauthenticated)")
+		}
+		if cfg.Admin.Socket != "" && !filepath.IsAbs(cfg.Admin.Socket) {
+			bad("admin.socket", "%q is not an absolute path", cfg.Admin.Socket)
+		}
+	}
+	cfg.Agent.Listen = v.GetString("agent.listen")
+	if cfg.Agent.Listen != "" {
+		if err := checkHostPort(cfg.Agent.Listen, 0); err != nil {
+			bad("agent.listen", "%q: %v (write host:port, e.g. :8531, or leave empty to turn the agent off)", cfg.Agent.Listen, err)
+		}
 	}
 
 	cfg.Checks = loadChecks(v, cfg, bad)
