@@ -134,3 +134,14 @@ func TestRedacted(t *testing.T) {
 		t.Fatalf("Redacted = %q", got)
 	}
 }
+
+// The example shipped to operators must load as it is.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../../examples/hacheck.yaml")
+	if err != nil {
+		t.Fatalf("examples/hacheck.yaml: %v", err)
+	}
+	if cfg.Node != "node-a" || !cfg.VIP.Configured() || len(cfg.Checks) == 0 {
+		t.Fatalf("example lost its essentials: %+v", cfg)
+	}
+}

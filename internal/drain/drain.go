@@ -48,6 +48,7 @@ type Options struct {
 	Reason string
 	By     string // who; state.Actor() when empty
 	Via    string // cli or http
+	From   string // http: the client
 	DryRun bool
 	Force  bool // skip preconditions and steps
 }
@@ -82,7 +83,19 @@ var ErrRefused = errors.New("drain refused")
 // Run carries out a drain. A non-nil error with Outcome Refused means the
 // preconditions or steps said no; any other error means hacheck itself
 // could not do its job (state directory unwritable, lock busy).
-func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (Result, error) {
+func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (res Result, err error) {
+	started := time.Now()
+	defer func() {
+		if res.Outcome == Drained || res.Outcome == Refused && !errors.Is(err, state.ErrBusy) {
+			if rerr := SaveRecord(st, NewRecord(started, opt, res, err)); rerr != nil {
+				fmt.Fprintf(out, "warning: could not record this drain for metrics: %v\n", rerr)
+			}
+		}
+	}()
+	return run(ctx, st, plan, opt, out)
+}
+
+func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (Result, error) {
 	release, err := st.OpLock(ctx)
 	if err != nil {
 		return Result{Outcome: Refused}, err
@@ -133,7 +146,7 @@ func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 	}
 
 	start := time.Now()
-	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via})
+	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
 	phase("flip", start)
 	if err != nil {
 		// The state did not change: undo the steps so nothing is left half done.
@@ -196,5 +209,5 @@ func Undrain(ctx context.Context, st state.Store, opt Options) (state.State, boo
 		return state.State{}, false, err
 	}
 	defer release()
-	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via})
+	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
 }

@@ -59,6 +59,9 @@ type State struct {
 	Forced bool `json:"forced,omitempty"`
 	// Via says how the last change was made: "cli", "http" or "notify".
 	Via string `json:"via,omitempty"`
+	// From is where an HTTP change came from (the client address, or the
+	// peer process of the admin unix socket).
+	From string `json:"from,omitempty"`
 }
 
 // IsUp reports whether the state marks the node as eligible.
@@ -118,6 +121,7 @@ type Change struct {
 	By     string // who asks; Actor() when empty
 	Forced bool
 	Via    string
+	From   string
 }
 
 // Set moves the state to c.To under the lock. It reports whether anything
@@ -143,6 +147,7 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 			Generation: cur.Generation + 1,
 			Forced:     c.Forced,
 			Via:        c.Via,
+			From:       c.From,
 		}
 		if next.ChangedBy == "" {
 			next.ChangedBy = Actor()

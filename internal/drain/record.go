@@ -1,0 +1,84 @@
+package drain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// RecordName is the file, in the state directory, that keeps the outcome
+// and phase durations of the last drain that did something (drained or
+// refused), for `serve`'s /metrics and for post-mortems.
+const RecordName = "last_drain.json"
+
+// Record is the content of last_drain.json.
+type Record struct {
+	At       time.Time     `json:"at"`
+	Outcome  string        `json:"outcome"` // drained or refused
+	Error    string        `json:"error,omitempty"`
+	By       string        `json:"by"`
+	Via      string        `json:"via"`
+	Reason   string        `json:"reason"`
+	Forced   bool          `json:"forced,omitempty"`
+	Failures []string      `json:"failures,omitempty"`
+	Phases   []PhaseRecord `json:"phases"`
+	Total    float64       `json:"total_seconds"`
+}
+
+// PhaseRecord is one phase of Record, in seconds.
+type PhaseRecord struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// NewRecord summarizes one drain.
+func NewRecord(started time.Time, opt Options, res Result, err error) Record {
+	r := Record{At: started.UTC(), Outcome: "drained", By: opt.By, Via: opt.Via, Reason: opt.Reason, Forced: opt.Force,
+		Phases: []PhaseRecord{}, Total: time.Since(started).Seconds()}
+	if r.By == "" {
+		r.By = state.Actor()
+	}
+	if res.Outcome == Refused {
+		r.Outcome = "refused"
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	for _, f := range res.Failures {
+		r.Failures = append(r.Failures, f.Name+": "+f.Detail)
+	}
+	for _, p := range res.Phases {
+		r.Phases = append(r.Phases, PhaseRecord{Name: p.Name, Seconds: p.Took.Seconds()})
+	}
+	return r
+}
+
+// SaveRecord writes last_drain.json atomically.
+func SaveRecord(st state.Store, r Record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(filepath.Join(st.Dir, RecordName), append(b, '\n'), 0o644)
+}
+
+// LoadRecord reads last_drain.json; ok is false when there is none yet.
+func LoadRecord(st state.Store) (r Record, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(st.Dir, RecordName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, false, fmt.Errorf("%s: %w", RecordName, err)
+	}
+	return r, true, nil
+}
