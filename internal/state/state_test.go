@@ -243,3 +243,18 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestTransitionRoundTrip(t *testing.T) {
+	st := Store{Dir: t.TempDir()}
+	if _, ok, err := st.LoadTransition(); ok || err != nil {
+		t.Fatalf("empty dir: ok=%v err=%v", ok, err)
+	}
+	want := Transition{Kind: "INSTANCE", Instance: "VI_1", State: "MASTER", Priority: 150, At: time.Now().UTC().Truncate(time.Millisecond)}
+	if err := st.SaveTransition(want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := st.LoadTransition()
+	if !ok || err != nil || got != want {
+		t.Fatalf("got %+v ok=%v err=%v", got, ok, err)
+	}
+}

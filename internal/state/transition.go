@@ -1,0 +1,54 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// TransitionName is the file, in the state directory, holding the last
+// keepalived transition that `hacheck notify` saw.
+const TransitionName = "keepalived.json"
+
+// Transition is one keepalived notify event as `hacheck notify` received
+// it: notify SCRIPT is called with INSTANCE|GROUP, the name, the new state
+// (MASTER, BACKUP, FAULT, STOP) and the priority.
+type Transition struct {
+	Kind     string    `json:"kind"` // INSTANCE or GROUP
+	Instance string    `json:"instance"`
+	State    string    `json:"state"`
+	Priority int       `json:"priority"`
+	At       time.Time `json:"at"`
+}
+
+// SaveTransition records t atomically.
+func (st Store) SaveTransition(t Transition) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(st.Dir, TransitionName), append(b, '\n'), 0o644)
+}
+
+// LoadTransition reads the last recorded transition; ok is false when none
+// was recorded yet.
+func (st Store) LoadTransition() (t Transition, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(st.Dir, TransitionName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Transition{}, false, nil
+	}
+	if err != nil {
+		return Transition{}, false, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return Transition{}, false, fmt.Errorf("%s: %w", TransitionName, err)
+	}
+	return t, true, nil
+}
