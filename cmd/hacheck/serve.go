@@ -26,7 +26,10 @@ gracefully; stopping never changes the state.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			srv := server.New(cfg, a.logger(cfg), entries)
+			srv, err := server.New(cfg, a.logger(cfg), entries)
+			if err != nil {
+				return usageErr("%v", err)
+			}
 			if err := srv.Run(c.Context(), nil); err != nil {
 				return failErr("%v", err)
 			}

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,18 +26,34 @@ import (
 
 // Server holds what the handlers read.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	watcher *state.Watcher
-	monitor *health.Monitor
+	cfg       *config.Config
+	log       *slog.Logger
+	watcher   *state.Watcher
+	monitor   *health.Monitor
+	counters  *counters
+	tokenHash []byte // sha256 of the admin token; nil: no token auth
 }
 
-// New wires a server; Run starts the background parts and the listener.
-func New(cfg *config.Config, log *slog.Logger, entries []health.Entry) *Server {
-	s := &Server{cfg: cfg, log: log}
+// New wires a server; Run starts the background parts and the listeners.
+// It fails when the admin API is enabled with an unusable token file.
+func New(cfg *config.Config, log *slog.Logger, entries []health.Entry) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, counters: newCounters()}
+	if cfg.Admin.Enabled && cfg.Admin.TokenFile != "" {
+		h, err := loadToken(cfg.Admin.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		s.tokenHash = h
+	}
 	s.watcher = state.NewWatcher(state.Store{Dir: cfg.StateDir}, log, s.stateChanged)
 	s.monitor = health.NewMonitor(entries, cfg.StaleAfter, s.checkRan)
-	return s
+	return s, nil
+}
+
+// lastTransition is the last keepalived transition `hacheck notify` saw.
+func (s *Server) lastTransition() (state.Transition, bool) {
+	t, ok, err := state.Store{Dir: s.cfg.StateDir}.LoadTransition()
+	return t, ok && err == nil
 }
 
 func (s *Server) stateChanged(st state.State, err error) {
@@ -47,6 +65,7 @@ func (s *Server) stateChanged(st state.State, err error) {
 }
 
 func (s *Server) checkRan(r check.Result) {
+	s.counters.checkRan(r)
 	if r.OK {
 		s.log.Debug("check passed", "check", r.Name, "took", r.Took, "detail", r.Detail)
 	} else {
@@ -54,11 +73,28 @@ func (s *Server) checkRan(r check.Result) {
 	}
 }
 
-// Handler returns the routes.
+// Handler returns the routes of the main listener.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Get("/healthz", s.healthz)
-	r.Head("/healthz", s.healthz)
+	healthz := s.counters.countRequests("healthz", s.healthz)
+	r.Get("/healthz", healthz)
+	r.Head("/healthz", healthz)
+	r.Get("/status", s.counters.countRequests("status", s.status))
+	r.Get("/metrics", s.metrics)
+	if s.tokenHash != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(func(next http.Handler) http.Handler { return requireToken(s.tokenHash, next) })
+			s.adminRoutes(r)
+		})
+	}
+	return r
+}
+
+// socketHandler serves the admin API on the unix socket, where the file
+// permissions are the authentication.
+func (s *Server) socketHandler() http.Handler {
+	r := chi.NewRouter()
+	s.adminRoutes(r)
 	r.Get("/status", s.status)
 	return r
 }
@@ -117,21 +153,48 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Background parts: Run returns only after they have stopped, so
+	// nothing writes to the state directory after serve has returned.
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
 	watchErr := make(chan error, 1)
-	go func() { watchErr <- s.watcher.Run(ctx) }()
-	go s.monitor.Run(ctx)
+	bg.Go(func() { watchErr <- s.watcher.Run(ctx) })
+	bg.Go(func() { s.monitor.Run(ctx) })
 
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
+	srv := s.httpServer(s.Handler())
+	serveErr := make(chan error, 3)
 	go func() { serveErr <- srv.Serve(ln) }()
-	s.log.Info("serving", "listen", ln.Addr().String(), "state_dir", s.cfg.StateDir, "checks", len(s.cfg.Checks))
+	s.log.Info("serving", "listen", ln.Addr().String(), "state_dir", s.cfg.StateDir, "checks", len(s.cfg.Checks),
+		"admin_token", s.tokenHash != nil, "admin_socket", s.cfg.Admin.Enabled && s.cfg.Admin.Socket != "")
+
+	var sock *http.Server
+	if s.cfg.Admin.Enabled && s.cfg.Admin.Socket != "" {
+		sln, err := listenAdminSocket(s.cfg.Admin.Socket)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer os.Remove(s.cfg.Admin.Socket)
+		sock = s.httpServer(s.socketHandler())
+		sock.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, peerCredKey{}, peerCred(c))
+		}
+		go func() { serveErr <- sock.Serve(sln) }()
+		s.log.Info("admin socket", "path", s.cfg.Admin.Socket)
+	}
+	if s.cfg.Agent.Listen != "" {
+		aln, err := net.Listen("tcp", s.cfg.Agent.Listen)
+		if err != nil {
+			srv.Close()
+			if sock != nil {
+				sock.Close()
+			}
+			return fmt.Errorf("agent.listen %s: %w", s.cfg.Agent.Listen, err)
+		}
+		bg.Go(func() { serveErr <- s.serveAgent(ctx, aln) })
+		s.log.Info("haproxy agent", "listen", aln.Addr().String())
+	}
 	if ready != nil {
 		ready <- ln.Addr()
 	}
@@ -152,5 +215,21 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		runErr = errors.Join(runErr, fmt.Errorf("shutdown: %w", err))
 	}
+	if sock != nil {
+		if err := sock.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			runErr = errors.Join(runErr, fmt.Errorf("shutdown admin socket: %w", err))
+		}
+	}
 	return runErr
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second, // admin drains extend their own
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }

@@ -31,7 +31,10 @@ func testConfig(t *testing.T) *config.Config {
 // error.
 func start(t *testing.T, cfg *config.Config, entries []health.Entry) (string, func() error) {
 	t.Helper()
-	srv := New(cfg, quiet, entries)
+	srv, err := New(cfg, quiet, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
@@ -222,7 +225,7 @@ func TestHealthzHandlerNoIO(t *testing.T) {
 	// the in-memory verdict still answers (until the watcher notices).
 	cfg := testConfig(t)
 	state.Store{Dir: cfg.StateDir}.Set(state.Change{To: state.Up})
-	s := New(cfg, quiet, nil)
+	s, _ := New(cfg, quiet, nil)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != 200 || rec.Body.String() != "true\n" || rec.Header().Get("Cache-Control") != "no-store" {

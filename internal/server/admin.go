@@ -1,0 +1,269 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// The admin API: POST /v1/drain and POST /v1/undrain, off unless
+// admin.enabled. It is authenticated by a bearer token read from
+// admin.token_file (on the main listener), or by the file permissions of
+// the unix socket admin.socket (no token there), or both. A drain over
+// HTTP runs exactly the preconditions and steps of `hacheck drain`.
+
+// maxAdminBody bounds request bodies.
+const maxAdminBody = 4 << 10
+
+// minTokenLen is the shortest token accepted: shorter is not a secret.
+const minTokenLen = 16
+
+// loadToken reads the bearer token and refuses a file others can read.
+func loadToken(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("admin.token_file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("admin.token_file %s has mode %04o: it must not be readable or writable by group or other (run chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("admin.token_file: %w", err)
+	}
+	tok := bytes.TrimSpace(b)
+	if len(tok) < minTokenLen {
+		return nil, fmt.Errorf("admin.token_file %s holds a token of %d bytes; use at least %d (e.g. openssl rand -hex 32)", path, len(tok), minTokenLen)
+	}
+	sum := sha256.Sum256(tok)
+	return sum[:], nil
+}
+
+// requireToken rejects requests without the bearer token: 401 when none
+// is given, 403 when it is wrong. The comparison is constant-time over
+// fixed-length hashes, so neither content nor length leaks.
+func requireToken(tokenHash []byte, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		given, found := strings.CutPrefix(auth, "Bearer ")
+		if !found || given == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hacheck"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing bearer token (send Authorization: Bearer TOKEN)"})
+			return
+		}
+		sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
+		if subtle.ConstantTimeCompare(sum[:], tokenHash) != 1 {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "wrong bearer token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// adminRequest is the optional JSON body of both endpoints.
+type adminRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"` // who asks, for the audit trail
+	DryRun bool   `json:"dry_run"`
+	Force  bool   `json:"force"`
+}
+
+// adminResponse is what both endpoints answer.
+type adminResponse struct {
+	Outcome  string       `json:"outcome"` // drained, already_drained, dry_run_passed, refused, busy, up, already_up, error
+	State    *state.State `json:"state,omitempty"`
+	Failures []string     `json:"failures,omitempty"`
+	Output   string       `json:"output,omitempty"`
+	Error    string       `json:"error,omitempty"`
+}
+
+func (s *Server) adminRoutes(mux interface {
+	Post(string, http.HandlerFunc)
+}) {
+	mux.Post("/v1/drain", s.counters.countRequests("drain", s.adminDrain))
+	mux.Post("/v1/undrain", s.counters.countRequests("undrain", s.adminUndrain))
+}
+
+func decodeAdmin(w http.ResponseWriter, r *http.Request) (adminRequest, bool) {
+	var req adminRequest
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, adminResponse{Outcome: "error", Error: fmt.Sprintf("request body over %d bytes", maxAdminBody)})
+			return req, false
+		}
+		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "bad JSON body (fields: reason, by, dry_run, force): " + err.Error()})
+		return req, false
+	}
+	if len(req.Reason) > 1000 || len(req.By) > 200 {
+		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "reason (1000) or by (200 bytes) too long"})
+		return req, false
+	}
+	return req, true
+}
+
+// who names the caller for the audit trail: the name it gives (or
+// "admin-api"), and where it came from.
+func who(r *http.Request, req adminRequest) (by, from string) {
+	by = strings.TrimSpace(req.By)
+	if by == "" {
+		by = "admin-api"
+	}
+	by += " via http"
+	from = r.RemoteAddr
+	if cred, ok := r.Context().Value(peerCredKey{}).(string); ok {
+		from = cred
+	}
+	return by, from
+}
+
+func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
+	req, ok := decodeAdmin(w, r)
+	if !ok {
+		return
+	}
+	by, from := who(r, req)
+	opt := drain.Options{Reason: req.Reason, By: by, Via: "http", From: from, DryRun: req.DryRun, Force: req.Force}
+	// The drain may take up to drain.timeout: extend this response's write
+	// deadline past it, and do not let a client disconnect abort it
+	// halfway (a refused drain still undoes its steps).
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.Drain.Timeout + 5*time.Second))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Drain.Timeout)
+	defer cancel()
+	var out bytes.Buffer
+	plan, err := drain.PlanFor(s.cfg, opt)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, adminResponse{Outcome: "error", Error: err.Error()})
+		return
+	}
+	res, err := drain.Run(ctx, state.Store{Dir: s.cfg.StateDir}, plan, opt, &out)
+	resp := adminResponse{Output: out.String()}
+	for _, f := range res.Failures {
+		resp.Failures = append(resp.Failures, f.Name+": "+f.Detail)
+	}
+	code := http.StatusOK
+	switch {
+	case errors.Is(err, state.ErrBusy):
+		resp.Outcome, resp.Error, code = "busy", err.Error(), http.StatusConflict
+	case err != nil && res.Outcome == drain.Refused && len(res.Failures) > 0:
+		resp.Outcome, resp.Error, code = "refused", err.Error(), http.StatusConflict
+	case err != nil:
+		resp.Outcome, resp.Error, code = "error", err.Error(), http.StatusInternalServerError
+	case res.Outcome == drain.Drained:
+		resp.Outcome, resp.State = "drained", &res.State
+	case res.Outcome == drain.AlreadyDrained:
+		resp.Outcome = "already_drained"
+	case res.Outcome == drain.DryRunPassed:
+		resp.Outcome = "dry_run_passed"
+	}
+	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
+	writeJSON(w, code, resp)
+}
+
+func (s *Server) adminUndrain(w http.ResponseWriter, r *http.Request) {
+	req, ok := decodeAdmin(w, r)
+	if !ok {
+		return
+	}
+	if req.DryRun || req.Force {
+		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "undrain takes no dry_run or force"})
+		return
+	}
+	by, from := who(r, req)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Drain.Timeout)
+	defer cancel()
+	st, changed, err := drain.Undrain(ctx, state.Store{Dir: s.cfg.StateDir}, drain.Options{Reason: req.Reason, By: by, Via: "http", From: from})
+	resp := adminResponse{Outcome: "up", State: &st}
+	code := http.StatusOK
+	switch {
+	case errors.Is(err, state.ErrBusy):
+		resp = adminResponse{Outcome: "busy", Error: err.Error()}
+		code = http.StatusConflict
+	case err != nil:
+		resp = adminResponse{Outcome: "error", Error: err.Error()}
+		code = http.StatusInternalServerError
+	case !changed:
+		resp.Outcome = "already_up"
+	}
+	s.log.Info("admin undrain", "by", by, "from", from, "reason", req.Reason, "outcome", resp.Outcome, "err", resp.Error)
+	writeJSON(w, code, resp)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// peerCredKey carries "unix:uid=0(root),pid=123" for admin-socket
+// connections.
+type peerCredKey struct{}
+
+// listenAdminSocket creates the unix socket with mode 0660: access is
+// whatever the file permissions (owner and group of the socket) allow.
+func listenAdminSocket(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("admin.socket %s exists and is not a socket; refusing to replace it", path)
+		}
+		os.Remove(path) // a socket left by a previous run
+	}
+	old := unix.Umask(0o117)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin.socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin.socket: %w", err)
+	}
+	return ln, nil
+}
+
+// peerCred describes the process on the other end of a unix connection.
+func peerCred(c net.Conn) string {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ""
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return "unix"
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) {
+		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err != nil || cred == nil {
+		return "unix"
+	}
+	name := strconv.Itoa(int(cred.Uid))
+	if u, err := user.LookupId(name); err == nil {
+		name += "(" + u.Username + ")"
+	}
+	return fmt.Sprintf("unix:uid=%s,pid=%d", name, cred.Pid)
+}
