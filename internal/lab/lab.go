@@ -71,6 +71,11 @@ type Config struct {
 	Base string
 	// Logger receives the lab's own progress; nil means discard.
 	Logger *slog.Logger
+	// KeepalivedParams, when not nil, returns extra or replacement
+	// "$NAME=value" definitions for n's keepalived.conf, merged over
+	// n.KeepalivedParams(). A template that is not examples/keepalived.conf
+	// (a benchmark baseline) uses it for its own parameters.
+	KeepalivedParams func(n *Node) map[string]string
 	// Persistent marks a lab meant to outlive the process that built it
 	// (the operator's lab script). Other labs record their owner process,
 	// and ReapOrphans removes them once that process is gone (a test
@@ -252,7 +257,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 		owner = &procEntry{Name: "owner", PID: os.Getpid(), StartTick: tick}
 	}
-	if err := l.build(ctx, src, cfg.Hacheck, owner); err != nil {
+	if err := l.build(ctx, src, cfg.Hacheck, owner, cfg.KeepalivedParams); err != nil {
 		if cerr := l.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
@@ -262,7 +267,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	return l, nil
 }
 
-func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, owner *procEntry) error {
+func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, owner *procEntry, extra func(*Node) map[string]string) error {
 	if err := l.writeRecord(func(r *record) { r.Owner = owner }); err != nil {
 		return err
 	}
@@ -284,7 +289,13 @@ func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, o
 		if n.Priority == 0 {
 			continue
 		}
-		conf, err := RenderKeepalivedConf(keepalivedSrc, n.KeepalivedParams())
+		params := n.KeepalivedParams()
+		if extra != nil {
+			for k, v := range extra(n) {
+				params[k] = v
+			}
+		}
+		conf, err := RenderKeepalivedConf(keepalivedSrc, params)
 		if err != nil {
 			return err
 		}

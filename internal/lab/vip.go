@@ -198,3 +198,183 @@ func (w *VIPWatch) wait(ctx context.Context, added bool) (time.Time, error) {
 		}
 	}
 }
+
+// VIPMonitor follows the VIP on both keepalived nodes at once and keeps the
+// whole timeline, so a test or benchmark can wait for a holder and check,
+// afterwards, that the VIP was never on both nodes at the same time and
+// never on a node while it should not have been.
+type VIPMonitor struct {
+	watches []*VIPWatch
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	events  []VIPEvent
+	held    map[*Node]bool
+	changed chan struct{} // closed and replaced on every event
+	errs    []error
+	both    []Overlap
+	bothAt  time.Time // start of the current overlap, zero when none
+	sole    *Node     // the only holder, nil when none or both
+	soleAt  time.Time // when sole became the only holder
+}
+
+// Overlap is a time when both nodes held the VIP.
+type Overlap struct {
+	From, To time.Time
+}
+
+// Duration is how long the overlap lasted (until now when still open).
+func (o Overlap) Duration() time.Duration {
+	if o.To.IsZero() {
+		return time.Since(o.From)
+	}
+	return o.To.Sub(o.From)
+}
+
+// MonitorVIP starts watching the VIP on A and B. Close it when done.
+func (l *Lab) MonitorVIP() (*VIPMonitor, error) {
+	m := &VIPMonitor{held: map[*Node]bool{}, changed: make(chan struct{})}
+	for _, n := range l.Pair() {
+		w, err := l.WatchVIP(n)
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		m.watches = append(m.watches, w)
+	}
+	for _, w := range m.watches {
+		m.wg.Go(func() {
+			for ev := range w.Events() {
+				m.add(ev)
+			}
+			if err := w.Err(); err != nil {
+				m.mu.Lock()
+				m.errs = append(m.errs, fmt.Errorf("vip monitor on %s: %w", w.node.Name, err))
+				m.mu.Unlock()
+			}
+		})
+	}
+	return m, nil
+}
+
+func (m *VIPMonitor) add(ev VIPEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, ev)
+	m.held[ev.Node] = ev.Added
+	n := 0
+	for _, h := range m.held {
+		if h {
+			n++
+		}
+	}
+	switch {
+	case n > 1 && m.bothAt.IsZero():
+		m.bothAt = ev.At
+	case n <= 1 && !m.bothAt.IsZero():
+		m.both = append(m.both, Overlap{From: m.bothAt, To: ev.At})
+		m.bothAt = time.Time{}
+	}
+	var sole *Node
+	if hs := m.holdersLocked(); len(hs) == 1 {
+		sole = hs[0]
+	}
+	if sole != m.sole {
+		m.sole, m.soleAt = sole, ev.At
+	}
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Holders returns the nodes that hold the VIP according to the events
+// seen so far.
+func (m *VIPMonitor) Holders() []*Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.holdersLocked()
+}
+
+func (m *VIPMonitor) holdersLocked() []*Node {
+	var hs []*Node
+	for _, w := range m.watches {
+		if m.held[w.node] {
+			hs = append(hs, w.node)
+		}
+	}
+	return hs
+}
+
+// WaitHolder waits until n, and only n, holds the VIP and returns when that
+// became true (the time of the event that made it so).
+func (m *VIPMonitor) WaitHolder(ctx context.Context, n *Node) (time.Time, error) {
+	for {
+		m.mu.Lock()
+		hs := m.holdersLocked()
+		var at time.Time
+		if m.sole == n {
+			at = m.soleAt
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		if !at.IsZero() {
+			return at, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			names := make([]string, len(hs))
+			for i, h := range hs {
+				names[i] = h.Name
+			}
+			return time.Time{}, fmt.Errorf("wait for the vip on %s alone (held by %v): %w", n.Name, names, ctx.Err())
+		}
+	}
+}
+
+// Events returns a copy of every event so far, in the order received.
+func (m *VIPMonitor) Events() []VIPEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]VIPEvent(nil), m.events...)
+}
+
+// AddedSince returns the times the VIP appeared on n after t (not counting
+// an Initial event).
+func (m *VIPMonitor) AddedSince(n *Node, t time.Time) []time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []time.Time
+	for _, ev := range m.events {
+		if ev.Node == n && ev.Added && !ev.Initial && ev.At.After(t) {
+			out = append(out, ev.At)
+		}
+	}
+	return out
+}
+
+// Overlaps returns every time both nodes held the VIP, including one still
+// open.
+func (m *VIPMonitor) Overlaps() []Overlap {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]Overlap(nil), m.both...)
+	if !m.bothAt.IsZero() {
+		out = append(out, Overlap{From: m.bothAt})
+	}
+	return out
+}
+
+// Err reports a failed subscription: the timeline is incomplete after it.
+func (m *VIPMonitor) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return errors.Join(m.errs...)
+}
+
+// Close stops the watches and waits for their readers.
+func (m *VIPMonitor) Close() {
+	for _, w := range m.watches {
+		w.Close()
+	}
+	m.wg.Wait()
+}
