@@ -145,6 +145,14 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		// Interrupted or out of time after the steps: do not flip late.
+		if !opt.Force && !plan.KeepSteps {
+			undo(plan, len(plan.Steps), out)
+		}
+		res.Outcome = Refused
+		return res, fmt.Errorf("%w: interrupted before the flip (%v); nothing was changed", ErrRefused, err)
+	}
 	start := time.Now()
 	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
 	phase("flip", start)

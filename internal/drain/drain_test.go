@@ -155,3 +155,31 @@ func TestBusyLockRefuses(t *testing.T) {
 		t.Fatalf("want ErrBusy, got %v", err)
 	}
 }
+
+// cancelStep cancels the drain's context while it runs, as SIGTERM would.
+type cancelStep struct {
+	fakeStep
+	cancel context.CancelFunc
+}
+
+func (c *cancelStep) Do(ctx context.Context, w io.Writer) error {
+	c.cancel()
+	return c.fakeStep.Do(ctx, w)
+}
+
+func TestInterruptedAfterStepsDoesNotFlip(t *testing.T) {
+	st := upStore(t)
+	var log []string
+	ctx, cancel := context.WithCancel(context.Background())
+	plan := Plan{Steps: []Step{&fakeStep{name: "fence", log: &log}, &cancelStep{fakeStep{name: "catchup", log: &log}, cancel}}}
+	res, err := Run(ctx, st, plan, Options{}, io.Discard)
+	if !errors.Is(err, ErrRefused) || res.Outcome != Refused {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := strings.Join(log, ","); got != "do fence,do catchup,undo catchup,undo fence" {
+		t.Fatalf("log %s", got)
+	}
+	if s, _ := st.Load(); s.State != state.Up {
+		t.Fatal("interrupted drain flipped the state")
+	}
+}
