@@ -31,6 +31,7 @@ func (a *app) statusCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.CheckTimeout)
 			defer cancel()
 			rep := health.Evaluate(ctx, cfg, entries, true)
+			rep.VIP = health.QueryVIP(cfg)
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")

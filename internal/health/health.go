@@ -126,7 +126,8 @@ func NewReport(node string, st state.State, stErr error, checks []CheckReport, v
 	return r
 }
 
-// Evaluate runs every check once, now, within ctx, and reports. This is
+// Evaluate runs every check once, now, within ctx, and reports (without
+// the VIP, which only status shows: see QueryVIP). This is
 // what the one-shot commands (`check`, `status`) use. When the state alone
 // already decides "not healthy" the checks are skipped, unless allChecks is
 // set (status wants to show them; check has no reason to spend the time).
@@ -145,7 +146,7 @@ func Evaluate(ctx context.Context, cfg *config.Config, entries []Entry, allCheck
 	for i, r := range results {
 		reports[i] = CheckReport{Result: r, Age: time.Since(r.At)}
 	}
-	return NewReport(cfg.Node, st, stErr, reports, QueryVIP(cfg))
+	return NewReport(cfg.Node, st, stErr, reports, nil)
 }
 
 // QueryVIP reads the VIP status when one is configured.
