@@ -20,15 +20,10 @@ stdout says why. The whole run is bounded by check_timeout, which must stay
 below keepalived's script timeout. Safe to run several at once.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			cfg, entries, err := a.loadChecks()
 			if err != nil {
 				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
 				return err
-			}
-			entries, err := health.Build(cfg)
-			if err != nil {
-				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
-				return usageErr("%v", err)
 			}
 			parent := c.Context()
 			ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/health"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,6 +31,20 @@ func (a *app) load() (*config.Config, error) {
 		return nil, &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	return cfg, nil
+}
+
+// loadChecks reads the configuration and builds its live checks; a
+// problem with either is a usage error (exit 2).
+func (a *app) loadChecks() (*config.Config, []health.Entry, error) {
+	cfg, err := a.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := health.Build(cfg)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	return cfg, entries, nil
 }
 
 func (a *app) logger(cfg *config.Config) *slog.Logger {

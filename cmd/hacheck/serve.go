@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/server"
 )
 
@@ -18,13 +17,9 @@ keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
 gracefully; stopping never changes the state.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			cfg, entries, err := a.loadChecks()
 			if err != nil {
 				return err
-			}
-			entries, err := health.Build(cfg)
-			if err != nil {
-				return usageErr("%v", err)
 			}
 			srv, err := server.New(cfg, a.logger(cfg), entries)
 			if err != nil {

@@ -20,13 +20,9 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show the state, the live checks and the VIP (exit 0 healthy, 1 not)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			cfg, entries, err := a.loadChecks()
 			if err != nil {
 				return err
-			}
-			entries, err := health.Build(cfg)
-			if err != nil {
-				return usageErr("%v", err)
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.CheckTimeout)
 			defer cancel()

@@ -1,11 +1,6 @@
 package drain
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -61,24 +56,11 @@ func NewRecord(started time.Time, opt Options, res Result, err error) Record {
 
 // SaveRecord writes last_drain.json atomically.
 func SaveRecord(st state.Store, r Record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return state.WriteFileAtomic(filepath.Join(st.Dir, RecordName), append(b, '\n'), 0o644)
+	return state.SaveJSON(filepath.Join(st.Dir, RecordName), r)
 }
 
 // LoadRecord reads last_drain.json; ok is false when there is none yet.
 func LoadRecord(st state.Store) (r Record, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(st.Dir, RecordName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return Record{}, false, nil
-	}
-	if err != nil {
-		return Record{}, false, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Record{}, false, fmt.Errorf("%s: %w", RecordName, err)
-	}
-	return r, true, nil
+	ok, err = state.LoadJSON(filepath.Join(st.Dir, RecordName), &r)
+	return r, ok, err
 }

@@ -1,8 +1,10 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,4 +86,28 @@ func removeStaleTemps(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// SaveJSON writes v as indented JSON to path, atomically.
+func SaveJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	return WriteFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// LoadJSON reads path into v; found is false when the file does not exist.
+func LoadJSON(path string, v any) (found bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return true, nil
 }

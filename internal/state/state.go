@@ -171,11 +171,7 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 // file is stale but `hacheck check` (the vrrp_script) and `serve` read
 // state.json, and `serve` repairs the track file.
 func (st Store) write(s State) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	if err := WriteFileAtomic(st.Path(), append(b, '\n'), 0o644); err != nil {
+	if err := SaveJSON(st.Path(), s); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return st.writeTrack(s)

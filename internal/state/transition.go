@@ -1,10 +1,6 @@
 package state
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,28 +23,15 @@ type Transition struct {
 
 // SaveTransition records t atomically.
 func (st Store) SaveTransition(t Transition) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(st.Dir, TransitionName), append(b, '\n'), 0o644)
+	return SaveJSON(filepath.Join(st.Dir, TransitionName), t)
 }
 
 // LoadTransition reads the last recorded transition; ok is false when none
 // was recorded yet.
 func (st Store) LoadTransition() (t Transition, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(st.Dir, TransitionName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return Transition{}, false, nil
-	}
-	if err != nil {
-		return Transition{}, false, err
-	}
-	if err := json.Unmarshal(b, &t); err != nil {
-		return Transition{}, false, fmt.Errorf("%s: %w", TransitionName, err)
-	}
-	return t, true, nil
+	ok, err = LoadJSON(filepath.Join(st.Dir, TransitionName), &t)
+	return t, ok, err
 }
