@@ -28,6 +28,35 @@ type Entry struct {
 // depend on the database driver.
 var MySQLChecker func(config.Check, *config.Config) (check.Checker, error)
 
+// AutoCheckers, when set, adds checks that the configuration implies
+// without listing them under checks (the MySQL split-brain guard when
+// mysql.dsn and vip are set). Set by the package that implements them.
+var AutoCheckers func(*config.Config) ([]Entry, error)
+
+// MySQLStatusLoader, when set, reads what hacheck last decided about this
+// node's database (notify, promote) for status; nil when there is nothing.
+var MySQLStatusLoader func(*config.Config) *MySQLStatus
+
+// MySQLStatus is the last database decision on this node, as shown by
+// status and /status: the last keepalived event applied by `hacheck
+// notify` (or `hacheck promote`) and what it did.
+type MySQLStatus struct {
+	Seq      uint64    `json:"seq"`
+	Event    string    `json:"event"`  // MASTER, BACKUP, FAULT, STOP, or PROMOTE (manual)
+	Action   string    `json:"action"` // promoted, writable, fenced, refused, ignored, failed
+	Detail   string    `json:"detail"`
+	ReadOnly *bool     `json:"read_only,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// MySQLStatusFor returns the recorded database decision, or nil.
+func MySQLStatusFor(cfg *config.Config) *MySQLStatus {
+	if MySQLStatusLoader == nil {
+		return nil
+	}
+	return MySQLStatusLoader(cfg)
+}
+
 // Build makes the checkers configured in cfg.
 func Build(cfg *config.Config) ([]Entry, error) {
 	out := make([]Entry, 0, len(cfg.Checks))
@@ -53,6 +82,13 @@ func Build(cfg *config.Config) ([]Entry, error) {
 		}
 		out = append(out, Entry{Checker: ck, Timeout: c.Timeout, Interval: c.Interval})
 	}
+	if AutoCheckers != nil {
+		extra, err := AutoCheckers(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, extra...)
+	}
 	return out, nil
 }
 
@@ -73,6 +109,7 @@ type Report struct {
 	StateError string        `json:"state_error,omitempty"`
 	Checks     []CheckReport `json:"checks"`
 	VIP        *vip.Status   `json:"vip,omitempty"`
+	MySQL      *MySQLStatus  `json:"mysql,omitempty"`
 	At         time.Time     `json:"at"`
 }
 
