@@ -4,27 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
 func (a *app) drainCmd() *cobra.Command {
 	var opt drain.Options
 	var timeout time.Duration
+	var keepFenced, follow bool
 	cmd := &cobra.Command{
 		Use:   "drain",
 		Short: "Mark this node drained after its preconditions pass (keepalived moves the VIP away)",
 		Long: `Run the preconditions (each executable in preconditions_dir, in lexical order,
 each with precondition_timeout); only when all pass does the state become
 "drained", which makes keepalived give the VIP away at once.
-
+With mysql.dsn set, the drain is a database cutover, in this order:
+ 1. peer-ready: the peer's hacheck (peer.url/status) is up and healthy, and the
+    peer's server (peer.mysql_dsn) replicates from this one, both threads
+    running, no error;
+ 2. fence: this server becomes read-only (within mysql.fence_timeout) and its
+    frozen GTID position is read;
+ 3. catch-up: the peer applies that position (within drain.catchup_timeout),
+    verified afterwards;
+ 4. the state becomes drained.
+If 1-3 fail, the fence is undone (unless --keep-fenced) and the state is
+unchanged. --dry-run runs 1 and says what 2-4 would do. --follow, after the
+flip, waits for the peer to be promoted and makes this server replicate from it.
 Exit 0: drained, already drained, or (--dry-run) the preconditions pass.
-Exit 1: refused; every failed precondition is listed and nothing changed.
+Exit 1: refused; every failed precondition or step is listed and nothing
+changed (with --follow: also when following failed; the drain itself is then
+done, as the message says).
 Exit 2: usage or configuration error.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -40,15 +59,35 @@ Exit 2: usage or configuration error.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
+			if follow && cfg.MySQL.DSN == "" {
+				return usageErr("--follow needs mysql.dsn (and peer.mysql_dsn, replication.user) in the configuration")
+			}
 			plan, err := drain.PlanFor(cfg, opt)
 			if err != nil {
 				return failErr("%v", err)
 			}
+			plan.KeepSteps = keepFenced
 			opt.Via = "cli"
 			res, err := drain.Run(ctx, state.Store{Dir: cfg.StateDir}, plan, opt, a.stdout)
-			return a.reportDrain(res, err)
+			if rerr := a.reportDrain(res, err); rerr != nil || !follow || opt.DryRun {
+				return rerr
+			}
+			// The flip is done; following gets its own budget, as the
+			// promotion on the peer only starts once the VIP has moved.
+			fctx, fcancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
+			defer fcancel()
+			if err := a.follow(fctx, cfg, 200*time.Millisecond); err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) {
+					ee.msg = "this node IS drained, but " + ee.msg + "\nrun `hacheck follow` once the peer is promoted"
+				}
+				return err
+			}
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&keepFenced, "keep-fenced", false, "when a step fails, leave this server read-only instead of undoing the fence")
+	cmd.Flags().BoolVar(&follow, "follow", false, "after the flip, wait for the peer's promotion and replicate from it (see `hacheck follow`)")
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state and shown by status)")
 	cmd.Flags().BoolVar(&opt.DryRun, "dry-run", false, "run the preconditions, change nothing")
 	cmd.Flags().BoolVar(&opt.Force, "force", false, "skip the preconditions (recorded in the state)")
@@ -82,6 +121,7 @@ func (a *app) reportDrain(res drain.Result, err error) error {
 
 func (a *app) undrainCmd() *cobra.Command {
 	var opt drain.Options
+	var keepalivedConf string
 	cmd := &cobra.Command{
 		Use:   "undrain",
 		Short: "Mark this node up: eligible to hold the VIP and to receive traffic",
@@ -93,6 +133,12 @@ func (a *app) undrainCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
 			defer cancel()
+			if cfg.MySQL.DSN != "" {
+				if err := a.prepareStandby(ctx, cfg); err != nil {
+					return err
+				}
+			}
+			warnPreempt(a.stderr, keepalivedConf)
 			opt.Via = "cli"
 			s, changed, err := drain.Undrain(ctx, state.Store{Dir: cfg.StateDir}, opt)
 			if err != nil {
@@ -107,5 +153,45 @@ func (a *app) undrainCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state)")
+	cmd.Flags().StringVar(&keepalivedConf, "keepalived-config", defaultKeepalivedConf, "keepalived configuration to look at for nopreempt (warning only)")
 	return cmd
+}
+
+const defaultKeepalivedConf = "/etc/keepalived/keepalived.conf"
+
+// prepareStandby makes this node's server read-only before undrain marks
+// it up, so that an undrained node is an eligible standby; a node that
+// holds the VIP is left as it is.
+func (a *app) prepareStandby(ctx context.Context, cfg *config.Config) error {
+	srv, err := cutover.Open(cfg.MySQL.DSN, cfg)
+	if err != nil {
+		return usageErr("mysql.dsn: %v", err)
+	}
+	defer srv.Close()
+	held := false
+	if v := health.QueryVIP(cfg); v != nil {
+		if v.Error != "" {
+			return failErr("undrain refused: whether this node holds the VIP is unknown (%s); the state is unchanged", v.Error)
+		}
+		held = v.Held
+	}
+	what, err := cutover.PrepareStandby(ctx, srv, held, cfg.MySQL.FenceTimeout)
+	if err != nil {
+		return failErr("undrain refused: could not make this server a read-only standby: %v; the state is unchanged", err)
+	}
+	fmt.Fprintln(a.stdout, what)
+	return nil
+}
+
+// warnPreempt warns when the keepalived configuration can be read and has
+// no nopreempt: undrain would then let this node take the VIP back from a
+// healthy holder with a lower priority.
+func warnPreempt(w io.Writer, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	if !cutover.HasNopreempt(string(b)) {
+		fmt.Fprintf(w, "warning: %s has no nopreempt: once up, this node may take the VIP back from a healthy peer with a lower priority (add nopreempt to both vrrp_instance blocks)\n", path)
+	}
 }

@@ -74,6 +74,9 @@ func printStatus(w io.Writer, rep health.Report) {
 		}
 		fmt.Fprintf(tw, "vip\t%s on %s: %s\n", rep.VIP.Address, rep.VIP.Interface, held)
 	}
+	if m := rep.MySQL; m != nil {
+		fmt.Fprintf(tw, "mysql\t%s after %s (seq %d, %s): %s\n", m.Action, m.Event, m.Seq, m.At.Local().Format(time.RFC3339), m.Detail)
+	}
 	tw.Flush()
 	if len(rep.Checks) == 0 {
 		fmt.Fprintln(w, "checks: none configured")

@@ -41,6 +41,8 @@ type Plan struct {
 	// KeepSteps, when set, skips the undo of steps on failure (e.g.
 	// --keep-fenced).
 	KeepSteps bool
+
+	closers []io.Closer // released by Close
 }
 
 // Options of one drain.
@@ -85,6 +87,7 @@ var ErrRefused = errors.New("drain refused")
 // could not do its job (state directory unwritable, lock busy).
 func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (res Result, err error) {
 	started := time.Now()
+	defer plan.Close()
 	defer func() {
 		if res.Outcome == Drained || res.Outcome == Refused && !errors.Is(err, state.ErrBusy) {
 			if rerr := SaveRecord(st, NewRecord(started, opt, res, err)); rerr != nil {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+func (a *app) notifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "notify INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY",
+		Short: "keepalived notify script: promote this node's database on MASTER, fence it otherwise",
+		Long: `Called by keepalived (notify "hacheck notify --config FILE") with four arguments.
+MASTER on a node that holds the VIP: make this server the writable primary —
+directly when it has no replication source; when it replicates, only after the
+old primary (peer.mysql_dsn) is read-only (fenced here if needed) and its frozen
+GTID position is applied here; if the old primary cannot be reached, follow
+promote.unplanned (refuse: stay read-only; promote). BACKUP, FAULT, STOP: make
+this server read-only, unless this node holds the VIP (then the event is stale).
+Invocations are serialized by a lock in state_dir; one that started before the
+last applied one is ignored. The decision is recorded in state_dir/notify.json
+and shown by status.
+Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if _, err := cutover.ParseEvent(args, processStart); err != nil {
+				return usageErr("%v (see `%s --help`)", err, c.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			ev, _ := cutover.ParseEvent(args, processStart)
+			cfg, err := a.load()
+			if err != nil {
+				return err
+			}
+			log := a.logger(cfg)
+			if cfg.MySQL.DSN == "" {
+				st := state.Store{Dir: cfg.StateDir}
+				if err := st.SaveTransition(state.Transition{Kind: ev.Kind, Instance: ev.Name, State: ev.State, Priority: ev.Priority, At: time.Now().UTC()}); err != nil {
+					return failErr("record transition: %v", err)
+				}
+				fmt.Fprintf(a.stdout, "notify %s: recorded (no mysql.dsn: no database to promote or fence)\n", ev.State)
+				return nil
+			}
+			pair, err := cutover.OpenPair(cfg)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			defer pair.Close()
+			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
+			defer cancel()
+			rec, err := cutover.NewNotifier(cfg, pair, log).Handle(ctx, ev)
+			if rec.Action != "" {
+				fmt.Fprintf(a.stdout, "notify %s: %s: %s\n", ev.State, rec.Action, rec.Detail)
+			}
+			if err != nil {
+				return failErr("notify %s: %v", ev.State, err)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/cutover"
+)
+
+func (a *app) promoteCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "promote",
+		Short: "Make this node's database the writable primary, as notify does on MASTER",
+		Long: `The MASTER path of ` + "`hacheck notify`" + `, run by hand, under the same lock and
+recorded the same way. It refuses on a node that does not hold the VIP (when
+vip is configured). When the old primary cannot be reached and
+promote.unplanned is refuse, it refuses unless --force is given: then it
+promotes, and what the old primary had not replicated is lost.
+Exit 0: promoted (or already the writable primary). Exit 1: refused or failed.
+Exit 2: usage or configuration error.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			started := time.Now()
+			cfg, err := a.load()
+			if err != nil {
+				return err
+			}
+			pair, err := cutover.OpenPair(cfg)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			defer pair.Close()
+			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
+			defer cancel()
+			rec, err := cutover.NewNotifier(cfg, pair, a.logger(cfg)).PromoteNow(ctx, force, started)
+			if rec.Action != "" {
+				fmt.Fprintf(a.stdout, "promote: %s: %s\n", rec.Action, rec.Detail)
+			}
+			if err != nil {
+				return failErr("promote: %v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "promote even when the old primary cannot be reached (unplanned failover; unreplicated writes are lost)")
+	return cmd
+}

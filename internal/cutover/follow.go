@@ -1,0 +1,133 @@
+package cutover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	hamysql "github.com/hacheck/hacheck/check/mysql"
+)
+
+// ErrPeerNotPrimary means the peer is still read-only: it has not been
+// promoted yet, so there is nothing to follow (`drain --follow` retries).
+var ErrPeerNotPrimary = errors.New("peer is read-only: not promoted yet")
+
+// FollowOptions say where to replicate from.
+type FollowOptions struct {
+	Host, User, Password string // the peer's address as used in peer.mysql_dsn; replication.user/password
+	Port                 int
+	Wait                 time.Duration // how long to wait for both threads to run; default 5s
+}
+
+// Follow makes local (a fenced old primary) a GTID replica of peer (the new
+// primary), so that a later drain on the peer can move everything back:
+//
+//   - local must be read-only: a writable server must never start following;
+//   - peer must be writable (promoted), else ErrPeerNotPrimary;
+//   - peer must already contain everything local has: otherwise local has
+//     transactions that the new primary lacks, and following would hide
+//     them (refused; resolve by hand);
+//   - then CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos (after
+//     gtid_slave_pos = gtid_current_pos on MariaDB), START REPLICA, and wait
+//     until both threads run, replicating from the peer's server_id.
+func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Writer) error {
+	ro, err := local.ReadOnly(ctx)
+	if err != nil {
+		return err
+	}
+	if !ro.Fenced() {
+		return fmt.Errorf("%s is writable (%s): only a read-only server may follow the peer (drain it first)", local, ro)
+	}
+	pro, err := peer.ReadOnly(ctx)
+	if err != nil {
+		return err
+	}
+	if pro.Fenced() {
+		return fmt.Errorf("%s: %w", peer, ErrPeerNotPrimary)
+	}
+	peerID, err := peer.ServerID(ctx)
+	if err != nil {
+		return err
+	}
+	pos, err := local.GTIDPosition(ctx)
+	if err != nil {
+		return err
+	}
+	ok, err := peer.HasApplied(ctx, pos)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s has transactions that %s lacks (local position %q is not contained in the peer's): following would hide them; resolve by hand", local, peer, pos)
+	}
+	if err := local.ChangeSource(ctx, hamysql.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}); err != nil {
+		return err
+	}
+	if err := local.StartReplica(ctx); err != nil {
+		return err
+	}
+	wait := opt.Wait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := local.ReplicaStatus(ctx)
+		if err != nil {
+			return err
+		}
+		okRepl, detail := hamysql.EvaluateReplica(st, hamysql.ReplicaPolicy{})
+		if okRepl && st.SourceServerID == peerID {
+			fmt.Fprintf(out, "%s now replicates from %s (server_id %d): %s\n", local, peer, peerID, detail)
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s does not replicate from %s within %s: %s", local, peer, wait, detail)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// PrepareStandby makes local read-only before `undrain` marks the node up,
+// unless this node holds the VIP (then it is the primary and stays as it
+// is). It returns what it did.
+func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, timeout time.Duration) (string, error) {
+	if holdsVIP {
+		return fmt.Sprintf("%s left as it is: this node holds the VIP", local), nil
+	}
+	ro, err := local.ReadOnly(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ro.Fenced() {
+		return fmt.Sprintf("%s is read-only (%s): an eligible standby", local, ro), nil
+	}
+	fctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	if err := local.SetReadOnly(fctx, true); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s was writable without the VIP: made it read-only", local), nil
+}
+
+// HasNopreempt reports whether a keepalived configuration text has a
+// nopreempt keyword outside comments.
+func HasNopreempt(conf string) bool {
+	for _, line := range strings.Split(conf, "\n") {
+		if i := strings.IndexAny(line, "#!"); i >= 0 {
+			line = line[:i]
+		}
+		for _, f := range strings.Fields(line) {
+			if f == "nopreempt" {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,325 @@
+package cutover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// Files in the state directory.
+const (
+	NotifyRecordName = "notify.json" // the last applied database decision
+	notifyLockName   = "notify.lock" // serializes notify and promote
+)
+
+// Event is one keepalived notify call: notify SCRIPT gets INSTANCE|GROUP,
+// the name, MASTER|BACKUP|FAULT|STOP and the priority.
+type Event struct {
+	Kind     string
+	Name     string
+	State    string
+	Priority int
+	// Started is when this invocation started: keepalived runs notify
+	// scripts asynchronously, so a later event may take the lock first.
+	Started time.Time
+}
+
+// ParseEvent reads the four notify arguments.
+func ParseEvent(args []string, started time.Time) (Event, error) {
+	if len(args) != 4 {
+		return Event{}, fmt.Errorf("want 4 arguments INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY, got %d (%q)", len(args), strings.Join(args, " "))
+	}
+	ev := Event{Kind: strings.ToUpper(args[0]), Name: args[1], State: strings.ToUpper(args[2]), Started: started}
+	if ev.Kind != "INSTANCE" && ev.Kind != "GROUP" {
+		return Event{}, fmt.Errorf("first argument %q is not INSTANCE or GROUP", args[0])
+	}
+	switch ev.State {
+	case "MASTER", "BACKUP", "FAULT", "STOP":
+	default:
+		return Event{}, fmt.Errorf("state %q is not MASTER, BACKUP, FAULT or STOP", args[2])
+	}
+	p, err := strconv.Atoi(args[3])
+	if err != nil || p < 0 || p > 255 {
+		return Event{}, fmt.Errorf("priority %q is not a number from 0 to 255", args[3])
+	}
+	ev.Priority = p
+	return ev, nil
+}
+
+// Record is notify.json: health.MySQLStatus plus what ordering needs.
+type Record struct {
+	health.MySQLStatus
+	Instance string `json:"instance,omitempty"`
+	// Started is when the applied event's invocation started; an event
+	// that started earlier is stale and is not applied.
+	Started time.Time `json:"started"`
+}
+
+// LoadRecord reads notify.json; ok is false when there is none.
+func LoadRecord(dir string) (r Record, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, NotifyRecordName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Record{}, false, nil
+	}
+	if err != nil {
+		return Record{}, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, false, fmt.Errorf("%s: %w", NotifyRecordName, err)
+	}
+	return r, true, nil
+}
+
+func saveRecord(dir string, r Record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(filepath.Join(dir, NotifyRecordName), append(b, '\n'), 0o644)
+}
+
+// StatusLoader is health.MySQLStatusLoader: the recorded decision.
+func StatusLoader(cfg *config.Config) *health.MySQLStatus {
+	r, ok, err := LoadRecord(cfg.StateDir)
+	if err != nil {
+		return &health.MySQLStatus{Action: ActionFailed, Detail: "read " + NotifyRecordName + ": " + err.Error()}
+	}
+	if !ok {
+		return nil
+	}
+	return &r.MySQLStatus
+}
+
+// lockNotify takes the notify lock (an flock on notify.lock, released by
+// the kernel if the holder dies), waiting until ctx ends.
+func lockNotify(ctx context.Context, dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, notifyLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open notify lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			f.Close()
+			return nil, fmt.Errorf("lock notify: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("another notify or promote still holds %s: %w", notifyLockName, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// VIPView is what notify knows about the VIP: Known is false when no VIP
+// is configured (the event's state is then the authority).
+type VIPView struct {
+	Known bool
+	Held  bool
+	Err   error
+}
+
+// notifyPlan is what decideNotify decided.
+type notifyPlan int
+
+const (
+	planPromote notifyPlan = iota
+	planFence
+	planIgnore
+)
+
+// decideNotify decides what an event does, from the event, the last
+// applied record and the VIP as it is now.
+//
+//   - An event that started before the last applied one is stale: ignored,
+//     so a late event never undoes a newer one.
+//   - MASTER promotes, but only on a node that holds the VIP (when one is
+//     configured): a MASTER processed after the VIP left is stale, and a
+//     node without the VIP never takes writes, so it is fenced instead.
+//   - BACKUP, FAULT, STOP fence, except on a node that holds the VIP: the
+//     event is stale (keepalived removes the VIP before it notifies) and
+//     fencing the primary that holds the VIP would refuse every write; the
+//     newer MASTER event is the truth. When the VIP cannot be read, fail
+//     towards read-only.
+func decideNotify(ev Event, last Record, haveLast bool, v VIPView) (notifyPlan, string) {
+	if haveLast && ev.Started.Before(last.Started) {
+		return planIgnore, fmt.Sprintf("stale %s event (started %s) arrived after the newer %s event (seq %d, started %s) was applied",
+			ev.State, ev.Started.Format(time.RFC3339Nano), last.Event, last.Seq, last.Started.Format(time.RFC3339Nano))
+	}
+	if ev.State == "MASTER" {
+		switch {
+		case !v.Known:
+			return planPromote, "MASTER (no VIP configured: the event is the authority)"
+		case v.Err != nil:
+			return planFence, fmt.Sprintf("MASTER, but whether this node holds the VIP is unknown (%v): a node that may not hold the VIP never takes writes", v.Err)
+		case !v.Held:
+			return planFence, "MASTER, but this node does not hold the VIP (a newer transition followed): a node without the VIP never takes writes"
+		}
+		return planPromote, "MASTER and this node holds the VIP"
+	}
+	if v.Known && v.Err == nil && v.Held {
+		return planIgnore, fmt.Sprintf("%s, but this node holds the VIP: the event is stale (a newer MASTER is the truth); not fencing the primary", ev.State)
+	}
+	return planFence, ev.State
+}
+
+// Notifier applies keepalived events to this node's server.
+type Notifier struct {
+	Dir          string // state_dir
+	Local        DB
+	Peer         DB // nil when peer.mysql_dsn is not set
+	VIP          func() VIPView
+	FenceTimeout time.Duration
+	Promote      PromoteOptions
+	Log          *slog.Logger
+	// VIPSettle is how long an event whose state disagrees with the VIP
+	// waits for keepalived to finish adding or removing it; default 1s.
+	VIPSettle time.Duration
+}
+
+// NewNotifier wires a Notifier from the configuration.
+func NewNotifier(cfg *config.Config, pair *Pair, log *slog.Logger) *Notifier {
+	n := &Notifier{Dir: cfg.StateDir, Local: pair.Local, Peer: pair.peerDB(), FenceTimeout: cfg.MySQL.FenceTimeout, Log: log,
+		Promote: PromoteOptions{Unplanned: cfg.Promote.Unplanned, CatchupTimeout: cfg.Drain.CatchupTimeout,
+			FenceTimeout: cfg.MySQL.FenceTimeout, PeerTimeout: cfg.Peer.Timeout}}
+	if cfg.VIP.Configured() {
+		ifname, addr := cfg.VIP.Interface, cfg.VIP.Address.Addr().String()
+		n.VIP = func() VIPView {
+			held, err := vipHeld(ifname, addr)
+			return VIPView{Known: true, Held: held, Err: err}
+		}
+	}
+	return n
+}
+
+func (n *Notifier) vip(want bool) VIPView {
+	if n.VIP == nil {
+		return VIPView{}
+	}
+	settle := n.VIPSettle
+	if settle <= 0 {
+		settle = time.Second
+	}
+	deadline := time.Now().Add(settle)
+	for {
+		v := n.VIP()
+		if v.Err == nil && v.Held == want || time.Now().After(deadline) {
+			return v
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Handle applies one event under the notify lock and records the decision.
+// The returned error is non-nil when the event was refused or failed.
+func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
+	release, err := lockNotify(ctx, n.Dir)
+	if err != nil {
+		return Record{}, err
+	}
+	defer release()
+	last, haveLast, err := LoadRecord(n.Dir)
+	if err != nil {
+		n.Log.Warn("notify record unreadable; treating this event as the newest", "err", err)
+		haveLast = false
+	}
+	plan, why := decideNotify(ev, last, haveLast, n.vip(ev.State == "MASTER"))
+	if plan == planIgnore {
+		n.Log.Warn("notify: ignored", "instance", ev.Name, "event", ev.State, "why", why)
+		return Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq, Event: ev.State, Action: ActionIgnored, Detail: why, At: time.Now().UTC()}}, nil
+	}
+	// The transition is the truth from here on, whatever the database says.
+	st := state.Store{Dir: n.Dir}
+	if err := st.SaveTransition(state.Transition{Kind: ev.Kind, Instance: ev.Name, State: ev.State, Priority: ev.Priority, At: time.Now().UTC()}); err != nil {
+		n.Log.Warn("notify: could not record the transition", "err", err)
+	}
+	var out Outcome
+	switch plan {
+	case planPromote:
+		out, err = Promote(ctx, n.Local, n.Peer, n.Promote)
+	case planFence:
+		out, err = Demote(ctx, n.Local, n.FenceTimeout)
+	}
+	out.Detail = why + ": " + out.Detail
+	return n.record(ctx, last, ev.State, ev.Name, ev.Started, out, err)
+}
+
+// PromoteNow is `hacheck promote`: the MASTER path, run by hand, under the
+// notify lock. It refuses on a node that does not hold a configured VIP.
+func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time) (Record, error) {
+	release, err := lockNotify(ctx, n.Dir)
+	if err != nil {
+		return Record{}, err
+	}
+	defer release()
+	last, _, err := LoadRecord(n.Dir)
+	if err != nil {
+		n.Log.Warn("notify record unreadable", "err", err)
+	}
+	if v := n.vip(true); v.Known && (v.Err != nil || !v.Held) {
+		why := "this node does not hold the VIP: a node without the VIP never takes writes"
+		if v.Err != nil {
+			why = fmt.Sprintf("whether this node holds the VIP is unknown (%v)", v.Err)
+		}
+		out := Outcome{Action: ActionRefused, Detail: "promote: " + why}
+		return n.record(ctx, last, "PROMOTE", "", started, out, nil)
+	}
+	opt := n.Promote
+	opt.Force = force
+	out, err := Promote(ctx, n.Local, n.Peer, opt)
+	out.Detail = "promote by hand: " + out.Detail
+	return n.record(ctx, last, "PROMOTE", "", started, out, err)
+}
+
+func (n *Notifier) record(ctx context.Context, last Record, event, instance string, started time.Time, out Outcome, err error) (Record, error) {
+	r := Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq + 1, Event: event, Action: out.Action, Detail: out.Detail, At: time.Now().UTC()},
+		Instance: instance, Started: started}
+	if last.Started.After(started) {
+		r.Started = last.Started
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	if ro, rerr := n.Local.ReadOnly(rctx); rerr == nil {
+		v := ro.Fenced()
+		r.ReadOnly = &v
+	}
+	cancel()
+	if serr := saveRecord(n.Dir, r); serr != nil {
+		n.Log.Error("notify: could not record the decision", "err", serr)
+		if err == nil {
+			err = fmt.Errorf("record decision: %w", serr)
+		}
+	}
+	level := slog.LevelInfo
+	switch {
+	case err != nil || out.Action == ActionFailed:
+		level = slog.LevelError
+	case out.Action == ActionRefused:
+		level = slog.LevelWarn
+	}
+	n.Log.Log(ctx, level, "mysql "+out.Action, "event", event, "seq", r.Seq, "detail", out.Detail)
+	if err == nil && out.Action == ActionRefused {
+		err = errors.New(out.Detail)
+	}
+	return r, err
+}

@@ -1,0 +1,163 @@
+package cutover
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Promotion outcomes (health.MySQLStatus.Action).
+const (
+	ActionPromoted = "promoted" // a replica became the writable primary
+	ActionWritable = "writable" // already the primary (no replication source): made sure it is writable
+	ActionFenced   = "fenced"   // made read-only
+	ActionRefused  = "refused"  // stayed read-only, on purpose; Detail says why
+	ActionIgnored  = "ignored"  // a stale event; nothing done
+	ActionFailed   = "failed"   // could not do what was decided; Detail says why
+)
+
+// PromoteOptions bound and steer a promotion.
+type PromoteOptions struct {
+	// Unplanned is promote.unplanned: "refuse" (default) keeps the server
+	// read-only when the old primary cannot be reached; "promote" promotes.
+	Unplanned string
+	// Force promotes when the old primary cannot be reached, whatever
+	// Unplanned says (`hacheck promote --force`).
+	Force          bool
+	CatchupTimeout time.Duration // wait for the frozen position (drain.catchup_timeout)
+	FenceTimeout   time.Duration // fence the old primary if it is still writable (mysql.fence_timeout)
+	PeerTimeout    time.Duration // bound for asking the old primary anything (peer.timeout)
+}
+
+// Outcome is what a promotion or a fence did, for the record and the log.
+type Outcome struct {
+	Action string
+	Detail string
+}
+
+// Promote makes local the writable primary, when that is safe:
+//
+//   - local has no replication source: it is already the primary (e.g. at
+//     bootstrap); make sure it is writable.
+//   - local replicates, and the old primary (peer) answers: fence the old
+//     primary if it is still writable, read its frozen GTID position, wait
+//     until local has applied it, stop the replica threads (the replication
+//     configuration is kept, so the move can be reversed) and make local
+//     writable.
+//   - the old primary cannot be reached (unplanned failover): with
+//     Unplanned "promote" or Force, promote anyway (what it had not
+//     replicated is lost); otherwise refuse and stay read-only.
+//
+// A refusal is an Outcome with Action refused and a nil error; an error
+// means a step failed (Action failed) and local is left read-only unless it
+// was already made writable.
+func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, error) {
+	st, err := local.ReplicaStatus(ctx)
+	if err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	if st == nil {
+		if err := local.SetReadOnly(ctx, false); err != nil {
+			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		}
+		return Outcome{Action: ActionWritable, Detail: fmt.Sprintf("%s has no replication source: it is the primary; writable", local)}, nil
+	}
+
+	var unreachable error
+	var peerID uint32
+	if peer == nil {
+		unreachable = fmt.Errorf("peer.mysql_dsn is not set")
+	} else {
+		pctx, cancel := withTimeout(ctx, opt.PeerTimeout)
+		ro, err := peer.ReadOnly(pctx)
+		if err == nil {
+			peerID, err = peer.ServerID(pctx)
+		}
+		cancel()
+		switch {
+		case err != nil:
+			unreachable = err
+		case st.SourceServerID != 0 && peerID != st.SourceServerID:
+			d := fmt.Sprintf("%s replicates from server_id %d (%s), but the peer %s is server_id %d: not promoting over an unknown primary",
+				local, st.SourceServerID, st.Source(), peer, peerID)
+			return Outcome{Action: ActionRefused, Detail: d}, nil
+		case !ro.Fenced():
+			fctx, cancel := withTimeout(ctx, opt.FenceTimeout)
+			err := peer.SetReadOnly(fctx, true)
+			cancel()
+			if err != nil {
+				d := fmt.Sprintf("old primary %s is writable and could not be fenced (%v): staying read-only", peer, err)
+				return Outcome{Action: ActionRefused, Detail: d}, nil
+			}
+		}
+	}
+
+	if unreachable != nil {
+		if !opt.Force && opt.Unplanned != "promote" {
+			d := fmt.Sprintf("old primary cannot be reached (%v): staying read-only (promote.unplanned is refuse; `hacheck promote --force` promotes and loses what the old primary had not replicated)", unreachable)
+			return Outcome{Action: ActionRefused, Detail: d}, nil
+		}
+		why := "promote.unplanned is promote"
+		if opt.Force {
+			why = "--force"
+		}
+		if err := local.StopReplica(ctx); err != nil {
+			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		}
+		if err := local.SetReadOnly(ctx, false); err != nil {
+			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		}
+		d := fmt.Sprintf("UNPLANNED: old primary cannot be reached (%v); promoted %s anyway (%s): transactions it had not replicated are lost", unreachable, local, why)
+		return Outcome{Action: ActionPromoted, Detail: d}, nil
+	}
+
+	pos, err := peer.GTIDPosition(ctx)
+	if err != nil {
+		d := fmt.Sprintf("read the old primary's frozen position: %v: staying read-only", err)
+		return Outcome{Action: ActionRefused, Detail: d}, nil
+	}
+	start := time.Now()
+	applied, err := local.HasApplied(ctx, pos)
+	if err == nil && !applied {
+		wctx, cancel := withTimeout(ctx, opt.CatchupTimeout)
+		err = local.WaitForGTID(wctx, pos, opt.CatchupTimeout)
+		cancel()
+		if err == nil {
+			applied, err = local.HasApplied(ctx, pos)
+		}
+	}
+	if err != nil || !applied {
+		why := "its applied set does not contain it"
+		if err != nil {
+			why = err.Error()
+		}
+		d := fmt.Sprintf("%s has not applied the old primary's frozen position %q (%s): staying read-only", local, pos, why)
+		return Outcome{Action: ActionRefused, Detail: d}, nil
+	}
+	if err := local.StopReplica(ctx); err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	if err := local.SetReadOnly(ctx, false); err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	d := fmt.Sprintf("old primary %s is read-only at %q; %s applied it (checked in %s), stopped its replica threads (configuration kept) and is writable",
+		peer, pos, local, time.Since(start).Round(time.Millisecond))
+	return Outcome{Action: ActionPromoted, Detail: d}, nil
+}
+
+// Demote makes local read-only within timeout.
+func Demote(ctx context.Context, local DB, timeout time.Duration) (Outcome, error) {
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	if err := local.SetReadOnly(ctx, true); err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	return Outcome{Action: ActionFenced, Detail: fmt.Sprintf("%s is read-only", local)}, nil
+}
+
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
