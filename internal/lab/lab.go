@@ -556,3 +556,18 @@ func RepoFile(rel string) (string, error) {
 		dir = parent
 	}
 }
+
+// Persistent reports whether the lab id under base (empty: DefaultBase)
+// was built with Config.Persistent (by the operator's lab script), as
+// opposed to being owned by a running test or benchmark.
+func Persistent(base, id string) (bool, error) {
+	l, err := Layout(base, id)
+	if err != nil {
+		return false, err
+	}
+	r, err := readRecord(l.Dir)
+	if err != nil {
+		return false, fmt.Errorf("lab %s: %w", id, err)
+	}
+	return r.Owner == nil, nil
+}

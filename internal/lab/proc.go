@@ -381,3 +381,30 @@ func WaitForLog(ctx context.Context, path string, from int64, substr string) (in
 		}
 	}
 }
+
+// StartPair starts keepalived on A, waits (at most 15 s) until A holds the
+// VIP, then starts keepalived on B and waits until B has entered BACKUP
+// and heard A's adverts for settle. Both nodes must already be eligible
+// (their track file and script say healthy).
+func (l *Lab) StartPair(ctx context.Context, settle time.Duration) error {
+	if _, err := l.StartKeepalived(ctx, l.A); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := l.WaitVIP(ctx, l.A); err != nil {
+		return fmt.Errorf("start pair: %w; keepalived log of a ends:\n%s", err, Tail(l.A.KeepalivedLog, 20))
+	}
+	if _, err := l.StartKeepalived(ctx, l.B); err != nil {
+		return err
+	}
+	if _, err := WaitForLog(ctx, l.B.KeepalivedLog, 0, "Entering BACKUP STATE"); err != nil {
+		return fmt.Errorf("start pair: %w", err)
+	}
+	select {
+	case <-time.After(settle):
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("start pair: %w", ctx.Err())
+	}
+}
