@@ -131,6 +131,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	_, _, checks, st, stErr := s.healthy(time.Now())
 	rep := health.NewReport(s.cfg.Node, st, stErr, checks, health.QueryVIP(s.cfg))
+	rep.MySQL = health.MySQLStatusFor(s.cfg)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if !rep.Healthy {
