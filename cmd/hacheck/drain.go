@@ -175,7 +175,10 @@ func (a *app) prepareStandby(ctx context.Context, cfg *config.Config) error {
 		}
 		held = v.Held
 	}
-	what, err := cutover.PrepareStandby(ctx, srv, held, cfg.MySQL.FenceTimeout)
+	peer := func(ctx context.Context) (cutover.PeerStatus, error) {
+		return cutover.FetchPeer(ctx, cfg.Peer.URL, cfg.Peer.Timeout)
+	}
+	what, err := cutover.PrepareStandby(ctx, srv, held, peer, cfg.MySQL.FenceTimeout)
 	if err != nil {
 		return failErr("undrain refused: could not make this server a read-only standby: %v; the state is unchanged", err)
 	}

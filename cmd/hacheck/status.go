@@ -28,6 +28,7 @@ func (a *app) statusCmd() *cobra.Command {
 			defer cancel()
 			rep := health.Evaluate(ctx, cfg, entries, true)
 			rep.VIP = health.QueryVIP(cfg)
+			rep.MySQL = health.MySQLStatusFor(cfg)
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")

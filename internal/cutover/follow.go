@@ -94,26 +94,31 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 	}
 }
 
-// PrepareStandby makes local read-only before `undrain` marks the node up,
-// unless this node holds the VIP (then it is the primary and stays as it
-// is). It returns what it did.
-func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, timeout time.Duration) (string, error) {
-	if holdsVIP {
-		return fmt.Sprintf("%s left as it is: this node holds the VIP", local), nil
+// PrepareStandby runs before `undrain` marks the node up. It applies the
+// split-brain guard's rule once: a writable server on a node without the
+// VIP while the peer holds it is made read-only; a writable server when no
+// node holds the VIP (bootstrap) or when that cannot be learned is left
+// writable, as the rightful claimant; a node that holds the VIP is left as
+// it is. peer is asked only when needed. It returns what it found or did.
+func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, peer func(context.Context) (PeerStatus, error), timeout time.Duration) (string, error) {
+	f := GuardFacts{VIPHeld: holdsVIP}
+	f.ReadOnly, f.ReadErr = local.ReadOnly(ctx)
+	if f.ReadErr != nil {
+		return "", f.ReadErr
 	}
-	ro, err := local.ReadOnly(ctx)
-	if err != nil {
-		return "", err
+	if !f.ReadOnly.Fenced() && !holdsVIP {
+		f.Peer, f.PeerErr = peer(ctx)
 	}
-	if ro.Fenced() {
-		return fmt.Sprintf("%s is read-only (%s): an eligible standby", local, ro), nil
+	v := evaluateGuard(f)
+	if !v.Fence {
+		return fmt.Sprintf("%s: %s", local, v.Detail), nil
 	}
 	fctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	if err := local.SetReadOnly(fctx, true); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s was writable without the VIP: made it read-only", local), nil
+	return fmt.Sprintf("%s: %s; made it read-only", local, v.Detail), nil
 }
 
 // HasNopreempt reports whether a keepalived configuration text has a
