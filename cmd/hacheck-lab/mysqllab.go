@@ -64,15 +64,25 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 	errs := make([]error, 2)
 	for i, n := range l.Pair() {
 		wg.Go(func() {
-			s, err := mariadbtest.StartProcess(mariadbtest.Options{
-				BindAddress:   n.Addr.Addr().String(),
-				Port:          mysqlPort,
-				ServerID:      uint32(i + 1),
-				CommandPrefix: []string{"ip", "netns", "exec", n.NS},
-				BaseDir:       n.Dir,
-				// Also reachable on the VIP.
-				ExtraConfig: []string{"bind-address=0.0.0.0"},
-			})
+			tmp := filepath.Join(n.Dir, "tmp")
+			if err := os.MkdirAll(tmp, 0o700); err != nil {
+				errs[i] = err
+				return
+			}
+			var s *mariadbtest.Server
+			var err error
+			// One retry: a bootstrap on a busy machine occasionally fails.
+			for attempt := 0; attempt < 2 && (attempt == 0 || err != nil); attempt++ {
+				s, err = mariadbtest.StartProcess(mariadbtest.Options{
+					BindAddress:   n.Addr.Addr().String(),
+					Port:          mysqlPort,
+					ServerID:      uint32(i + 1),
+					CommandPrefix: []string{"ip", "netns", "exec", n.NS},
+					BaseDir:       n.Dir,
+					// Also reachable on the VIP; temporary files in the lab.
+					ExtraConfig: []string{"bind-address=0.0.0.0", "tmpdir=" + tmp},
+				})
+			}
 			if err != nil {
 				errs[i] = fmt.Errorf("start mariadb on %s: %w", n.Name, err)
 				return
