@@ -130,6 +130,29 @@ checks:
 	n.mu.Unlock()
 }
 
+// edit replaces old by new in the configuration file and reloads it.
+func (n *dbNode) edit(old, new string) {
+	n.t.Helper()
+	body, err := os.ReadFile(n.config)
+	if err != nil || !strings.Contains(string(body), old) {
+		n.t.Fatalf("edit %s: %q not found (%v)", n.config, old, err)
+	}
+	if err := os.WriteFile(n.config, []byte(strings.Replace(string(body), old, new, 1)), 0o600); err != nil {
+		n.t.Fatal(err)
+	}
+	cfg, err := config.Load(n.config)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	ent, err := health.Build(cfg)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.mu.Lock()
+	n.cfg, n.ent = cfg, ent
+	n.mu.Unlock()
+}
+
 func (n *dbNode) hacheck(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), append(args, "--config", n.config), &out, &errOut)

@@ -8,10 +8,6 @@ import (
 	"github.com/hacheck/hacheck/internal/health"
 )
 
-// processStart orders keepalived notify invocations: keepalived starts them
-// asynchronously, and one that started later must win.
-var processStart = time.Now()
-
 func init() {
 	health.MySQLChecker = cutover.BuildChecker
 	health.AutoCheckers = cutover.AutoCheckers

@@ -27,13 +27,13 @@ last applied one is ignored. The decision is recorded in state_dir/notify.json
 and shown by status.
 Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.`,
 		Args: func(c *cobra.Command, args []string) error {
-			if _, err := cutover.ParseEvent(args, processStart); err != nil {
+			if _, err := cutover.ParseEvent(args, a.started); err != nil {
 				return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			ev, _ := cutover.ParseEvent(args, processStart)
+			ev, _ := cutover.ParseEvent(args, a.started)
 			cfg, err := a.load()
 			if err != nil {
 				return err

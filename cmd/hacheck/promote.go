@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +23,6 @@ Exit 0: promoted (or already the writable primary). Exit 1: refused or failed.
 Exit 2: usage or configuration error.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			started := time.Now()
 			cfg, err := a.load()
 			if err != nil {
 				return err
@@ -36,7 +34,7 @@ Exit 2: usage or configuration error.`,
 			defer pair.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
 			defer cancel()
-			rec, err := cutover.NewNotifier(cfg, pair, a.logger(cfg)).PromoteNow(ctx, force, started)
+			rec, err := cutover.NewNotifier(cfg, pair, a.logger(cfg)).PromoteNow(ctx, force, a.started)
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "promote: %s: %s\n", rec.Action, rec.Detail)
 			}

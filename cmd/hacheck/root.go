@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,9 @@ type app struct {
 	configPath string
 	stdout     io.Writer
 	stderr     io.Writer
+	// started orders keepalived notify invocations: keepalived starts them
+	// asynchronously, and the one that started later must win.
+	started time.Time
 }
 
 // load reads the configuration; a problem is a usage error (exit 2).
@@ -53,7 +57,7 @@ func (a *app) logger(cfg *config.Config) *slog.Logger {
 
 // run is the whole program: tests call it exactly as main does.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr}
+	a := &app{stdout: stdout, stderr: stderr, started: time.Now()}
 	root := &cobra.Command{
 		Use:           "hacheck",
 		Short:         "Safe keepalived failovers: one state for keepalived, its track script and load balancers",
