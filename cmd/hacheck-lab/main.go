@@ -7,6 +7,7 @@
 //	hacheck-lab up      [flags]   build a lab that stays up; prints how to use it
 //	hacheck-lab status  [flags]   who holds the VIP, each node's state and MySQL read_only
 //	hacheck-lab down    [flags]   tear down labs (all of them by default)
+//	hacheck-lab demo    [flags]   cutover under a writer: timeline, verdict (exit 1 if a write was lost)
 //	hacheck-lab bench-failover [flags]   drain-to-VIP-moved: hacheck vs a polled shell script
 //
 // Run `hacheck-lab CMD -h` for the flags of each.
@@ -39,6 +40,7 @@ func commands() []command {
 		{"up", "build a lab that stays up (MariaDB pair, hacheck serve, keepalived)", cmdUp},
 		{"status", "show who holds the VIP, each node's hacheck status and MySQL read_only", cmdStatus},
 		{"down", "tear down labs: the named one, or all", cmdDown},
+		{"demo", "drain the MariaDB primary under a writer; timeline and lost-write verdict", cmdDemo},
 		{"bench-failover", "drain-to-VIP-moved times: hacheck vs a polled shell vrrp_script", cmdBenchFailover},
 	}
 }
