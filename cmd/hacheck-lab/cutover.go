@@ -65,6 +65,8 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 	if err := cmd.Start(); err != nil {
 		return r, fmt.Errorf("drain %s: %w", from.Name, err)
 	}
+	// fenceAt is when the fence is known to be in place: no write can be
+	// acknowledged by the old primary after it.
 	var fenceAt time.Time
 	var output []string
 	sc := bufio.NewScanner(stdout)
@@ -72,7 +74,7 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 		now, line := time.Now(), sc.Text()
 		output = append(output, line)
 		switch {
-		case strings.HasPrefix(line, "step fence: running"):
+		case strings.HasPrefix(line, "step fence: done"):
 			fenceAt = now
 			add(now, "fence: "+from.Name+" read-only")
 		case strings.HasPrefix(line, "step catch-up: done"):
@@ -108,6 +110,8 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 	for {
 		if a, ok := firstAfter(w.snapshot(), fenceAt); ok {
 			add(a.at, fmt.Sprintf("first write acknowledged on %s (id %d)", to.Name, a.id))
+			// The last write acknowledged by the old primary: just before
+			// the fence.
 			if b, ok := lastBefore(w.snapshot(), fenceAt); ok {
 				r.blocked = a.at.Sub(b.at)
 			}

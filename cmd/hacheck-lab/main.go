@@ -9,6 +9,7 @@
 //	hacheck-lab down    [flags]   tear down labs (all of them by default)
 //	hacheck-lab demo    [flags]   cutover under a writer: timeline, verdict (exit 1 if a write was lost)
 //	hacheck-lab bench-failover [flags]   drain-to-VIP-moved: hacheck vs a polled shell script
+//	hacheck-lab bench-cutover  [flags]   cutovers under a writer: hacheck vs a hand-written runbook
 //
 // Run `hacheck-lab CMD -h` for the flags of each.
 package main
@@ -42,6 +43,7 @@ func commands() []command {
 		{"down", "tear down labs: the named one, or all", cmdDown},
 		{"demo", "drain the MariaDB primary under a writer; timeline and lost-write verdict", cmdDemo},
 		{"bench-failover", "drain-to-VIP-moved times: hacheck vs a polled shell vrrp_script", cmdBenchFailover},
+		{"bench-cutover", "many MySQL cutovers under a writer: hacheck vs a hand-written runbook", cmdBenchCutover},
 	}
 }
 

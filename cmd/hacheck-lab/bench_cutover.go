@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hacheck/hacheck/internal/lab"
+)
+
+// cutoverMode is one way of moving the primary.
+type cutoverMode struct {
+	name, label string
+	advert      time.Duration
+	template    func(dir string) (string, func(*lab.Node) map[string]string, error)
+	hacheck     bool // hacheck drain/notify; else the hand-written baseline
+}
+
+func cutoverModes() []cutoverMode {
+	example := func(fast bool) func(string) (string, func(*lab.Node) map[string]string, error) {
+		return func(dir string) (string, func(*lab.Node) map[string]string, error) {
+			p, err := lab.RepoFile("examples/keepalived.conf")
+			if err != nil {
+				return "", nil, err
+			}
+			if !fast {
+				return p, nil, nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return "", nil, err
+			}
+			src, err := fastAdvert(string(b))
+			if err != nil {
+				return "", nil, err
+			}
+			p, err = writeTemplate(dir, "fast.conf", src)
+			return p, nil, err
+		}
+	}
+	return []cutoverMode{
+		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, flip) + `notify` promotion; advert_int 1", advert: time.Second, template: example(false), hacheck: true},
+		{name: "baseline", label: "baseline: shell vrrp_script (interval 2, fall 2) + fence/catch-up/promotion by hand-written SQL; advert_int 1", advert: time.Second, hacheck: false,
+			template: func(dir string) (string, func(*lab.Node) map[string]string, error) {
+				p, err := writeTemplate(dir, "baseline.conf", baselineKeepalivedConf)
+				return p, baselineParams, err
+			}},
+		{name: "hacheck-v3", label: "hacheck as above, VRRPv3 advert_int 0.1", advert: 100 * time.Millisecond, template: example(true), hacheck: true},
+	}
+}
+
+type cutoverSummary struct {
+	runs       []cutoverResult
+	acked      int
+	lost       int
+	overlaps   int
+	violations []string
+}
+
+func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench-cutover", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	runs := fs.Int("runs", 10, "cutovers per mode, alternating a->b and b->a")
+	modes := fs.String("modes", "hacheck,baseline,hacheck-v3", "modes to run: hacheck, baseline, hacheck-v3")
+	interval := fs.Duration("write-interval", 10*time.Millisecond, "time between two writes of the writer")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return &usageError{"--runs must be at least 1"}
+	}
+	if err := c.check(); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, m := range strings.Split(*modes, ",") {
+		want[strings.TrimSpace(m)] = true
+	}
+	tmp, err := os.MkdirTemp("", "hacheck-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	var order []cutoverMode
+	res := map[string]cutoverSummary{}
+	var failures []error
+	for _, m := range cutoverModes() {
+		if !want[m.name] {
+			continue
+		}
+		delete(want, m.name)
+		order = append(order, m)
+		s, err := benchCutoverMode(ctx, c, m, *runs, *interval, tmp, stderr)
+		res[m.name] = s
+		if err != nil {
+			return fmt.Errorf("mode %s: %w", m.name, err)
+		}
+		if s.lost > 0 || s.overlaps > 0 || len(s.violations) > 0 {
+			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times, %d times a writable node without the VIP %v",
+				m.name, s.lost, s.overlaps, len(s.violations), s.violations[:min(3, len(s.violations))]))
+		}
+	}
+	for m := range want {
+		return &usageError{fmt.Sprintf("unknown mode %q", m)}
+	}
+	printCutoverTable(stdout, order, res)
+	return errors.Join(failures...)
+}
+
+func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, interval time.Duration, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
+	tpl, params, err := m.template(tmp)
+	if err != nil {
+		return s, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, KeepalivedParams: params, Logger: c.logger(stderr)})
+	cancel()
+	if err != nil {
+		return s, err
+	}
+	defer func() {
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	mon, err := l.MonitorVIP()
+	if err != nil {
+		return s, err
+	}
+	defer mon.Close()
+	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	var dbs map[*lab.Node]*dbNode
+	if m.hacheck {
+		dbs, err = upMySQLLab(uctx, l, true)
+	} else {
+		dbs, err = upBaselineLab(uctx, l)
+	}
+	cancel()
+	defer func() {
+		for _, d := range dbs {
+			d.db.Close()
+		}
+	}()
+	if err != nil {
+		return s, err
+	}
+	fmt.Fprintf(stderr, "%s: lab %s up, a is the primary\n", m.name, l.ID)
+	w, err := startWriter(l, interval)
+	if err != nil {
+		return s, err
+	}
+	// Invariant: a writable server is on the node that holds the VIP. Read
+	// read_only first, then the holders: a promotion follows the VIP, so
+	// this order cannot see a false violation.
+	ictx, stopInv := context.WithCancel(ctx)
+	var invWG sync.WaitGroup
+	var invMu sync.Mutex
+	invWG.Go(func() {
+		for ictx.Err() == nil {
+			for _, n := range l.Pair() {
+				ro, err := dbs[n].readOnly(ictx)
+				if err != nil || ro {
+					continue
+				}
+				if held, err := l.HasVIP(n); err == nil && !held {
+					invMu.Lock()
+					s.violations = append(s.violations, fmt.Sprintf("%s writable without the VIP at %s", n.Name, time.Now().Format("15:04:05.000")))
+					invMu.Unlock()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	stopAll := func() []ack {
+		stopInv()
+		invWG.Wait()
+		return w.Stop()
+	}
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		stopAll()
+		return s, err
+	}
+	from := l.A
+	for i := range runs {
+		to := other(l, from)
+		var r cutoverResult
+		if m.hacheck {
+			r, err = hacheckCutover(ctx, l, dbs, mon, w, from, to)
+		} else {
+			r, err = baselineCutover(ctx, l, dbs, mon, w, from, to)
+		}
+		if err != nil {
+			stopAll()
+			return s, fmt.Errorf("cutover %d (%s->%s): %w", i+1, from.Name, to.Name, err)
+		}
+		s.runs = append(s.runs, r)
+		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, msecs(r.vipMove), msecs(r.blocked))
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			stopAll()
+			return s, err
+		}
+		from = to
+	}
+	acks := stopAll()
+	// from is the final primary; the other node must also catch up.
+	lost, _, err := verifyAcks(ctx, dbs[from], acks)
+	if err != nil {
+		return s, err
+	}
+	s.acked, s.lost = len(acks), len(lost)
+	s.overlaps = len(mon.Overlaps())
+	return s, mon.Err()
+}
+
+func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| cutover | runs | drain→VIP median | max | writes blocked median | max | acknowledged | lost | VIP on both | writable without VIP |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	med := map[string]time.Duration{}
+	for _, m := range order {
+		s := res[m.name]
+		var vip, blk []time.Duration
+		for _, r := range s.runs {
+			vip = append(vip, r.vipMove)
+			blk = append(blk, r.blocked)
+		}
+		med[m.name] = median(blk)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %d | %d |\n", m.label, len(s.runs), secs(median(vip)), secs(maxOf(vip)),
+			secs(median(blk)), secs(maxOf(blk)), s.acked, s.lost, s.overlaps, len(s.violations))
+	}
+	if h, b := med["hacheck"], med["baseline"]; h > 0 && b > 0 {
+		fmt.Fprintf(w, "\nWrite-blocked window, baseline / hacheck (medians): %.1f×.", b.Seconds()/h.Seconds())
+		if v := med["hacheck-v3"]; v > 0 {
+			fmt.Fprintf(w, " Baseline / hacheck with VRRPv3 0.1 s: %.1f×.", b.Seconds()/v.Seconds())
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Writer: one INSERT every 10 ms through the VIP from the client namespace, reconnecting on error; lost = acknowledged ids missing on the final primary.")
+}
