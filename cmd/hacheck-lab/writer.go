@@ -48,6 +48,8 @@ func startWriter(l *lab.Lab, interval time.Duration) (*writer, error) {
 			return l.DialContext(l.Client)(ctx, "tcp", addr)
 		})
 	}
+	// The driver logs a reset connection itself; the writer counts errors.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = appUser, appPass, name, fmt.Sprintf("%s:%d", lab.VIP.Addr(), mysqlPort), "demo"
 	c.Timeout = 500 * time.Millisecond
@@ -57,8 +59,6 @@ func startWriter(l *lab.Lab, interval time.Duration) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
-	// The driver logs a reset connection itself; the writer counts errors.
-	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	w := &writer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop(interval)
 	return w, nil
