@@ -2,8 +2,8 @@
 # Benchmark: what does polling GET /healthz cost, for the poller and for the
 # database, with hacheck serve versus a clustercheck-style script?
 #
-#   scripts/bench-healthz.sh                       # 10 s per run, 4 and 64 connections
-#   DURATION=20s CONNS="8 128" scripts/bench-healthz.sh
+#   scripts/bench-healthz.sh                       # 3 rounds of 10 s runs, 4 and 64 connections
+#   DURATION=20s CONNS="8 128" ROUNDS=5 scripts/bench-healthz.sh
 #
 # Side by side, against the same throwaway MariaDB on 127.0.0.1:
 #   - floor:        a bare net/http server answering "true" from memory
@@ -12,7 +12,9 @@
 #                   under xinetd) that runs the mysql client on every request;
 #   - hacheck:      `hacheck serve` with one mysql check (mode alive, interval 1s).
 # wrk (a separate process, 127.0.0.1 only) drives each for DURATION at each
-# connection count in CONNS. For every run the script reads MariaDB's
+# connection count in CONNS, ROUNDS times, the three interleaved so that a
+# noisy neighbour hits them alike; the tables show the median of the rounds
+# (errors: the sum). For every run the script reads MariaDB's
 # Questions counter before and after, minus its own two reads, and prints
 # the database's queries per second: hacheck's should stay at one round of
 # checks per interval whatever the poll rate; clustercheck's follows it.
@@ -24,6 +26,21 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-"4 64"}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+# With 2 or more CPUs the floor and hacheck run on CPU 0 and wrk on the
+# others, so that the load generator does not steal the server's CPU in
+# bursts and p99 measures the server (the clustercheck script keeps every
+# CPU: pinned it would only look worse). PIN=0 turns this off.
+PIN=${PIN:-1}
+
+server_cpu=()
+client_cpu=()
+if ((PIN)) && (($(nproc) >= 2)) && command -v taskset >/dev/null; then
+	server_cpu=(taskset -c 0)
+	client_cpu=(taskset -c "1-$(($(nproc) - 1))")
+	(($(nproc) == 2)) && client_cpu=(taskset -c 1)
+	THREADS=$(($(nproc) - 1 < THREADS ? $(nproc) - 1 : THREADS))
+fi
 
 for bin in go wrk socat curl mariadbd mariadb-install-db mysql; do
 	command -v "$bin" >/dev/null || {
@@ -136,7 +153,7 @@ own=$((q1 - q0))
 
 # ---- the three servers ----------------------------------------------------------
 floor_port=$(free_port)
-"$work/floor" -listen "127.0.0.1:$floor_port" &
+"${server_cpu[@]}" "$work/floor" -listen "127.0.0.1:$floor_port" &
 pids+=($!)
 
 cc_port=$(free_port)
@@ -155,6 +172,8 @@ else
 fi
 SH
 chmod 755 "$work/clustercheck.sh"
+# Not pinned: it forks bash and the mysql client per request and would be
+# slower on one CPU; leaving it both CPUs only flatters the baseline.
 socat "TCP4-LISTEN:$cc_port,bind=127.0.0.1,reuseaddr,fork,backlog=512" "EXEC:$work/clustercheck.sh" 2>"$work/socat.log" &
 pids+=($!)
 
@@ -178,7 +197,7 @@ YAML
 "$work/hacheck" undrain --config "$work/hacheck.yaml" >/dev/null
 hacheck_pid=
 start_hacheck() {
-	"$work/hacheck" serve --config "$work/hacheck.yaml" 2>"$work/serve.log" &
+	"${server_cpu[@]}" "$work/hacheck" serve --config "$work/hacheck.yaml" 2>"$work/serve.log" &
 	hacheck_pid=$!
 	pids+=("$hacheck_pid")
 	wait_http "http://127.0.0.1:$hc_port/healthz" || { cat "$work/serve.log" >&2; exit 1; }
@@ -203,38 +222,54 @@ done = function(summary, latency, requests)
 end
 LUA
 
+# Per name:connections, the rounds' figures as space-separated lists.
 declare -A rps p50 p99 sockerr non2xx qps
 # run NAME URL CONNS
 run() {
-	local name=$1 url=$2 c=$3 t=$THREADS out line before after t0 t1
+	local name=$1 url=$2 c=$3 t=$THREADS k=$1:$3 out line before after t0 t1
 	((t > c)) && t=$c
-	echo "bench-healthz.sh: $name, $c connections, $DURATION" >&2
+	echo "bench-healthz.sh: round $round: $name, $c connections, $DURATION" >&2
 	before=$(questions)
 	t0=$(date +%s.%N)
-	out=$(wrk -t "$t" -c "$c" -d "$DURATION" --timeout 5s -s "$work/report.lua" "$url")
+	out=$("${client_cpu[@]}" wrk -t "$t" -c "$c" -d "$DURATION" --timeout 5s -s "$work/report.lua" "$url")
 	t1=$(date +%s.%N)
 	after=$(questions)
 	line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; exit 1; }
 	read -r _ n us l50 l99 se st <<<"$line"
-	rps[$name:$c]=$(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
-	p50[$name:$c]=$(awk -v v="$l50" 'BEGIN { printf "%.2f", v / 1000 }')
-	p99[$name:$c]=$(awk -v v="$l99" 'BEGIN { printf "%.2f", v / 1000 }')
-	sockerr[$name:$c]=$se
-	non2xx[$name:$c]=$st
-	qps[$name:$c]=$(awk -v q="$((after - before - own))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", q / (b - a) }')
+	rps[$k]+=" $(awk -v n="$n" -v us="$us" 'BEGIN { printf "%.0f", n / (us / 1e6) }')"
+	p50[$k]+=" $(awk -v v="$l50" 'BEGIN { printf "%.2f", v / 1000 }')"
+	p99[$k]+=" $(awk -v v="$l99" 'BEGIN { printf "%.2f", v / 1000 }')"
+	sockerr[$k]+=" $se"
+	non2xx[$k]+=" $st"
+	qps[$k]+=" $(awk -v q="$((after - before - own))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", q / (b - a) }')"
 }
 
-for c in $CONNS; do
-	run floor "http://127.0.0.1:$floor_port/healthz" "$c"
-	run clustercheck "http://127.0.0.1:$cc_port/healthz" "$c"
+for round in $(seq 1 "$ROUNDS"); do
+	for c in $CONNS; do
+		run floor "http://127.0.0.1:$floor_port/healthz" "$c"
+		run clustercheck "http://127.0.0.1:$cc_port/healthz" "$c"
+		# hacheck runs only for its own runs, so its checks do not count
+		# in the others' query rates.
+		start_hacheck
+		run hacheck "http://127.0.0.1:$hc_port/healthz" "$c"
+		stop_hacheck
+	done
 done
-# hacheck runs only for its own runs, so its checks do not count in the
-# others' query rates.
-start_hacheck
-for c in $CONNS; do
-	run hacheck "http://127.0.0.1:$hc_port/healthz" "$c"
+
+# median of a space-separated list; sum of one.
+median() {
+	tr ' ' '\n' <<<"$2" | grep . | sort -g | awk -v f="$1" '{ a[NR] = $1 }
+		END { printf f, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+sum() { tr ' ' '\n' <<<"$1" | awk '{ s += $1 } END { print s + 0 }'; }
+for k in "${!rps[@]}"; do
+	rps[$k]=$(median %.0f "${rps[$k]}")
+	p50[$k]=$(median %.2f "${p50[$k]}")
+	p99[$k]=$(median %.2f "${p99[$k]}")
+	qps[$k]=$(median %.1f "${qps[$k]}")
+	sockerr[$k]=$(sum "${sockerr[$k]}")
+	non2xx[$k]=$(sum "${non2xx[$k]}")
 done
-stop_hacheck
 
 label() {
 	case $1 in
@@ -247,7 +282,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 cpus=$(nproc)
 echo
-echo "## GET /healthz under wrk ($DURATION per run, up to $THREADS wrk threads, $cpus CPUs, 127.0.0.1)"
+pinning="not pinned"
+((${#server_cpu[@]})) && pinning="floor and hacheck on CPU 0, wrk on CPU ${client_cpu[*]: -1}"
+echo "## GET /healthz under wrk (median of $ROUNDS runs of $DURATION, up to $THREADS wrk threads, $cpus CPUs, $pinning, 127.0.0.1)"
 echo
 echo "| server | connections | requests/s | p50 ms | p99 ms | socket errors | non-2xx | MySQL queries/s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"

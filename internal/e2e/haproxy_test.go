@@ -427,8 +427,8 @@ checks:
   - name: app
     type: tcp
     address: %s
-    timeout: 200ms
-    interval: 500ms
+    timeout: 1s
+    interval: 1s
 `, name, n.stateDir, n.port, n.agent, n.app.Listener.Addr())
 	if err := os.WriteFile(n.config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
