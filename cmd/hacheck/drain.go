@@ -11,10 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
@@ -133,14 +131,9 @@ func (a *app) undrainCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
 			defer cancel()
-			if cfg.MySQL.DSN != "" {
-				if err := a.prepareStandby(ctx, cfg); err != nil {
-					return err
-				}
-			}
 			warnPreempt(a.stderr, keepalivedConf)
 			opt.Via = "cli"
-			s, changed, err := drain.Undrain(ctx, state.Store{Dir: cfg.StateDir}, opt)
+			s, changed, err := drain.Undrain(ctx, cfg, opt, a.stdout)
 			if err != nil {
 				return failErr("undrain: %v", err)
 			}
@@ -158,33 +151,6 @@ func (a *app) undrainCmd() *cobra.Command {
 }
 
 const defaultKeepalivedConf = "/etc/keepalived/keepalived.conf"
-
-// prepareStandby makes this node's server read-only before undrain marks
-// it up, so that an undrained node is an eligible standby; a node that
-// holds the VIP is left as it is.
-func (a *app) prepareStandby(ctx context.Context, cfg *config.Config) error {
-	srv, err := cutover.Open(cfg.MySQL.DSN, cfg)
-	if err != nil {
-		return usageErr("mysql.dsn: %v", err)
-	}
-	defer srv.Close()
-	held := false
-	if v := health.QueryVIP(cfg); v != nil {
-		if v.Error != "" {
-			return failErr("undrain refused: whether this node holds the VIP is unknown (%s); the state is unchanged", v.Error)
-		}
-		held = v.Held
-	}
-	peer := func(ctx context.Context) (cutover.PeerStatus, error) {
-		return cutover.FetchPeer(ctx, cfg.Peer.URL, cfg.Peer.Timeout)
-	}
-	what, err := cutover.PrepareStandby(ctx, srv, held, peer, cfg.MySQL.FenceTimeout)
-	if err != nil {
-		return failErr("undrain refused: could not make this server a read-only standby: %v; the state is unchanged", err)
-	}
-	fmt.Fprintln(a.stdout, what)
-	return nil
-}
 
 // warnPreempt warns when the keepalived configuration can be read and has
 // no nopreempt: undrain would then let this node take the VIP back from a

@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/check"
+	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
 )
 
 // Step is an action of the drain that can be undone.
@@ -213,12 +216,48 @@ func undo(plan Plan, n int, out io.Writer) {
 	}
 }
 
-// Undrain marks the node up again, under the operation lock.
-func Undrain(ctx context.Context, st state.Store, opt Options) (state.State, bool, error) {
+// Undrain marks the node up again, under the operation lock. With
+// mysql.dsn set it first makes this node's server an eligible standby
+// (see cutover.PrepareStandby: a writable server whose peer holds the VIP
+// is fenced; at bootstrap the writable primary stays writable), writing
+// what it found to out; if that fails, the state is unchanged. The CLI and
+// the HTTP admin API both call it.
+func Undrain(ctx context.Context, cfg *config.Config, opt Options, out io.Writer) (state.State, bool, error) {
+	st := state.Store{Dir: cfg.StateDir}
 	release, err := st.OpLock(ctx)
 	if err != nil {
 		return state.State{}, false, err
 	}
 	defer release()
+	if cfg.MySQL.DSN != "" {
+		if err := prepareStandby(ctx, cfg, out); err != nil {
+			return state.State{}, false, fmt.Errorf("%w: could not make this server a read-only standby: %v; the state is unchanged", ErrRefused, err)
+		}
+	}
 	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
+}
+
+func prepareStandby(ctx context.Context, cfg *config.Config, out io.Writer) error {
+	srv, err := cutover.Open(cfg.MySQL.DSN, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	held := false
+	if cfg.VIP.Configured() {
+		v := vip.Query(cfg.VIP.Interface, cfg.VIP.Address)
+		if v.Error != "" {
+			return fmt.Errorf("whether this node holds the VIP is unknown: %s", v.Error)
+		}
+		held = v.Held
+	}
+	peer := func(ctx context.Context) (cutover.PeerStatus, error) {
+		return cutover.FetchPeer(ctx, cfg.Peer.URL, cfg.Peer.Timeout)
+	}
+	what, err := cutover.PrepareStandby(ctx, srv, held, peer, cfg.MySQL.FenceTimeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, what)
+	return nil
 }

@@ -192,12 +192,16 @@ func (s *Server) adminUndrain(w http.ResponseWriter, r *http.Request) {
 	by, from := who(r, req)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Drain.Timeout)
 	defer cancel()
-	st, changed, err := drain.Undrain(ctx, state.Store{Dir: s.cfg.StateDir}, drain.Options{Reason: req.Reason, By: by, Via: "http", From: from})
-	resp := adminResponse{Outcome: "up", State: &st}
+	var out bytes.Buffer
+	st, changed, err := drain.Undrain(ctx, s.cfg, drain.Options{Reason: req.Reason, By: by, Via: "http", From: from}, &out)
+	resp := adminResponse{Outcome: "up", State: &st, Output: out.String()}
 	code := http.StatusOK
 	switch {
 	case errors.Is(err, state.ErrBusy):
 		resp = adminResponse{Outcome: "busy", Error: err.Error()}
+		code = http.StatusConflict
+	case errors.Is(err, drain.ErrRefused):
+		resp = adminResponse{Outcome: "refused", Error: err.Error(), Output: out.String()}
 		code = http.StatusConflict
 	case err != nil:
 		resp = adminResponse{Outcome: "error", Error: err.Error()}
