@@ -287,16 +287,32 @@ func (s *Server) config() string {
 	return b.String()
 }
 
+// install bootstraps the datadir. mariadb-install-db occasionally dies
+// (seen: a segfault of its bootstrap mariadbd when several start at once on
+// a busy 2-core machine), so a failed run is retried on an empty datadir,
+// up to three times.
 func (s *Server) install(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, s.opts.InstallDB,
-		"--defaults-file="+s.cnfPath,
-		"--auth-root-authentication-method=normal",
-		"--skip-test-db")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("mariadbtest: %s: %w\nerror log:\n%soutput:\n%s", filepath.Base(s.opts.InstallDB), err, s.ErrorLogTail(10), head(string(out), 10))
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if attempt > 1 {
+			if rerr := os.RemoveAll(s.DataDir); rerr != nil {
+				return fmt.Errorf("mariadbtest: clear datadir for retry: %w", rerr)
+			}
+		}
+		cmd := exec.CommandContext(ctx, s.opts.InstallDB,
+			"--defaults-file="+s.cnfPath,
+			"--auth-root-authentication-method=normal",
+			"--skip-test-db")
+		out, rerr := cmd.CombinedOutput()
+		if rerr == nil {
+			return nil
+		}
+		err = fmt.Errorf("mariadbtest: %s (attempt %d): %w\nerror log:\n%soutput:\n%s", filepath.Base(s.opts.InstallDB), attempt, rerr, s.ErrorLogTail(10), head(string(out), 10))
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return nil
+	return err
 }
 
 // start runs mariadbd on the existing datadir and waits for the socket.
