@@ -4,6 +4,7 @@
 #
 #   sudo scripts/bench-cutover.sh                 # RUNS=10 cutovers per setup
 #   RUNS=20 MODES=hacheck,baseline sudo scripts/bench-cutover.sh
+#   CONNECT_TIMEOUT=100ms sudo scripts/bench-cutover.sh   # a client that gives up on a connect sooner
 #
 # Builds a two-node lab on network namespaces of this machine (MariaDB
 # primary + GTID replica, keepalived, addresses from 192.0.2.0/24, nothing
@@ -24,6 +25,10 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-10}
 MODES=${MODES:-hacheck,baseline,hacheck-v3}
+# The writer's connect timeout: a connection attempt sent to the VIP while it
+# moves hangs until it (the old holder drops the SYN), so it adds up to this
+# much to the write-blocked window of every setup alike.
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-500ms}
 
 if ((EUID != 0)); then
 	echo "bench-cutover.sh: run as root (network namespaces, keepalived, MariaDB)" >&2
@@ -54,4 +59,4 @@ echo "bench-cutover.sh: building hacheck and hacheck-lab"
 go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
 echo
 echo "## MySQL cutover under a writer ($RUNS cutovers per setup, alternating a->b and b->a)"
-"$work/hacheck-lab" bench-cutover --runs "$RUNS" --modes "$MODES" --hacheck "$work/hacheck"
+"$work/hacheck-lab" bench-cutover --runs "$RUNS" --modes "$MODES" --connect-timeout "$CONNECT_TIMEOUT" --hacheck "$work/hacheck"

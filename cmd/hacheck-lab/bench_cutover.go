@@ -69,7 +69,7 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	c.register(fs)
 	runs := fs.Int("runs", 10, "cutovers per mode, alternating a->b and b->a")
 	modes := fs.String("modes", "hacheck,baseline,hacheck-v3", "modes to run: hacheck, baseline, hacheck-v3")
-	interval := fs.Duration("write-interval", 10*time.Millisecond, "time between two writes of the writer")
+	wc := registerWriterFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		delete(want, m.name)
 		order = append(order, m)
-		s, err := benchCutoverMode(ctx, c, m, *runs, *interval, tmp, stderr)
+		s, err := benchCutoverMode(ctx, c, m, *runs, *wc, tmp, stderr)
 		res[m.name] = s
 		if err != nil {
 			return fmt.Errorf("mode %s: %w", m.name, err)
@@ -110,11 +110,11 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	for m := range want {
 		return &usageError{fmt.Sprintf("unknown mode %q", m)}
 	}
-	printCutoverTable(stdout, order, res)
+	printCutoverTable(stdout, order, res, *wc)
 	return errors.Join(failures...)
 }
 
-func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, interval time.Duration, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
+func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, wc writerConfig, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
 	tpl, params, err := m.template(tmp)
 	if err != nil {
 		return s, err
@@ -152,7 +152,7 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		return s, err
 	}
 	fmt.Fprintf(stderr, "%s: lab %s up, a is the primary\n", m.name, l.ID)
-	w, err := startWriter(l, interval)
+	w, err := startWriter(l, wc)
 	if err != nil {
 		return s, err
 	}
@@ -219,7 +219,7 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 	return s, mon.Err()
 }
 
-func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary) {
+func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary, wc writerConfig) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| cutover | runs | drain→VIP median | max | writes blocked median | max | acknowledged | lost | VIP on both | writable without VIP |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
@@ -242,5 +242,5 @@ func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverS
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "Writer: one INSERT every 10 ms through the VIP from the client namespace, reconnecting on error; lost = acknowledged ids missing on the final primary.")
+	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary.\n", wc.interval, wc.connectTimeout)
 }

@@ -20,7 +20,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	interval := fs.Duration("write-interval", 10*time.Millisecond, "time between two writes of the writer")
+	wc := registerWriterFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -56,8 +56,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "a holds the VIP and is writable; starting the writer in the client namespace (one INSERT every %v through %s:3306)\n", *interval, lab.VIP.Addr())
-	w, err := startWriter(l, *interval)
+	fmt.Fprintf(stdout, "a holds the VIP and is writable; starting the writer in the client namespace (one INSERT every %v through %s:3306, connect timeout %v)\n", wc.interval, lab.VIP.Addr(), wc.connectTimeout)
+	w, err := startWriter(l, *wc)
 	if err != nil {
 		return err
 	}

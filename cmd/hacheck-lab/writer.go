@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -27,6 +28,11 @@ type ack struct {
 // steady rate, like an application: one connection, and on any error it
 // drops the connection and reconnects. Every acknowledged id is recorded
 // with the time of the acknowledgement.
+//
+// Its connect timeout matters for the write-blocked window: while the VIP
+// moves, a SYN sent to it reaches the old holder (the client's ARP entry
+// still points there), which no longer has the address and drops it
+// silently, so a connect attempt started then hangs until the timeout.
 type writer struct {
 	db *sql.DB
 
@@ -41,7 +47,21 @@ type writer struct {
 
 var registerOnce sync.Map // lab id -> dial name
 
-func startWriter(l *lab.Lab, interval time.Duration) (*writer, error) {
+// writerConfig is how the writer behaves.
+type writerConfig struct {
+	interval       time.Duration // between two INSERTs
+	connectTimeout time.Duration // of each connection attempt
+}
+
+// registerWriterFlags adds the writer's flags to fs.
+func registerWriterFlags(fs *flag.FlagSet) *writerConfig {
+	var c writerConfig
+	fs.DurationVar(&c.interval, "write-interval", 10*time.Millisecond, "time between two writes of the writer")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 500*time.Millisecond, "the writer's connect timeout (bounds how long a connection attempt sent to the VIP during the move hangs)")
+	return &c
+}
+
+func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) {
 	name := "lab-client-" + l.ID
 	if _, loaded := registerOnce.LoadOrStore(l.ID, name); !loaded {
 		mysql.RegisterDialContext(name, func(ctx context.Context, addr string) (net.Conn, error) {
@@ -52,7 +72,7 @@ func startWriter(l *lab.Lab, interval time.Duration) (*writer, error) {
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = appUser, appPass, name, fmt.Sprintf("%s:%d", lab.VIP.Addr(), mysqlPort), "demo"
-	c.Timeout = 500 * time.Millisecond
+	c.Timeout = wc.connectTimeout
 	c.ReadTimeout = time.Second
 	c.WriteTimeout = time.Second
 	db, err := sql.Open("mysql", c.FormatDSN())
@@ -60,7 +80,7 @@ func startWriter(l *lab.Lab, interval time.Duration) (*writer, error) {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
 	w := &writer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
-	go w.loop(interval)
+	go w.loop(wc.interval)
 	return w, nil
 }
 
