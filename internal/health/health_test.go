@@ -113,3 +113,36 @@ func TestMonitorHungCheckBecomesStale(t *testing.T) {
 		t.Fatalf("a hung check reported OK: %+v", s[0])
 	}
 }
+
+// AllOK (the allocation-free path of /healthz) must judge exactly as the
+// checks' part of Verdict does over Snapshot, fresh, failed, stale and
+// never-run results alike.
+func TestAllOKAgreesWithSnapshot(t *testing.T) {
+	now := time.Now()
+	entries := []Entry{
+		{Checker: &counting{}, Timeout: time.Second, Interval: time.Second},
+		{Checker: &counting{}, Timeout: time.Second, Interval: time.Second},
+	}
+	results := []check.Result{
+		{},                                     // never run
+		{OK: true, At: now.Add(-time.Second)},  // fresh pass
+		{OK: false, At: now.Add(-time.Second)}, // fresh fail
+		{OK: true, At: now.Add(-5 * time.Second)},         // stale pass (limit 3*1s+1s = 4s)
+		{OK: true, At: now.Add(-3900 * time.Millisecond)}, // just fresh
+	}
+	for _, a := range results {
+		for _, b := range results {
+			m := NewMonitor(entries, 3, nil)
+			m.latest[0], m.latest[1] = a, b
+			snap := m.Snapshot(now)
+			var rs []check.Result
+			for _, c := range snap {
+				rs = append(rs, c.Result)
+			}
+			want, _ := Verdict(state.State{Version: 1, State: state.Up}, nil, rs)
+			if got := m.AllOK(now); got != want {
+				t.Errorf("results %+v / %+v: AllOK=%v, Verdict over Snapshot=%v", a, b, got, want)
+			}
+		}
+	}
+}

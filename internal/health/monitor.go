@@ -76,10 +76,7 @@ func (m *Monitor) Snapshot(now time.Time) []CheckReport {
 		}
 		age := now.Sub(r.At)
 		rep := CheckReport{Result: r, Age: age}
-		// A result is as old as the moment its run started plus the run
-		// itself; allow the run's timeout on top of the intervals.
-		limit := time.Duration(m.staleAfter)*e.Interval + e.Timeout
-		if age > limit {
+		if limit := m.staleLimit(e); age > limit {
 			rep.Stale = true
 			rep.OK = false
 			rep.Detail = fmt.Sprintf("stale: last result %s old, limit %s (last said: %s)", age.Round(time.Millisecond), limit, r.Detail)
@@ -87,4 +84,26 @@ func (m *Monitor) Snapshot(now time.Time) []CheckReport {
 		out[i] = rep
 	}
 	return out
+}
+
+// staleLimit is the age past which a result of e counts as failed. A
+// result is as old as the moment its run started, so the run's timeout is
+// allowed on top of the intervals.
+func (m *Monitor) staleLimit(e Entry) time.Duration {
+	return time.Duration(m.staleAfter)*e.Interval + e.Timeout
+}
+
+// AllOK reports whether every check's latest result passed and is fresh:
+// the same judgement as Snapshot, without allocating, for the hot path of
+// /healthz.
+func (m *Monitor) AllOK(now time.Time) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i, e := range m.entries {
+		r := m.latest[i]
+		if !r.OK || r.At.IsZero() || now.Sub(r.At) > m.staleLimit(e) {
+			return false
+		}
+	}
+	return true
 }

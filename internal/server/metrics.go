@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hacheck/hacheck/check"
@@ -19,7 +20,17 @@ import (
 type counters struct {
 	mu        sync.Mutex
 	checkRuns map[[2]string]uint64 // {check, "ok"|"fail"}
-	requests  map[[2]string]uint64 // {handler, code}
+	requests  map[[2]string]uint64 // {handler, code}; /healthz is counted apart
+
+	healthzOK, healthzFail atomic.Uint64 // lock-free: /healthz is the hot path
+}
+
+func (c *counters) healthz(ok bool) {
+	if ok {
+		c.healthzOK.Add(1)
+	} else {
+		c.healthzFail.Add(1)
+	}
 }
 
 func newCounters() *counters {
@@ -98,6 +109,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	reqs := sortedKeys(s.counters.requests)
 	m.header("hacheck_http_requests_total", "counter", "HTTP requests served, by handler and status code.")
+	m.sample("hacheck_http_requests_total", labels("handler", "healthz", "code", "200"), float64(s.counters.healthzOK.Load()))
+	m.sample("hacheck_http_requests_total", labels("handler", "healthz", "code", "503"), float64(s.counters.healthzFail.Load()))
 	for _, k := range reqs {
 		m.sample("hacheck_http_requests_total", labels("handler", k[0], "code", k[1]), float64(s.counters.requests[k]))
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -25,6 +26,7 @@ type Watcher struct {
 	mu  sync.RWMutex
 	cur State
 	err error
+	up  atomic.Bool // cur is valid and up: the hot path of /healthz reads only this
 }
 
 // SafetyReload is how often the watcher re-reads state.json without an
@@ -37,6 +39,9 @@ func NewWatcher(st Store, log *slog.Logger, onChange func(State, error)) *Watche
 	w.reload()
 	return w
 }
+
+// Up reports whether the latest load is a valid state that is up.
+func (w *Watcher) Up() bool { return w.up.Load() }
 
 // Current returns the latest load: a State, or the error that makes the
 // node unhealthy.
@@ -87,6 +92,7 @@ func (w *Watcher) reload() {
 	w.mu.Lock()
 	changed := s != w.cur || errString(err) != errString(w.err)
 	w.cur, w.err = s, err
+	w.up.Store(err == nil && s.IsUp())
 	w.mu.Unlock()
 	if repaired, serr := w.store.SyncTrack(); serr != nil {
 		w.log.Error("cannot update keepalived track file", "path", w.store.TrackPath(), "err", serr)
