@@ -163,6 +163,11 @@ func defaults() map[string]any {
 	}
 }
 
+// minFenceTimeout is the shortest mysql.fence_timeout that lets the
+// server-side bound (whole seconds, at least 1 s, at most 3/4 of the
+// budget) end before the client gives up.
+const minFenceTimeout = 1500 * time.Millisecond
+
 // Defaults for each live check.
 const (
 	DefaultCheckTimeout  = time.Second
@@ -280,6 +285,21 @@ func Load(file string) (*Config, error) {
 	cfg.Promote.Unplanned = v.GetString("promote.unplanned")
 	if cfg.Promote.Unplanned != "refuse" && cfg.Promote.Unplanned != "promote" {
 		bad("promote.unplanned", "%q is not refuse or promote", cfg.Promote.Unplanned)
+	}
+
+	// MariaDB and MySQL bound the wait of SET GLOBAL read_only for running
+	// writes (lock_wait_timeout) in whole seconds, at least 1 s; hacheck sets
+	// it to at most 3/4 of the fence's budget so the statement ends on the
+	// server before hacheck gives up on it.
+	if f := cfg.MySQL.FenceTimeout; f > 0 && f < minFenceTimeout {
+		bad("mysql.fence_timeout", "%s is too short: the server bounds its wait for running writes in whole seconds (at least 1 s), so a fence needs at least %s to end on the server before hacheck gives up (write e.g. 2s)", f, minFenceTimeout)
+	}
+	if cfg.MySQL.DSN != "" && cfg.Drain.Timeout > 0 {
+		// peer-ready, fence and catch-up run one after another inside the drain.
+		if need := cfg.Peer.Timeout + cfg.MySQL.FenceTimeout + cfg.Drain.CatchupTimeout; cfg.Drain.Timeout <= need {
+			bad("drain.timeout", "%s leaves no room for its steps: peer.timeout (%s) + mysql.fence_timeout (%s) + drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
+				cfg.Drain.Timeout, cfg.Peer.Timeout, cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
+		}
 	}
 
 	cfg.Replication.User = v.GetString("replication.user")

@@ -89,6 +89,8 @@ func TestErrors(t *testing.T) {
 		{"bad dsn", "mysql: {dsn: 'nonsense'}\n", []string{"mysql.dsn", "not a valid DSN"}},
 		{"bad unplanned", "promote: {unplanned: yolo}\n", []string{"promote.unplanned"}},
 		{"bad peer url", "peer: {url: 192.0.2.12:8530}\n", []string{"peer.url"}},
+		{"fence timeout under a second", "mysql: {fence_timeout: 1s}\n", []string{"mysql.fence_timeout", "too short", "at least 1.5s"}},
+		{"drain shorter than its steps", "mysql: {dsn: 'u:p@tcp(127.0.0.1:3306)/'}\ndrain: {timeout: 10s, catchup_timeout: 9s}\n", []string{"drain.timeout", "drain.catchup_timeout (9s)", "= 13s"}},
 		{"missing preconditions dir", "preconditions_dir: /nonexistent/hacheck.d\n", []string{"preconditions_dir"}},
 	}
 	for _, c := range cases {
