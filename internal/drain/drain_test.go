@@ -97,7 +97,10 @@ func TestKeepStepsSkipsUndo(t *testing.T) {
 	st := upStore(t)
 	var log []string
 	plan := Plan{KeepSteps: true, Steps: []Step{&fakeStep{name: "a", log: &log}, &fakeStep{name: "b", fail: true, log: &log}}}
-	Run(context.Background(), st, plan, Options{}, io.Discard)
+	res, err := Run(context.Background(), st, plan, Options{}, io.Discard)
+	if !errors.Is(err, ErrRefused) || res.Outcome != Refused {
+		t.Fatalf("%+v %v", res, err)
+	}
 	if got := strings.Join(log, ","); got != "do a,do b" {
 		t.Fatalf("log %s", got)
 	}

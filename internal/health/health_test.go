@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,59 +59,107 @@ func (c *counting) Check(ctx context.Context) check.Result {
 	return check.Result{OK: true, Detail: "fine"}
 }
 
+// Polls read results; they never trigger a check. However hard /healthz
+// is polled, a check runs at most once per interval (plus the first run).
 func TestMonitorRunsOnItsIntervalNotPerRequest(t *testing.T) {
 	c := &counting{}
-	m := NewMonitor([]Entry{{Checker: c, Timeout: time.Second, Interval: 50 * time.Millisecond}}, 3, nil)
+	const interval = 50 * time.Millisecond
+	m := NewMonitor([]Entry{{Checker: c, Timeout: time.Second, Interval: interval}}, 3, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { m.Run(ctx); close(done) }()
+	var polls atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for time.Since(start) < 300*time.Millisecond {
+				m.Snapshot(time.Now())
+				m.AllOK(time.Now())
+				polls.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	<-done
+	elapsed := time.Since(start)
+	n, max := c.n.Load(), int32(elapsed/interval)+1
+	if n < 1 || n > max {
+		t.Fatalf("check ran %d times in %s at a %s interval (at most %d) during %d polls", n, elapsed, interval, max, polls.Load())
+	}
+}
+
+// startUntil starts a monitor and returns once it has produced want results
+// (reported through onResult); the caller stops it with the returned
+// function, which waits for Run to return.
+func startUntil(t *testing.T, entries []Entry, staleAfter int, want int) (*Monitor, func()) {
+	t.Helper()
+	got := make(chan check.Result, 100)
+	m := NewMonitor(entries, staleAfter, func(r check.Result) { got <- r })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
-	for range 10000 {
-		m.Snapshot(time.Now()) // many "requests"
+	stop := func() { cancel(); <-done }
+	for i := 0; i < want; i++ {
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			stop()
+			t.Fatalf("monitor produced %d of %d results", i, want)
+		}
 	}
-	time.Sleep(260 * time.Millisecond)
-	cancel()
-	<-done
-	if n := c.n.Load(); n < 3 || n > 8 {
-		t.Fatalf("check ran %d times in ~260ms at a 50ms interval", n)
-	}
+	return m, stop
 }
 
+// A result that is no longer refreshed (the monitor stopped, or its
+// goroutine is stuck) turns into a failure once it is older than
+// stale_after intervals plus the timeout.
 func TestMonitorStaleResultFails(t *testing.T) {
 	c := &counting{}
-	m := NewMonitor([]Entry{{Checker: c, Timeout: 10 * time.Millisecond, Interval: 20 * time.Millisecond}}, 2, nil)
-	if s := m.Snapshot(time.Now()); s[0].OK || !strings.Contains(s[0].Detail, "no result yet") {
+	e := Entry{Checker: c, Timeout: 10 * time.Millisecond, Interval: 20 * time.Millisecond}
+	if s := NewMonitor([]Entry{e}, 2, nil).Snapshot(time.Now()); s[0].OK || !strings.Contains(s[0].Detail, "no result yet") {
 		t.Fatalf("before the first run: %+v", s[0])
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.Run(withOneRound(ctx, cancel))
+	m, stop := startUntil(t, []Entry{e}, 2, 1)
+	stop() // no more refreshes from here on
+	at := m.latest[0].At
+	limit := 2*e.Interval + e.Timeout
+	if s := m.Snapshot(at.Add(limit)); !s[0].OK || !m.AllOK(at.Add(limit)) {
+		t.Fatalf("result at its age limit already failed: %+v", s[0])
+	}
+	s := m.Snapshot(at.Add(limit + time.Millisecond))
+	if s[0].OK || !s[0].Stale || !strings.Contains(s[0].Detail, "stale") || m.AllOK(at.Add(limit+time.Millisecond)) {
+		t.Fatalf("result past its age limit still passes: %+v", s[0])
+	}
+}
+
+// hangsAfterFirst passes once, then hangs, ignoring its context as a buggy
+// check might.
+type hangsAfterFirst struct {
+	n       atomic.Int32
+	release chan struct{}
+}
+
+func (h *hangsAfterFirst) Name() string { return "hangs" }
+func (h *hangsAfterFirst) Check(context.Context) check.Result {
+	if h.n.Add(1) == 1 {
+		return check.Result{OK: true, Detail: "fine"}
+	}
+	<-h.release
+	return check.Result{OK: true, Detail: "too late"}
+}
+
+// A check that passed and then hangs is reported failed at its timeout:
+// the earlier pass does not keep the node healthy.
+func TestMonitorHungCheckFailsAtItsTimeout(t *testing.T) {
+	h := &hangsAfterFirst{release: make(chan struct{})}
+	defer close(h.release)
+	m, stop := startUntil(t, []Entry{{Checker: h, Timeout: 30 * time.Millisecond, Interval: 20 * time.Millisecond}}, 3, 2)
+	defer stop()
 	s := m.Snapshot(time.Now())
-	if !s[0].OK {
-		t.Fatalf("fresh result: %+v", s[0])
-	}
-	// 2 intervals + the timeout later, the same result is stale.
-	s = m.Snapshot(time.Now().Add(100 * time.Millisecond))
-	if s[0].OK || !s[0].Stale || !strings.Contains(s[0].Detail, "stale") {
-		t.Fatalf("old result still passes: %+v", s[0])
-	}
-}
-
-// withOneRound cancels ctx shortly after the first round has run.
-func withOneRound(ctx context.Context, cancel context.CancelFunc) context.Context {
-	go func() { time.Sleep(5 * time.Millisecond); cancel() }()
-	return ctx
-}
-
-func TestMonitorHungCheckBecomesStale(t *testing.T) {
-	c := &counting{block: make(chan struct{})}
-	defer close(c.block)
-	// check.Run bounds the hung check by its timeout, so it reports failure.
-	m := NewMonitor([]Entry{{Checker: c, Timeout: 30 * time.Millisecond, Interval: 20 * time.Millisecond}}, 2, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	go m.Run(ctx)
-	time.Sleep(80 * time.Millisecond)
-	if s := m.Snapshot(time.Now()); s[0].OK {
-		t.Fatalf("a hung check reported OK: %+v", s[0])
+	if s[0].OK || !strings.Contains(s[0].Detail, "deadline") || m.AllOK(time.Now()) {
+		t.Fatalf("a hung check is not reported failed at its timeout: %+v", s[0])
 	}
 }
 

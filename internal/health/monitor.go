@@ -31,7 +31,9 @@ func NewMonitor(entries []Entry, staleAfter int, onResult func(check.Result)) *M
 }
 
 // Run runs the checks until ctx ends. Each check runs at once, then every
-// Interval; a run never overlaps the previous run of the same check.
+// Interval. Runs of one check are sequential in the monitor; a check that
+// ignores its context and hangs is abandoned at its timeout (reported
+// failed) and may still be running when the next run starts.
 func (m *Monitor) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, e := range m.entries {
