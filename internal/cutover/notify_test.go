@@ -1,0 +1,105 @@
+package cutover
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hamysql "github.com/hacheck/hacheck/check/mysql"
+)
+
+// overlapDB is a fakeDB that notices when two callers are inside it at
+// once. The first SetReadOnly holds its caller inside for hold (or until an
+// overlap is seen), so that a second, unserialized notify gets the chance
+// to enter.
+type overlapDB struct {
+	*fakeDB
+	hold    time.Duration
+	mu      sync.Mutex // guards fakeDB
+	inside  atomic.Int32
+	overlap atomic.Bool
+	seen    chan struct{} // closed at the first overlap
+	once    sync.Once
+	entered chan struct{} // one signal per SetReadOnly entry
+	calls   atomic.Int32
+}
+
+func newOverlapDB(f *fakeDB, hold time.Duration) *overlapDB {
+	return &overlapDB{fakeDB: f, hold: hold, seen: make(chan struct{}), entered: make(chan struct{}, 8)}
+}
+
+func (o *overlapDB) enter() func() {
+	if o.inside.Add(1) > 1 {
+		o.overlap.Store(true)
+		o.once.Do(func() { close(o.seen) })
+	}
+	return func() { o.inside.Add(-1) }
+}
+
+func (o *overlapDB) ReadOnly(ctx context.Context) (hamysql.ReadOnlyState, error) {
+	defer o.enter()()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fakeDB.ReadOnly(ctx)
+}
+
+func (o *overlapDB) SetReadOnly(ctx context.Context, on bool) error {
+	defer o.enter()()
+	o.entered <- struct{}{}
+	if o.calls.Add(1) == 1 {
+		select {
+		case <-time.After(o.hold):
+		case <-o.seen:
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fakeDB.SetReadOnly(ctx, on)
+}
+
+// Two notify invocations at once: the second must not touch the server, nor
+// the record, while the first is inside.
+func TestNotifierSerializesConcurrentHandles(t *testing.T) {
+	dir := t.TempDir()
+	db := newOverlapDB(&fakeDB{name: "b"}, time.Second)
+	n := &Notifier{Dir: dir, Local: db, FenceTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		r   Record
+		err error
+	}
+	results := make(chan result, 2)
+	handle := func(state string) {
+		r, err := n.Handle(ctx, Event{Kind: "INSTANCE", Name: "VI_1", State: state})
+		results <- result{r, err}
+	}
+	go handle("BACKUP")
+	select {
+	case <-db.entered: // the first is inside the server, holding on
+	case <-ctx.Done():
+		t.Fatal("first notify never reached the server")
+	}
+	go handle("FAULT")
+	seqs := map[uint64]bool{}
+	for range 2 {
+		res := <-results
+		if res.err != nil || res.r.Action != ActionFenced {
+			t.Fatalf("notify: %+v %v", res.r, res.err)
+		}
+		seqs[res.r.Seq] = true
+	}
+	if db.overlap.Load() {
+		t.Fatal("two notify invocations were inside the server at once: not serialized")
+	}
+	if !seqs[1] || !seqs[2] {
+		t.Fatalf("records %v, want seq 1 and 2 (each invocation saw the other's record)", seqs)
+	}
+	if rec, ok, err := LoadRecord(dir); !ok || err != nil || rec.Seq != 2 {
+		t.Fatalf("final record: %+v %v %v", rec, ok, err)
+	}
+}
