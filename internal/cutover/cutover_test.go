@@ -7,6 +7,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -374,6 +377,37 @@ func TestHasNopreempt(t *testing.T) {
 	} {
 		if got := HasNopreempt(conf); got != want {
 			t.Errorf("%q: %v", conf, got)
+		}
+	}
+}
+
+// FetchPeer's errors name the peer without the credentials of peer.url.
+func TestFetchPeerRedactsUserinfo(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "nope", http.StatusInternalServerError)
+	}))
+	defer bad.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "not json") }))
+	defer garbage.Close()
+	withUser := func(base string) string { return strings.Replace(base, "http://", "http://hcuser:pw-s3cret@", 1) }
+	for _, u := range []string{
+		withUser("http://" + closed),          // connection refused
+		withUser(bad.URL),                     // HTTP 500
+		withUser(garbage.URL),                 // not the status JSON
+		"http://hcuser:pw-s3cret@bad host:1/", // does not parse
+	} {
+		_, err := FetchPeer(context.Background(), u, 2*time.Second)
+		if err == nil {
+			t.Fatalf("%s: no error", u)
+		}
+		if msg := err.Error(); strings.Contains(msg, "pw-s3cret") || strings.Contains(msg, "hcuser") {
+			t.Errorf("error shows the credentials: %s", msg)
 		}
 	}
 }

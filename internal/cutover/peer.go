@@ -3,9 +3,11 @@ package cutover
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,7 +47,8 @@ func (p PeerStatus) HoldsVIP() (held, known bool) {
 }
 
 // FetchPeer reads baseURL/status within timeout (and ctx). A 503 answer
-// (peer not healthy) still carries the report and is not an error.
+// (peer not healthy) still carries the report and is not an error. Errors
+// name the URL without its userinfo (peer.url may carry credentials).
 func FetchPeer(ctx context.Context, baseURL string, timeout time.Duration) (PeerStatus, error) {
 	if baseURL == "" {
 		return PeerStatus{}, fmt.Errorf("peer.url is not set")
@@ -56,27 +59,51 @@ func FetchPeer(ctx context.Context, baseURL string, timeout time.Duration) (Peer
 		defer cancel()
 	}
 	u := strings.TrimRight(baseURL, "/") + "/status"
+	shown := redactURL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return PeerStatus{}, fmt.Errorf("peer status %s: %w", u, err)
+		return PeerStatus{}, fmt.Errorf("peer status %s: %w", shown, unwrapURLError(err))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return PeerStatus{}, fmt.Errorf("peer status: %w", err)
+		return PeerStatus{}, fmt.Errorf("peer status %s: %w", shown, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return PeerStatus{}, fmt.Errorf("peer status %s: read body: %w", u, err)
+		return PeerStatus{}, fmt.Errorf("peer status %s: read body: %w", shown, unwrapURLError(err))
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
-		return PeerStatus{}, fmt.Errorf("peer status %s: HTTP %d", u, resp.StatusCode)
+		return PeerStatus{}, fmt.Errorf("peer status %s: HTTP %d", shown, resp.StatusCode)
 	}
 	var ps PeerStatus
 	if err := json.Unmarshal(body, &ps); err != nil {
-		return PeerStatus{}, fmt.Errorf("peer status %s: not hacheck's status JSON: %w", u, err)
+		return PeerStatus{}, fmt.Errorf("peer status %s: not hacheck's status JSON: %w", shown, err)
 	}
 	return ps, nil
+}
+
+// redactURL is s without its userinfo, for messages; a URL that does not
+// parse is not shown at all (its text could hold the password).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(peer.url, unparsable)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	return u.String()
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the URL
+// (net/http masks only the password, url.Parse nothing).
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // PeerFacts is what PeerReady gathered; EvaluatePeer judges it.
