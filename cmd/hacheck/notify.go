@@ -11,6 +11,11 @@ import (
 	"github.com/hacheck/hacheck/internal/state"
 )
 
+// notifyStamp orders notify invocations: read when the process starts
+// (package initialization, before main), from the boot id and
+// CLOCK_BOOTTIME, which never steps backwards as the wall clock can.
+var notifyStamp, notifyStampErr = cutover.NowStamp()
+
 func (a *app) notifyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "notify INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY",
@@ -21,10 +26,14 @@ directly when it has no replication source; when it replicates, only after the
 old primary (peer.mysql_dsn) is read-only (fenced here if needed) and its frozen
 GTID position is applied here; if the old primary cannot be reached, follow
 promote.unplanned (refuse: stay read-only; promote). BACKUP, FAULT, STOP: make
-this server read-only, unless this node holds the VIP (then the event is stale).
-Invocations are serialized by a lock in state_dir; one that started before the
-last applied one is ignored. The decision is recorded in state_dir/notify.json
-and shown by status.
+this server read-only. Invocations are serialized by a lock in state_dir and
+ordered by when they started (boot id and CLOCK_BOOTTIME, not the wall clock).
+A node that does not hold the VIP (or cannot tell) is always made read-only,
+however late its event. An event that started before the last applied one is
+ignored only when ignoring it cannot leave a writable server without the VIP:
+a stale MASTER, or a BACKUP/FAULT/STOP on a node that holds the VIP after a
+newer promotion. The decision is recorded in state_dir/notify.json and shown
+by status.
 Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if _, err := cutover.ParseEvent(args, a.started); err != nil {
@@ -34,11 +43,15 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ev, _ := cutover.ParseEvent(args, a.started)
+			ev.Stamp = notifyStamp
 			cfg, err := a.load()
 			if err != nil {
 				return err
 			}
 			log := a.logger(cfg)
+			if notifyStampErr != nil {
+				log.Warn("notify: no ordering stamp; this event is never judged stale", "err", notifyStampErr)
+			}
 			if cfg.MySQL.DSN == "" {
 				st := state.Store{Dir: cfg.StateDir}
 				if err := st.SaveTransition(state.Transition{Kind: ev.Kind, Instance: ev.Name, State: ev.State, Priority: ev.Priority, At: time.Now().UTC()}); err != nil {

@@ -186,39 +186,79 @@ func TestEvaluateGuard(t *testing.T) {
 }
 
 func TestDecideNotify(t *testing.T) {
+	at := func(d time.Duration) Stamp { return Stamp{BootID: "boot-1", Boottime: time.Hour + d} }
 	t0 := time.Now()
-	last := Record{Started: t0}
-	last.Event, last.Seq = "MASTER", 4
+	promoted := Record{Started: t0, Stamp: at(0), Plan: PlanPromote}
+	promoted.Event, promoted.Seq = "MASTER", 4
+	fenced := Record{Started: t0, Stamp: at(0), Plan: PlanFence}
+	fenced.Event, fenced.Seq = "BACKUP", 4
 	noVIP := VIPView{}
 	held := VIPView{Known: true, Held: true}
 	notHeld := VIPView{Known: true}
 	broken := VIPView{Known: true, Err: errors.New("netlink")}
+	later, earlier := at(time.Second), at(-time.Millisecond)
 	cases := []struct {
-		name     string
-		state    string
-		started  time.Time
-		haveLast bool
-		v        VIPView
-		want     notifyPlan
+		name  string
+		state string
+		stamp Stamp
+		last  *Record // nil: no record yet
+		v     VIPView
+		want  notifyPlan
 	}{
-		{"first MASTER, no VIP", "MASTER", t0, false, noVIP, planPromote},
-		{"MASTER with the VIP", "MASTER", t0.Add(time.Second), true, held, planPromote},
-		{"MASTER without the VIP", "MASTER", t0.Add(time.Second), true, notHeld, planFence},
-		{"MASTER, VIP unreadable", "MASTER", t0.Add(time.Second), true, broken, planFence},
-		{"stale MASTER after a newer BACKUP", "MASTER", t0.Add(-time.Millisecond), true, noVIP, planIgnore},
-		{"stale BACKUP after a newer MASTER", "BACKUP", t0.Add(-time.Millisecond), true, notHeld, planIgnore},
-		{"BACKUP", "BACKUP", t0.Add(time.Second), true, notHeld, planFence},
-		{"BACKUP, no VIP configured", "BACKUP", t0.Add(time.Second), true, noVIP, planFence},
-		{"BACKUP while holding the VIP", "BACKUP", t0.Add(time.Second), true, held, planIgnore},
-		{"FAULT, VIP unreadable: fail towards read-only", "FAULT", t0.Add(time.Second), true, broken, planFence},
-		{"STOP", "STOP", t0.Add(time.Second), true, notHeld, planFence},
-		{"same start (same process) is not stale", "BACKUP", t0, true, noVIP, planFence},
+		{"first MASTER, no VIP", "MASTER", at(0), nil, noVIP, planPromote},
+		{"MASTER with the VIP", "MASTER", later, &promoted, held, planPromote},
+		{"MASTER without the VIP", "MASTER", later, &promoted, notHeld, planFence},
+		{"MASTER, VIP unreadable", "MASTER", later, &promoted, broken, planFence},
+		{"stale MASTER after a newer BACKUP, no VIP", "MASTER", earlier, &fenced, noVIP, planIgnore},
+		{"stale MASTER with the VIP", "MASTER", earlier, &fenced, held, planIgnore},
+		{"stale MASTER without the VIP", "MASTER", earlier, &promoted, notHeld, planFence},
+		// A node without the VIP is fenced however stale the event: the
+		// newer MASTER is no longer the truth once the VIP is gone.
+		{"stale BACKUP after a newer MASTER, VIP gone", "BACKUP", earlier, &promoted, notHeld, planFence},
+		{"stale FAULT after a newer MASTER, VIP unreadable", "FAULT", earlier, &promoted, broken, planFence},
+		{"stale BACKUP after a newer MASTER, VIP held", "BACKUP", earlier, &promoted, held, planIgnore},
+		{"stale STOP after a newer MASTER, VIP held", "STOP", earlier, &promoted, held, planIgnore},
+		{"stale BACKUP after a newer fence, VIP held", "BACKUP", earlier, &fenced, held, planFence},
+		{"stale BACKUP after a newer MASTER, no VIP configured", "BACKUP", earlier, &promoted, noVIP, planFence},
+		{"BACKUP while holding the VIP, no newer promotion", "BACKUP", later, &promoted, held, planFence},
+		{"BACKUP", "BACKUP", later, &promoted, notHeld, planFence},
+		{"BACKUP, no VIP configured", "BACKUP", later, &promoted, noVIP, planFence},
+		{"FAULT, VIP unreadable: fail towards read-only", "FAULT", later, &promoted, broken, planFence},
+		{"STOP", "STOP", later, &promoted, notHeld, planFence},
+		{"same stamp (same process) is not stale", "MASTER", at(0), &fenced, held, planPromote},
+		{"another boot is not stale", "MASTER", Stamp{BootID: "boot-2", Boottime: time.Second}, &fenced, held, planPromote},
+		{"unknown stamp is not stale", "MASTER", Stamp{}, &fenced, held, planPromote},
+		{"unknown stamp, BACKUP with the VIP", "BACKUP", Stamp{}, &promoted, held, planFence},
 	}
 	for _, c := range cases {
-		got, why := decideNotify(Event{State: c.state, Started: c.started}, last, c.haveLast, c.v)
+		var last Record
+		if c.last != nil {
+			last = *c.last
+		}
+		// The wall clock stepped back an hour: it must not matter.
+		ev := Event{State: c.state, Stamp: c.stamp, Started: t0.Add(-time.Hour)}
+		got, why := decideNotify(ev, last, c.last != nil, c.v)
 		if got != c.want {
 			t.Errorf("%s: plan %d (%s), want %d", c.name, got, why, c.want)
 		}
+	}
+}
+
+func TestNowStampMovesForward(t *testing.T) {
+	a, err := NowStamp()
+	if err != nil {
+		t.Skipf("no ordering stamp here: %v", err)
+	}
+	time.Sleep(time.Millisecond)
+	b, err := NowStamp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.BootID == "" || !a.Comparable(b) || !a.OlderThan(b) || b.OlderThan(a) {
+		t.Fatalf("%+v then %+v", a, b)
+	}
+	if other := (Stamp{BootID: "another", Boottime: b.Boottime + time.Hour}); b.OlderThan(other) || other.OlderThan(b) {
+		t.Fatal("stamps of different boots compared")
 	}
 }
 
@@ -335,24 +375,38 @@ type lyingDB struct{ *fakeDB }
 
 func (l *lyingDB) HasApplied(context.Context, string) (bool, error) { return false, nil }
 
-func TestNotifierSerializesAndRecords(t *testing.T) {
+func TestNotifierOrdersAndRecords(t *testing.T) {
 	dir := t.TempDir()
 	local := &fakeDB{name: "b", ro: true}
+	held := true
 	n := &Notifier{Dir: dir, Local: local, FenceTimeout: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Promote: PromoteOptions{Unplanned: "refuse"}}
+		Promote: PromoteOptions{Unplanned: "refuse"}, VIPSettle: time.Millisecond,
+		VIP: func() VIPView { return VIPView{Known: true, Held: held} }}
+	at := func(d time.Duration) Stamp { return Stamp{BootID: "boot-1", Boottime: time.Hour + d} }
 	t0 := time.Now()
-	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "MASTER", Started: t0}); err != nil || r.Action != ActionWritable || local.ro {
+	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "MASTER", Started: t0, Stamp: at(0)}); err != nil || r.Action != ActionWritable || local.ro {
 		t.Fatalf("MASTER: %+v %v", r, err)
 	}
-	// A BACKUP that started earlier but arrives later is ignored.
-	if r, _ := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP", Started: t0.Add(-time.Millisecond)}); r.Action != ActionIgnored || local.ro {
-		t.Fatalf("stale BACKUP: %+v ro=%v", r, local.ro)
+	// A BACKUP that started earlier but arrives later, on the node that
+	// holds the VIP, is ignored: the newer MASTER is the truth.
+	if r, _ := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP", Started: t0, Stamp: at(-time.Millisecond)}); r.Action != ActionIgnored || local.ro {
+		t.Fatalf("stale BACKUP with the VIP: %+v ro=%v", r, local.ro)
 	}
 	rec, ok, err := LoadRecord(dir)
-	if !ok || err != nil || rec.Seq != 1 || rec.Action != ActionWritable || rec.ReadOnly == nil || *rec.ReadOnly {
+	if !ok || err != nil || rec.Seq != 1 || rec.Action != ActionWritable || rec.ReadOnly == nil || *rec.ReadOnly || rec.Plan != PlanPromote {
 		t.Fatalf("record after stale event: %+v %v %v", rec, ok, err)
 	}
-	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP", Started: t0.Add(time.Millisecond)}); err != nil || r.Action != ActionFenced || !local.ro || r.Seq != 2 {
+	// The same stale BACKUP once the VIP is gone fences: a node without the
+	// VIP is never writable, however late its event.
+	held = false
+	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP", Started: t0, Stamp: at(-time.Millisecond)}); err != nil || r.Action != ActionFenced || !local.ro || r.Seq != 2 {
+		t.Fatalf("stale BACKUP without the VIP: %+v %v", r, err)
+	}
+	// The record keeps the newest stamp: the MASTER's.
+	if rec, _, _ := LoadRecord(dir); rec.Stamp != at(0) || rec.Plan != PlanFence {
+		t.Fatalf("record after the stale fence: %+v", rec)
+	}
+	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP", Started: t0, Stamp: at(time.Millisecond)}); err != nil || r.Action != ActionFenced || !local.ro || r.Seq != 3 {
 		t.Fatalf("BACKUP: %+v %v", r, err)
 	}
 }

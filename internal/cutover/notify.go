@@ -33,10 +33,29 @@ type Event struct {
 	Name     string
 	State    string
 	Priority int
-	// Started is when this invocation started: keepalived runs notify
-	// scripts asynchronously, so a later event may take the lock first.
+	// Started is when this invocation started, by the wall clock: shown,
+	// never compared (the wall clock can step backwards).
 	Started time.Time
+	// Stamp is when this invocation started, for ordering: keepalived runs
+	// notify scripts asynchronously, so a later event may take the lock
+	// first. The zero Stamp (unknown) is never judged stale.
+	Stamp Stamp
 }
+
+// Stamp orders notify invocations on one node: the kernel's boot id and
+// CLOCK_BOOTTIME, read when the process started. Two stamps compare only
+// when both were read during the same boot; across a reboot (or when one is
+// unknown) neither is older.
+type Stamp struct {
+	BootID   string        `json:"boot_id,omitempty"`
+	Boottime time.Duration `json:"boottime_ns,omitempty"`
+}
+
+// Comparable reports whether s and o were read during the same boot.
+func (s Stamp) Comparable(o Stamp) bool { return s.BootID != "" && s.BootID == o.BootID }
+
+// OlderThan reports whether s is known to be older than o.
+func (s Stamp) OlderThan(o Stamp) bool { return s.Comparable(o) && s.Boottime < o.Boottime }
 
 // ParseEvent reads the four notify arguments.
 func ParseEvent(args []string, started time.Time) (Event, error) {
@@ -64,10 +83,21 @@ func ParseEvent(args []string, started time.Time) (Event, error) {
 type Record struct {
 	health.MySQLStatus
 	Instance string `json:"instance,omitempty"`
-	// Started is when the applied event's invocation started; an event
-	// that started earlier is stale and is not applied.
+	// Started is when the applied event's invocation started (wall clock,
+	// for people).
 	Started time.Time `json:"started"`
+	// Stamp is the newest stamp of every applied event (see decideNotify).
+	Stamp Stamp `json:"stamp"`
+	// Plan is what the applied decision set out to do: PlanPromote,
+	// PlanFence, or empty (a refusal that did nothing).
+	Plan string `json:"plan,omitempty"`
 }
+
+// Record.Plan values.
+const (
+	PlanPromote = "promote"
+	PlanFence   = "fence"
+)
 
 // LoadRecord reads notify.json; ok is false when there is none.
 func LoadRecord(dir string) (r Record, ok bool, err error) {
@@ -150,38 +180,70 @@ const (
 )
 
 // decideNotify decides what an event does, from the event, the last
-// applied record and the VIP as it is now.
+// applied record and the VIP as it is now. The rule: a node without the
+// VIP is never writable, so staleness may suppress a promotion or a no-op,
+// never a fence.
 //
-//   - An event that started before the last applied one is stale: ignored,
-//     so a late event never undoes a newer one.
-//   - MASTER promotes, but only on a node that holds the VIP (when one is
-//     configured): a MASTER processed after the VIP left is stale, and a
-//     node without the VIP never takes writes, so it is fenced instead.
-//   - BACKUP, FAULT, STOP fence, except on a node that holds the VIP: the
-//     event is stale (keepalived removes the VIP before it notifies) and
-//     fencing the primary that holds the VIP would refuse every write; the
-//     newer MASTER event is the truth. When the VIP cannot be read, fail
-//     towards read-only.
+// An event is stale when its stamp is older than the last applied one (same
+// boot, CLOCK_BOOTTIME; see Stamp). "Newer promotion" means the last
+// applied record is stale-newer than the event and was a promotion
+// (Plan promote: a MASTER on a node that held the VIP, or promote by hand).
+//
+//		VIP now        | MASTER             | BACKUP, FAULT, STOP
+//		---------------+--------------------+----------------------------------
+//		not held       | fence              | fence
+//		unreadable     | fence              | fence
+//		held           | promote; ignore if | fence; ignore if a newer
+//		               | stale              | promotion was applied
+//		not configured | promote; ignore if | fence
+//		               | stale              |
+//
+//	  - Not held or unreadable: fence, whatever the event says and however
+//	    stale it is. A MASTER that finds the VIP gone was followed by a
+//	    newer transition; a stale BACKUP after a newer MASTER that finds the
+//	    VIP gone is still right: the newer MASTER is no longer the truth.
+//	  - Held, MASTER: promote; a stale MASTER is ignored (a newer event was
+//	    applied after it; if the VIP came back since, the newer MASTER that
+//	    keepalived notifies after adding it promotes).
+//	  - Held, BACKUP/FAULT/STOP: keepalived removes the VIP before it
+//	    notifies these, so the VIP was added again by a newer MASTER. If that
+//	    MASTER's promotion is already applied, this event is stale: ignored,
+//	    so the primary that holds the VIP keeps taking writes. Otherwise the
+//	    newer MASTER has not been applied yet: fence now (fail closed); that
+//	    MASTER, which keepalived always notifies, promotes again.
+//	  - No VIP configured: the event is the only authority. MASTER promotes
+//	    unless stale; BACKUP/FAULT/STOP always fence (without a VIP to look
+//	    at, a late fence is the safe mistake).
 func decideNotify(ev Event, last Record, haveLast bool, v VIPView) (notifyPlan, string) {
-	if haveLast && ev.Started.Before(last.Started) {
-		return planIgnore, fmt.Sprintf("stale %s event (started %s) arrived after the newer %s event (seq %d, started %s) was applied",
-			ev.State, ev.Started.Format(time.RFC3339Nano), last.Event, last.Seq, last.Started.Format(time.RFC3339Nano))
+	stale := haveLast && ev.Stamp.OlderThan(last.Stamp)
+	staleWhy := func() string {
+		return fmt.Sprintf("%s started %s before the last applied %s event (seq %d)",
+			ev.State, (last.Stamp.Boottime - ev.Stamp.Boottime).Round(time.Microsecond), last.Event, last.Seq)
 	}
-	if ev.State == "MASTER" {
-		switch {
-		case !v.Known:
-			return planPromote, "MASTER (no VIP configured: the event is the authority)"
-		case v.Err != nil:
-			return planFence, fmt.Sprintf("MASTER, but whether this node holds the VIP is unknown (%v): a node that may not hold the VIP never takes writes", v.Err)
-		case !v.Held:
+	master := ev.State == "MASTER"
+	switch {
+	case v.Known && v.Err != nil:
+		return planFence, fmt.Sprintf("%s, and whether this node holds the VIP is unknown (%v): a node that may not hold the VIP never takes writes", ev.State, v.Err)
+	case v.Known && !v.Held:
+		if master {
 			return planFence, "MASTER, but this node does not hold the VIP (a newer transition followed): a node without the VIP never takes writes"
 		}
+		if stale {
+			return planFence, fmt.Sprintf("%s (stale: %s), and this node does not hold the VIP: fencing all the same, a node without the VIP never takes writes", ev.State, staleWhy())
+		}
+		return planFence, ev.State + " and this node does not hold the VIP"
+	case master && stale:
+		return planIgnore, fmt.Sprintf("stale MASTER: %s; not promoting", staleWhy())
+	case master && !v.Known:
+		return planPromote, "MASTER (no VIP configured: the event is the authority)"
+	case master:
 		return planPromote, "MASTER and this node holds the VIP"
+	case !v.Known:
+		return planFence, ev.State + " (no VIP configured: the event is the authority)"
+	case stale && last.Plan == PlanPromote:
+		return planIgnore, fmt.Sprintf("stale %s: %s, a promotion, and this node holds the VIP; not fencing the primary", ev.State, staleWhy())
 	}
-	if v.Known && v.Err == nil && v.Held {
-		return planIgnore, fmt.Sprintf("%s, but this node holds the VIP: the event is stale (a newer MASTER is the truth); not fencing the primary", ev.State)
-	}
-	return planFence, ev.State
+	return planFence, fmt.Sprintf("%s while this node holds the VIP, and no newer promotion was applied: fencing (the MASTER that keepalived notifies after adding the VIP again promotes)", ev.State)
 }
 
 // Notifier applies keepalived events to this node's server.
@@ -255,19 +317,34 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 		n.Log.Warn("notify: could not record the transition", "err", err)
 	}
 	var out Outcome
+	applied := applied{event: ev.State, instance: ev.Name, started: ev.Started, stamp: ev.Stamp}
 	switch plan {
 	case planPromote:
+		applied.plan = PlanPromote
 		out, err = Promote(ctx, n.Local, n.Peer, n.Promote)
 	case planFence:
+		applied.plan = PlanFence
 		out, err = Demote(ctx, n.Local, n.FenceTimeout)
 	}
 	out.Detail = why + ": " + out.Detail
-	return n.record(ctx, last, ev.State, ev.Name, ev.Started, out, err)
+	return n.record(ctx, last, applied, out, err)
+}
+
+// applied is what record needs to know of the event it records.
+type applied struct {
+	event, instance string
+	started         time.Time
+	stamp           Stamp
+	plan            string // PlanPromote, PlanFence, or empty
 }
 
 // PromoteNow is `hacheck promote`: the MASTER path, run by hand, under the
 // notify lock. It refuses on a node that does not hold a configured VIP.
 func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time) (Record, error) {
+	stamp, serr := NowStamp()
+	if serr != nil {
+		n.Log.Warn("promote: no ordering stamp", "err", serr)
+	}
 	release, err := lockNotify(ctx, n.Dir)
 	if err != nil {
 		return Record{}, err
@@ -283,20 +360,23 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 			why = fmt.Sprintf("whether this node holds the VIP is unknown (%v)", v.Err)
 		}
 		out := Outcome{Action: ActionRefused, Detail: "promote: " + why}
-		return n.record(ctx, last, "PROMOTE", "", started, out, nil)
+		return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp}, out, nil)
 	}
 	opt := n.Promote
 	opt.Force = force
 	out, err := Promote(ctx, n.Local, n.Peer, opt)
 	out.Detail = "promote by hand: " + out.Detail
-	return n.record(ctx, last, "PROMOTE", "", started, out, err)
+	return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp, plan: PlanPromote}, out, err)
 }
 
-func (n *Notifier) record(ctx context.Context, last Record, event, instance string, started time.Time, out Outcome, err error) (Record, error) {
+func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outcome, err error) (Record, error) {
+	event := a.event
 	r := Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq + 1, Event: event, Action: out.Action, Detail: out.Detail, At: time.Now().UTC()},
-		Instance: instance, Started: started}
-	if last.Started.After(started) {
-		r.Started = last.Started
+		Instance: a.instance, Started: a.started, Stamp: a.stamp, Plan: a.plan}
+	// The record keeps the newest stamp applied so far: an event older
+	// than any applied one stays stale, even after a stale fence.
+	if a.stamp.BootID == "" || a.stamp.OlderThan(last.Stamp) {
+		r.Stamp = last.Stamp
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	if ro, rerr := n.Local.ReadOnly(rctx); rerr == nil {
