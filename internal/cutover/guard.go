@@ -21,6 +21,11 @@ type GuardFacts struct {
 	Peer       PeerStatus
 	PeerErr    error // includes "peer.url is not set"
 	PeerServer string
+	// FencePending: notify decided to fence this server and the fence did
+	// not land (Record.FencePending).
+	FencePending bool
+	// NoVIP: no VIP is configured; only a pending fence is enforced.
+	NoVIP bool
 }
 
 // guardVerdict is what the guard concludes.
@@ -30,7 +35,9 @@ type guardVerdict struct {
 	Detail string
 }
 
-// evaluateGuard decides the split-brain guard. A read-only server is never
+// evaluateGuard decides the split-brain guard. A fence that notify decided
+// and could not apply (FencePending) is completed here, as long as this
+// node does not hold the VIP. A read-only server is never
 // a write target: fine. A writable server is fine while this node holds the
 // VIP, and at bootstrap (no node holds the VIP yet: this writable primary
 // is the rightful claimant and must be able to take it). A writable server
@@ -45,6 +52,16 @@ func evaluateGuard(f GuardFacts) guardVerdict {
 		return guardVerdict{Detail: f.ReadErr.Error()}
 	case f.ReadOnly.Fenced():
 		return guardVerdict{OK: true, Detail: fmt.Sprintf("read-only (%s): not a write target", f.ReadOnly)}
+	case f.NoVIP && f.FencePending:
+		return guardVerdict{Fence: true, Detail: fmt.Sprintf("writable (%s), and notify's fence of it failed (no VIP configured)", f.ReadOnly)}
+	case f.NoVIP:
+		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s); no VIP configured: only a fence that notify could not apply is enforced", f.ReadOnly)}
+	case f.FencePending && (f.VIPErr != nil || !f.VIPHeld):
+		where := "without the VIP"
+		if f.VIPErr != nil {
+			where = fmt.Sprintf("and whether this node holds the VIP is unknown (%v)", f.VIPErr)
+		}
+		return guardVerdict{Fence: true, Detail: fmt.Sprintf("writable (%s) %s, and notify's fence of it failed", f.ReadOnly, where)}
 	case f.VIPErr != nil:
 		return guardVerdict{Detail: fmt.Sprintf("writable (%s) and whether this node holds the VIP is unknown: %v", f.ReadOnly, f.VIPErr)}
 	case f.VIPHeld:
@@ -69,6 +86,7 @@ func evaluateGuard(f GuardFacts) guardVerdict {
 // peer.url/status) does. It never makes a server writable.
 type SplitBrainGuard struct {
 	Local        DB
+	StateDir     string // where notify records a fence that failed ("": none)
 	VIPInterface string
 	VIPAddress   string // address only
 	PeerURL      string
@@ -90,10 +108,20 @@ func (g *SplitBrainGuard) held() (bool, error) {
 
 func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 	var f GuardFacts
+	var pendingSeq uint64
+	if g.StateDir != "" {
+		if r, ok, err := LoadRecord(g.StateDir); err == nil && ok && r.FencePending {
+			f.FencePending, pendingSeq = true, r.Seq
+		}
+	}
 	f.ReadOnly, f.ReadErr = g.Local.ReadOnly(ctx)
-	if f.ReadErr == nil && !f.ReadOnly.Fenced() {
+	if f.ReadErr == nil && f.ReadOnly.Fenced() && f.FencePending {
+		g.settle(pendingSeq, "the split-brain guard found the server read-only")
+	}
+	f.NoVIP = g.Held == nil && g.VIPAddress == ""
+	if f.ReadErr == nil && !f.ReadOnly.Fenced() && !f.NoVIP {
 		f.VIPHeld, f.VIPErr = g.held()
-		if f.VIPErr == nil && !f.VIPHeld {
+		if f.VIPErr == nil && !f.VIPHeld && !f.FencePending {
 			f.Peer, f.PeerErr = FetchPeer(ctx, g.PeerURL, g.PeerTimeout)
 		}
 	}
@@ -104,7 +132,16 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 	if err := g.Local.SetReadOnly(ctx, true); err != nil {
 		return check.Result{Detail: v.Detail + "; FENCING FAILED: " + err.Error()}
 	}
+	if f.FencePending {
+		g.settle(pendingSeq, "fenced by the split-brain guard")
+	}
 	return check.Result{Detail: v.Detail + "; fenced it: now read-only"}
+}
+
+// settle marks notify's pending fence done; best effort (a notify that
+// holds the lock writes a newer record anyway).
+func (g *SplitBrainGuard) settle(seq uint64, how string) {
+	_ = SettlePendingFence(g.StateDir, seq, how, 50*time.Millisecond)
 }
 
 // BuildChecker builds a check of type mysql (health.MySQLChecker): mode
@@ -126,18 +163,21 @@ func BuildChecker(c config.Check, cfg *config.Config) (check.Checker, error) {
 	return nil, fmt.Errorf("mysql check mode %q is not alive or replica", c.Mode)
 }
 
-// AutoCheckers adds the split-brain guard when mysql.dsn and vip are
-// configured (health.AutoCheckers).
+// AutoCheckers adds the split-brain guard when mysql.dsn is configured
+// (health.AutoCheckers); without a vip it only enforces a fence that
+// notify could not apply.
 func AutoCheckers(cfg *config.Config) ([]health.Entry, error) {
-	if cfg.MySQL.DSN == "" || !cfg.VIP.Configured() {
+	if cfg.MySQL.DSN == "" {
 		return nil, nil
 	}
 	srv, err := Open(cfg.MySQL.DSN, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("split-brain guard: mysql.dsn: %w", err)
 	}
-	g := &SplitBrainGuard{Local: srv, VIPInterface: cfg.VIP.Interface, VIPAddress: cfg.VIP.Address.Addr().String(),
-		PeerURL: cfg.Peer.URL, PeerTimeout: cfg.Peer.Timeout}
+	g := &SplitBrainGuard{Local: srv, StateDir: cfg.StateDir, PeerURL: cfg.Peer.URL, PeerTimeout: cfg.Peer.Timeout}
+	if cfg.VIP.Configured() {
+		g.VIPInterface, g.VIPAddress = cfg.VIP.Interface, cfg.VIP.Address.Addr().String()
+	}
 	return []health.Entry{{Checker: g, Timeout: config.DefaultCheckTimeout, Interval: config.DefaultCheckInterval}}, nil
 }
 

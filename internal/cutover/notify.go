@@ -91,6 +91,12 @@ type Record struct {
 	// Plan is what the applied decision set out to do: PlanPromote,
 	// PlanFence, or empty (a refusal that did nothing).
 	Plan string `json:"plan,omitempty"`
+	// FencePending is set when the applied decision was a fence that did
+	// not land (every attempt failed and the server was not seen
+	// read-only). The split-brain guard then fails and fences the server
+	// while it is writable on a node without the VIP, until it is
+	// read-only or a newer decision replaces this record.
+	FencePending bool `json:"fence_pending,omitempty"`
 }
 
 // Record.Plan values.
@@ -246,6 +252,21 @@ func decideNotify(ev Event, last Record, haveLast bool, v VIPView) (notifyPlan, 
 	return planFence, fmt.Sprintf("%s while this node holds the VIP, and no newer promotion was applied: fencing (the MASTER that keepalived notifies after adding the VIP again promotes)", ev.State)
 }
 
+// minFenceBudget is the least time worth starting a fence in: the server
+// bounds SET GLOBAL read_only's wait for running writes in whole seconds,
+// at least 1 s, and hamysql sets that to at most 3/4 of what is left; with
+// less than this, the client could give up while the statement may still
+// land on the server. It matches config's lower bound of
+// mysql.fence_timeout.
+const minFenceBudget = 1500 * time.Millisecond
+
+// Fence retries in notify.
+const (
+	defaultFenceAttempts = 6
+	defaultFenceBackoff  = 250 * time.Millisecond
+	maxFenceBackoff      = 2 * time.Second
+)
+
 // Notifier applies keepalived events to this node's server.
 type Notifier struct {
 	Dir          string // state_dir
@@ -258,6 +279,12 @@ type Notifier struct {
 	// VIPSettle is how long an event whose state disagrees with the VIP
 	// waits for keepalived to finish adding or removing it; default 1s.
 	VIPSettle time.Duration
+	// FenceAttempts bounds how many times a failed fence is tried
+	// (default 6); the first retry waits FenceRetryBackoff (default
+	// 250ms), each next one twice as long, at most 2s. Retries stop early
+	// when the context cannot hold another attempt (minFenceBudget).
+	FenceAttempts     int
+	FenceRetryBackoff time.Duration
 }
 
 // NewNotifier wires a Notifier from the configuration.
@@ -324,7 +351,7 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 		out, err = Promote(ctx, n.Local, n.Peer, n.Promote)
 	case planFence:
 		applied.plan = PlanFence
-		out, err = Demote(ctx, n.Local, n.FenceTimeout)
+		out, err = n.fence(ctx)
 	}
 	out.Detail = why + ": " + out.Detail
 	return n.record(ctx, last, applied, out, err)
@@ -336,6 +363,52 @@ type applied struct {
 	started         time.Time
 	stamp           Stamp
 	plan            string // PlanPromote, PlanFence, or empty
+}
+
+// fence makes the server read-only, trying again after a failure (SET
+// GLOBAL read_only gives up when running transactions outlast its lock
+// wait) until FenceAttempts are spent or ctx cannot hold another attempt.
+func (n *Notifier) fence(ctx context.Context) (Outcome, error) {
+	attempts := n.FenceAttempts
+	if attempts <= 0 {
+		attempts = defaultFenceAttempts
+	}
+	backoff := n.FenceRetryBackoff
+	if backoff <= 0 {
+		backoff = defaultFenceBackoff
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		out, err := Demote(ctx, n.Local, n.FenceTimeout)
+		if err == nil {
+			if i > 1 {
+				out.Detail += fmt.Sprintf(" (attempt %d, %s after the first)", i, time.Since(start).Round(time.Millisecond))
+			}
+			return out, nil
+		}
+		var stop string
+		switch {
+		case i >= attempts:
+			stop = fmt.Sprintf("%d attempts", i)
+		case ctx.Err() != nil:
+			stop = fmt.Sprintf("%d attempts, the notify budget is spent", i)
+		default:
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < backoff+minFenceBudget {
+				stop = fmt.Sprintf("%d attempts, the notify budget cannot hold another", i)
+			}
+		}
+		if stop != "" {
+			d := fmt.Sprintf("fence failed (%s over %s): %v; the server may still be writable: the split-brain guard (`hacheck check`) fails and fences it while this node does not hold the VIP",
+				stop, time.Since(start).Round(time.Millisecond), err)
+			return Outcome{Action: ActionFailed, Detail: d}, err
+		}
+		n.Log.Warn("notify: fence failed; trying again", "attempt", i, "retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxFenceBackoff)
+	}
 }
 
 // PromoteNow is `hacheck promote`: the MASTER path, run by hand, under the
@@ -369,6 +442,27 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp, plan: PlanPromote}, out, err)
 }
 
+// SettlePendingFence marks the pending fence of record seq as done (by the
+// split-brain guard, or seen read-only): best effort, only if the notify
+// lock is free within wait and the record is still seq.
+func SettlePendingFence(dir string, seq uint64, how string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	release, err := lockNotify(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	r, ok, err := LoadRecord(dir)
+	if err != nil || !ok || r.Seq != seq || !r.FencePending {
+		return err
+	}
+	ro := true
+	r.FencePending, r.Action, r.ReadOnly, r.At = false, ActionFenced, &ro, time.Now().UTC()
+	r.Detail = how + " (notify: " + r.Detail + ")"
+	return saveRecord(dir, r)
+}
+
 func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outcome, err error) (Record, error) {
 	event := a.event
 	r := Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq + 1, Event: event, Action: out.Action, Detail: out.Detail, At: time.Now().UTC()},
@@ -384,6 +478,9 @@ func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outco
 		r.ReadOnly = &v
 	}
 	cancel()
+	// A failed fence may still have landed (a statement the client gave up
+	// on): pending only while the server is not seen read-only.
+	r.FencePending = a.plan == PlanFence && out.Action != ActionFenced && (r.ReadOnly == nil || !*r.ReadOnly)
 	if serr := saveRecord(n.Dir, r); serr != nil {
 		n.Log.Error("notify: could not record the decision", "err", serr)
 		if err == nil {

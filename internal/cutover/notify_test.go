@@ -2,8 +2,10 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,5 +103,69 @@ func TestNotifierSerializesConcurrentHandles(t *testing.T) {
 	}
 	if rec, ok, err := LoadRecord(dir); !ok || err != nil || rec.Seq != 2 {
 		t.Fatalf("final record: %+v %v %v", rec, ok, err)
+	}
+}
+
+// fenceFails is a fakeDB whose fence fails its first fails calls (all of
+// them when fails < 0), the way SET GLOBAL read_only fails when long
+// transactions outlast lock_wait_timeout.
+type fenceFails struct {
+	*fakeDB
+	fails, calls int
+}
+
+func (f *fenceFails) SetReadOnly(ctx context.Context, on bool) error {
+	f.calls++
+	if on && (f.fails < 0 || f.calls <= f.fails) {
+		return errors.New("fence: SET GLOBAL read_only = ON: Error 1205: Lock wait timeout exceeded")
+	}
+	return f.fakeDB.SetReadOnly(ctx, on)
+}
+
+func quietNotifier(dir string, db DB) *Notifier {
+	return &Notifier{Dir: dir, Local: db, FenceTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		FenceRetryBackoff: time.Millisecond}
+}
+
+// A fence that fails is tried again within the notify budget.
+func TestNotifierRetriesAFailedFence(t *testing.T) {
+	db := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: 2}
+	n := quietNotifier(t.TempDir(), db)
+	r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP"})
+	if err != nil || r.Action != ActionFenced || !db.ro || db.calls != 3 {
+		t.Fatalf("after 2 failures: %+v %v, read-only %v, %d attempts", r, err, db.ro, db.calls)
+	}
+	if rec, _, _ := LoadRecord(n.Dir); rec.FencePending || !strings.Contains(rec.Detail, "attempt 3") {
+		t.Fatalf("record: %+v", rec)
+	}
+}
+
+// A fence that keeps failing is bounded, fails notify, and is recorded as
+// pending so that the split-brain guard keeps failing and fencing.
+func TestNotifierRecordsAFenceThatKeepsFailing(t *testing.T) {
+	db := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: -1}
+	n := quietNotifier(t.TempDir(), db)
+	r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "FAULT"})
+	if err == nil || r.Action != ActionFailed || db.ro || db.calls != defaultFenceAttempts {
+		t.Fatalf("%+v %v, read-only %v, %d attempts (want %d)", r, err, db.ro, db.calls, defaultFenceAttempts)
+	}
+	rec, ok, err := LoadRecord(n.Dir)
+	if !ok || err != nil || !rec.FencePending || rec.Action != ActionFailed || !strings.Contains(rec.Detail, "Lock wait timeout") {
+		t.Fatalf("record: %+v %v %v", rec, ok, err)
+	}
+	// A budget that cannot hold another fence ends the retries early.
+	db.calls = 0
+	ctx, cancel := context.WithTimeout(context.Background(), minFenceBudget/2)
+	defer cancel()
+	if r, err := n.Handle(ctx, Event{Kind: "INSTANCE", Name: "VI_1", State: "STOP"}); err == nil || db.calls != 1 || r.Action != ActionFailed {
+		t.Fatalf("short budget: %+v %v, %d attempts", r, err, db.calls)
+	}
+	// A newer decision clears it.
+	db.fails = 0
+	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP"}); err != nil || r.Action != ActionFenced {
+		t.Fatalf("fence: %+v %v", r, err)
+	}
+	if rec, _, _ := LoadRecord(n.Dir); rec.FencePending {
+		t.Fatalf("still pending: %+v", rec)
 	}
 }
