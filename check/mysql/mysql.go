@@ -384,8 +384,6 @@ func (s *Server) SetReadOnly(ctx context.Context, on bool) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var stmts []string
 	switch {
 	case d == MySQL && on:
@@ -397,6 +395,47 @@ func (s *Server) SetReadOnly(ctx context.Context, on bool) error {
 	default:
 		stmts = []string{"SET GLOBAL read_only = OFF"}
 	}
+	return s.setReadOnlyVars(ctx, op, stmts, func(st ReadOnlyState) bool {
+		return st.Fenced() == on && (on || !st.ReadOnly)
+	})
+}
+
+// RestoreReadOnly sets read_only (and, on MySQL, super_read_only) to
+// exactly want, each variable on its own, and reads the state back. It is
+// how an undo puts back the state saved before a fence: on MySQL,
+// read_only=ON with super_read_only=OFF stays exactly that, where
+// SetReadOnly(false) would clear both. Bounded like SetReadOnly.
+func (s *Server) RestoreReadOnly(ctx context.Context, want ReadOnlyState) error {
+	d, err := s.Dialect(ctx)
+	if err != nil {
+		return err
+	}
+	set := func(v string, on bool) string { return fmt.Sprintf("SET GLOBAL %s = %s", v, onOff(on)) }
+	var stmts []string
+	switch {
+	case d != MySQL:
+		stmts = []string{set("read_only", want.ReadOnly)}
+	case want.SuperReadOnly:
+		// super_read_only=ON implies read_only=ON.
+		stmts = []string{set("super_read_only", true)}
+	default:
+		// super_read_only first: read_only cannot go OFF while it is ON.
+		stmts = []string{set("super_read_only", false), set("read_only", want.ReadOnly)}
+	}
+	return s.setReadOnlyVars(ctx, "restore "+want.String()+" on", stmts, func(st ReadOnlyState) bool {
+		if d != MySQL {
+			return st.ReadOnly == want.ReadOnly
+		}
+		return st.SuperReadOnly == want.SuperReadOnly && st.ReadOnly == (want.ReadOnly || want.SuperReadOnly)
+	})
+}
+
+// setReadOnlyVars runs stmts on one connection with a session
+// lock_wait_timeout that ends before ctx, then reads the state back and
+// fails unless ok accepts it.
+func (s *Server) setReadOnlyVars(ctx context.Context, op string, stmts []string, ok func(ReadOnlyState) bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return s.fail(op, err)
@@ -419,7 +458,7 @@ func (s *Server) SetReadOnly(ctx context.Context, on bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Fenced() != on || (!on && st.ReadOnly) {
+	if !ok(st) {
 		return s.fail(op, fmt.Errorf("server still reports %s", st))
 	}
 	return nil

@@ -20,14 +20,18 @@ type Frozen struct {
 // Fence is the drain step that makes this server read-only (read_only on
 // MariaDB, super_read_only on MySQL) within Timeout, then reads its frozen
 // GTID position. SET GLOBAL read_only waits for running writes to finish;
-// that wait is bounded server-side (lock_wait_timeout) and by Timeout. Undo
-// makes the server writable again, unless it was already read-only before.
+// that wait is bounded server-side (lock_wait_timeout) and by Timeout.
+//
+// The state before the fence (read_only and, on MySQL, super_read_only) is
+// saved. Undo puts back exactly that state; a server that was already
+// fenced is left as it was.
 type Fence struct {
 	Local   DB
 	Timeout time.Duration // mysql.fence_timeout
 	Frozen  *Frozen
 
-	wasFenced bool
+	prior  hamysql.ReadOnlyState // before the fence
+	issued bool                  // this step sent the fence
 }
 
 func (f *Fence) Name() string { return "fence" }
@@ -43,12 +47,13 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f.wasFenced = st.Fenced()
+	f.prior, f.issued = st, false
 	start := time.Now()
-	if !f.wasFenced {
+	if !st.Fenced() {
+		f.issued = true
 		if err := f.Local.SetReadOnly(fctx, true); err != nil {
 			if fctx.Err() != nil && ctx.Err() == nil {
-				return fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s)", err, f.Timeout)
+				err = fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s)", err, f.Timeout)
 			}
 			return err
 		}
@@ -60,24 +65,68 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	f.Frozen.Position, f.Frozen.FencedAt = pos, time.Now()
-	if f.wasFenced {
-		fmt.Fprintf(out, "  %s was already read-only; frozen GTID position %q\n", f.Local, pos)
+	if !f.issued {
+		fmt.Fprintf(out, "  %s was already read-only (%s); frozen GTID position %q\n", f.Local, st, pos)
 	} else {
 		fmt.Fprintf(out, "  %s is read-only (took %s); frozen GTID position %q\n", f.Local, time.Since(start).Round(time.Millisecond), pos)
 	}
 	return nil
 }
 
-func (f *Fence) Undo(ctx context.Context, out io.Writer) error {
-	if f.wasFenced {
-		fmt.Fprintf(out, "  %s was read-only before the drain; leaving it read-only\n", f.Local)
+// restore re-reads the state and, unless it is already the saved one, puts
+// the saved one back.
+func (f *Fence) restore(ctx context.Context, out io.Writer) error {
+	if st, err := f.Local.ReadOnly(ctx); err == nil && sameReadOnly(st, f.prior) {
+		fmt.Fprintf(out, "  %s is %s, as before the fence\n", f.Local, st)
 		return nil
 	}
-	if err := f.Local.SetReadOnly(ctx, false); err != nil {
+	if err := restoreReadOnly(ctx, f.Local, f.prior); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  %s is writable again\n", f.Local)
+	fmt.Fprintf(out, "  %s is back to %s, as before the fence\n", f.Local, f.prior)
 	return nil
+}
+
+func (f *Fence) Undo(ctx context.Context, out io.Writer) error {
+	if !f.issued {
+		fmt.Fprintf(out, "  %s was read-only before the drain (%s); leaving it so\n", f.Local, f.prior)
+		return nil
+	}
+	if err := f.restore(ctx, out); err != nil {
+		return err
+	}
+	f.issued = false
+	return nil
+}
+
+// readOnlyRestorer sets read_only and super_read_only to exactly a saved
+// state; *hamysql.Server implements it.
+type readOnlyRestorer interface {
+	RestoreReadOnly(ctx context.Context, want hamysql.ReadOnlyState) error
+}
+
+var _ readOnlyRestorer = (*hamysql.Server)(nil)
+
+// restoreReadOnly puts back a fence state saved before a fence. Without a
+// restorer only a fully writable state can be put back exactly
+// (SetReadOnly(false)); any other is refused rather than loosened.
+func restoreReadOnly(ctx context.Context, db DB, want hamysql.ReadOnlyState) error {
+	if r, ok := db.(readOnlyRestorer); ok {
+		return r.RestoreReadOnly(ctx, want)
+	}
+	if want.ReadOnly || want.SuperReadOnly {
+		return fmt.Errorf("%s: cannot restore %s exactly; leaving it read-only", db, want)
+	}
+	return db.SetReadOnly(ctx, false)
+}
+
+// sameReadOnly compares the variables that matter in the dialect: MariaDB
+// has no super_read_only.
+func sameReadOnly(a, b hamysql.ReadOnlyState) bool {
+	if a.Dialect == hamysql.MySQL || b.Dialect == hamysql.MySQL {
+		return a.ReadOnly == b.ReadOnly && a.SuperReadOnly == b.SuperReadOnly
+	}
+	return a.ReadOnly == b.ReadOnly
 }
 
 // CatchUp is the drain step that waits on the peer until it has applied
