@@ -24,14 +24,18 @@ type Frozen struct {
 //
 // The state before the fence (read_only and, on MySQL, super_read_only) is
 // saved. Undo puts back exactly that state; a server that was already
-// fenced is left as it was.
+// fenced is left as it was. If Do fails after it issued the fence (the
+// read-back, the position read, or an expired context: the SET may still
+// have landed), Do itself restores the saved state before it returns the
+// error, since a drain undoes only the steps before the one that failed: a
+// refused drain never leaves the primary read-only.
 type Fence struct {
 	Local   DB
 	Timeout time.Duration // mysql.fence_timeout
 	Frozen  *Frozen
 
 	prior  hamysql.ReadOnlyState // before the fence
-	issued bool                  // this step sent the fence
+	issued bool                  // this step sent the fence and has not restored it
 }
 
 func (f *Fence) Name() string { return "fence" }
@@ -55,14 +59,14 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 			if fctx.Err() != nil && ctx.Err() == nil {
 				err = fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s)", err, f.Timeout)
 			}
-			return err
+			return f.failed(ctx, out, err)
 		}
 	}
 	// The position is read with the drain's context: the fence is in
 	// place, and this read must not fail because the fence took its time.
 	pos, err := f.Local.GTIDPosition(ctx)
 	if err != nil {
-		return err
+		return f.failed(ctx, out, fmt.Errorf("read the frozen gtid position: %w", err))
 	}
 	f.Frozen.Position, f.Frozen.FencedAt = pos, time.Now()
 	if !f.issued {
@@ -71,6 +75,23 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "  %s is read-only (took %s); frozen GTID position %q\n", f.Local, time.Since(start).Round(time.Millisecond), pos)
 	}
 	return nil
+}
+
+// failed restores the state saved before the fence, when this step issued
+// one, and returns err with what the restore did.
+func (f *Fence) failed(ctx context.Context, out io.Writer, err error) error {
+	if !f.issued {
+		return err
+	}
+	// A fresh context: the drain's may have run out, and the SET may have
+	// landed on the server after the client gave up.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.restoreTimeout())
+	defer cancel()
+	if rerr := f.restore(rctx, out); rerr != nil {
+		return fmt.Errorf("%w; and the fence could not be undone: %v (fix this by hand)", err, rerr)
+	}
+	f.issued = false
+	return fmt.Errorf("%w (fence undone: %s is back to %s)", err, f.Local, f.prior)
 }
 
 // restore re-reads the state and, unless it is already the saved one, puts
@@ -85,6 +106,10 @@ func (f *Fence) restore(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "  %s is back to %s, as before the fence\n", f.Local, f.prior)
 	return nil
+}
+
+func (f *Fence) restoreTimeout() time.Duration {
+	return max(f.Timeout, 2*time.Second)
 }
 
 func (f *Fence) Undo(ctx context.Context, out io.Writer) error {

@@ -1,7 +1,9 @@
 package cutover_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	hamysql "github.com/hacheck/hacheck/check/mysql"
 	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/state"
 )
 
 // server is a fake DB that keeps read_only and super_read_only apart, as
@@ -219,6 +223,82 @@ var _ cutover.DB = (*server)(nil)
 
 // plain hides RestoreReadOnly: a DB that can only fence and unfence.
 type plain struct{ cutover.DB }
+
+func mariadbRW() *server { return &server{name: "a", dialect: hamysql.MariaDB, pos: "0-1-5"} }
+
+// Fence fails after it set read-only: the fence must be undone by the step
+// itself (a drain undoes only the steps before the one that failed), back
+// to the state saved before it, in both dialects.
+func TestFenceUndoesItselfWhenItFailsAfterFencing(t *testing.T) {
+	priors := []struct {
+		name    string
+		dialect hamysql.Dialect
+		ro      bool
+	}{
+		{"MariaDB writable", hamysql.MariaDB, false},
+		{"MySQL writable", hamysql.MySQL, false},
+		{"MySQL read_only without super_read_only", hamysql.MySQL, true},
+	}
+	failures := []struct {
+		name string
+		set  func(*server)
+	}{
+		{"position read fails", func(s *server) { s.posErr = errors.New("read gtid position: connection reset") }},
+		{"read-back fails", func(s *server) { s.setErr = errors.New("read read_only: connection reset") }},
+		{"SET lands after the fence timeout", func(s *server) { s.setLate = true }},
+	}
+	for _, p := range priors {
+		for _, fl := range failures {
+			t.Run(p.name+", "+fl.name, func(t *testing.T) {
+				db := &server{name: "a", dialect: p.dialect, ro: p.ro, pos: "0-1-5"}
+				fl.set(db)
+				before := db.state()
+				f := &cutover.Fence{Local: db, Timeout: 100 * time.Millisecond, Frozen: &cutover.Frozen{}}
+				var out bytes.Buffer
+				err := f.Do(context.Background(), &out)
+				if err == nil {
+					t.Fatalf("fence succeeded: %s", out.String())
+				}
+				if got := db.state(); got != before {
+					t.Fatalf("after the failed fence the server is %s, was %s before (error: %v; did %s)", got, before, err, db.done())
+				}
+				if !strings.Contains(err.Error(), "fence undone") {
+					t.Errorf("the error does not say the fence was undone: %v", err)
+				}
+				// The drain does not call Undo for the failed step; if
+				// anything did, it must not change the state again.
+				f.Undo(context.Background(), io.Discard)
+				if got := db.state(); got != before {
+					t.Fatalf("a later Undo changed the state to %s", got)
+				}
+			})
+		}
+	}
+}
+
+// The whole drain: a fence whose position read fails refuses the drain,
+// leaves the state up, and leaves the primary writable.
+func TestRefusedDrainLeavesPrimaryWritable(t *testing.T) {
+	db := mariadbRW()
+	db.posErr = errors.New("read gtid position: connection reset")
+	st := state.Store{Dir: t.TempDir()}
+	frozen := &cutover.Frozen{}
+	plan := drain.Plan{Steps: []drain.Step{
+		&cutover.Fence{Local: db, Timeout: time.Second, Frozen: frozen},
+		&cutover.CatchUp{Peer: &server{name: "b"}, Timeout: time.Second, Frozen: frozen},
+	}}
+	var out bytes.Buffer
+	res, err := drain.Run(context.Background(), st, plan, drain.Options{Reason: "test"}, &out)
+	if res.Outcome != drain.Refused || !errors.Is(err, drain.ErrRefused) {
+		t.Fatalf("drain: outcome %v, %v; want refused\n%s", res.Outcome, err, out.String())
+	}
+	if cur, lerr := st.Load(); lerr == nil && !cur.IsUp() {
+		t.Fatalf("state %s after a refused drain", cur.State)
+	}
+	if db.state().Fenced() {
+		t.Fatalf("refused drain left the primary read-only (did %s)\n%s", db.done(), out.String())
+	}
+}
 
 // Undo puts back exactly the state saved before the fence: on MySQL,
 // read_only=ON with super_read_only=OFF must not become both OFF; a server
