@@ -180,9 +180,9 @@ func (c *CatchUp) Do(ctx context.Context, out io.Writer) error {
 		every = time.Second
 	}
 	parent := ctx
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	start := time.Now()
 	for {
 		// Waits in slices so that progress can be shown; each slice has
 		// its own server-side limit.
@@ -192,7 +192,7 @@ func (c *CatchUp) Do(ctx context.Context, out io.Writer) error {
 		}
 		if !errors.Is(err, hamysql.ErrGTIDWaitTimeout) || ctx.Err() != nil || time.Since(start) >= c.Timeout {
 			if errors.Is(err, hamysql.ErrGTIDWaitTimeout) || ctx.Err() != nil {
-				return fmt.Errorf("%s has not applied %q after %s (drain.catchup_timeout %s): %w", c.Peer, pos, time.Since(start).Round(time.Millisecond), c.Timeout, err)
+				return fmt.Errorf("%s has not applied %q after %s (%s): %w", c.Peer, pos, time.Since(start).Round(time.Millisecond), c.whichLimit(parent, start), err)
 			}
 			return err
 		}
@@ -214,6 +214,19 @@ func (c *CatchUp) Do(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "  %s has applied %q (took %s; verified)\n", c.Peer, pos, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// whichLimit names what ended the wait that started at start: the drain
+// being interrupted, the drain's own deadline (drain.timeout or --timeout)
+// when it comes before drain.catchup_timeout, or drain.catchup_timeout.
+func (c *CatchUp) whichLimit(parent context.Context, start time.Time) string {
+	if errors.Is(parent.Err(), context.Canceled) {
+		return "the drain was interrupted"
+	}
+	if dl, ok := parent.Deadline(); ok && !dl.After(start.Add(c.Timeout)) {
+		return fmt.Sprintf("the drain's deadline (drain.timeout or --timeout) ran out %s after the catch-up started, before drain.catchup_timeout %s", dl.Sub(start).Round(time.Millisecond), c.Timeout)
+	}
+	return fmt.Sprintf("drain.catchup_timeout %s", c.Timeout)
 }
 
 func (c *CatchUp) Undo(context.Context, io.Writer) error { return nil }

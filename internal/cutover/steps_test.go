@@ -347,3 +347,34 @@ func TestFenceUndoRestoresTheSavedState(t *testing.T) {
 		})
 	}
 }
+
+// The catch-up names the deadline that actually ended it.
+func TestCatchUpNamesTheDeadlineThatExpired(t *testing.T) {
+	t.Run("drain deadline first", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		defer cancel()
+		c := &cutover.CatchUp{Peer: &server{name: "b"}, Timeout: time.Minute, Progress: 100 * time.Millisecond, Frozen: &cutover.Frozen{Position: "0-1-9"}}
+		err := c.Do(ctx, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "drain's deadline (drain.timeout or --timeout)") {
+			t.Fatalf("want the drain's deadline named, got %v", err)
+		}
+	})
+	t.Run("catchup_timeout first", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c := &cutover.CatchUp{Peer: &server{name: "b"}, Timeout: 400 * time.Millisecond, Progress: 100 * time.Millisecond, Frozen: &cutover.Frozen{Position: "0-1-9"}}
+		err := c.Do(ctx, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "drain.catchup_timeout 400ms") || strings.Contains(err.Error(), "drain.timeout") {
+			t.Fatalf("want drain.catchup_timeout named, got %v", err)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(200*time.Millisecond, cancel)
+		c := &cutover.CatchUp{Peer: &server{name: "b"}, Timeout: time.Minute, Progress: 100 * time.Millisecond, Frozen: &cutover.Frozen{Position: "0-1-9"}}
+		err := c.Do(ctx, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("want an interruption named, got %v", err)
+		}
+	})
+}
