@@ -171,9 +171,19 @@ func TestEvaluateGuard(t *testing.T) {
 		{"writable with the VIP", GuardFacts{ReadOnly: rw, VIPHeld: true}, true, false, "holds the VIP"},
 		{"split brain", GuardFacts{ReadOnly: rw, Peer: held(true)}, false, true, "SPLIT BRAIN"},
 		{"split brain, MySQL read_only without super_read_only", GuardFacts{ReadOnly: mysqlHalf, Peer: held(true)}, false, true, "SPLIT BRAIN"},
-		{"bootstrap", GuardFacts{ReadOnly: rw, Peer: held(false)}, true, false, "rightful claimant"},
-		{"peer unknown", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout")}, true, false, "not fencing"},
-		{"peer without vip", GuardFacts{ReadOnly: rw, Peer: upPeer("a")}, true, false, "does not report the VIP"},
+		// Bootstrap only when it is known that no node holds the VIP and
+		// the peer's server is read-only.
+		{"bootstrap", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: ro}, true, false, "rightful claimant"},
+		{"no VIP anywhere, peer server not read", GuardFacts{ReadOnly: rw, Peer: held(false)}, false, false, "peer.mysql_dsn is not set"},
+		{"no VIP anywhere, peer server down", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDBErr: errors.New("refused")}, false, false, "cannot be read"},
+		{"no VIP anywhere, peer server writable", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: rw}, false, true, "SPLIT BRAIN"},
+		// The peer's hacheck cannot say: its server decides.
+		{"peer unknown, peer server writable", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout"), PeerDBAsked: true, PeerDB: rw}, false, true, "SPLIT BRAIN"},
+		{"peer unknown, MySQL peer without super_read_only", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout"), PeerDBAsked: true, PeerDB: mysqlHalf}, false, true, "SPLIT BRAIN"},
+		{"peer unknown, peer server read-only", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout"), PeerDBAsked: true, PeerDB: ro}, false, false, "not fencing on what is unknown"},
+		{"peer unknown, peer server down", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout"), PeerDBAsked: true, PeerDBErr: errors.New("refused")}, false, false, "timeout"},
+		{"peer unknown, no peer dsn", GuardFacts{ReadOnly: rw, PeerErr: errors.New("timeout")}, false, false, "not fencing"},
+		{"peer without vip", GuardFacts{ReadOnly: rw, Peer: upPeer("a"), PeerDBAsked: true, PeerDB: ro}, false, false, "does not report the VIP"},
 		{"vip unreadable", GuardFacts{ReadOnly: rw, VIPErr: errors.New("no such interface")}, false, false, "unknown"},
 		{"server down", GuardFacts{ReadErr: errors.New("dial tcp: refused")}, false, false, "refused"},
 	}

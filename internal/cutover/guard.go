@@ -3,6 +3,7 @@ package cutover
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hacheck/hacheck/check"
@@ -13,6 +14,7 @@ import (
 )
 
 // GuardFacts is what SplitBrainGuard gathered; evaluateGuard judges it.
+// The zero value of each peer fact means "not learned".
 type GuardFacts struct {
 	ReadOnly   hamysql.ReadOnlyState
 	ReadErr    error
@@ -21,6 +23,11 @@ type GuardFacts struct {
 	Peer       PeerStatus
 	PeerErr    error // includes "peer.url is not set"
 	PeerServer string
+	// PeerDB is the peer's server (peer.mysql_dsn) as read, when
+	// PeerDBAsked and PeerDBErr is nil.
+	PeerDB      hamysql.ReadOnlyState
+	PeerDBErr   error
+	PeerDBAsked bool
 	// FencePending: notify decided to fence this server and the fence did
 	// not land (Record.FencePending).
 	FencePending bool
@@ -35,17 +42,27 @@ type guardVerdict struct {
 	Detail string
 }
 
-// evaluateGuard decides the split-brain guard. A fence that notify decided
-// and could not apply (FencePending) is completed here, as long as this
-// node does not hold the VIP. A read-only server is never
-// a write target: fine. A writable server is fine while this node holds the
-// VIP, and at bootstrap (no node holds the VIP yet: this writable primary
-// is the rightful claimant and must be able to take it). A writable server
-// on a node without the VIP while the peer holds it is the accident the
-// guard exists for (a stale job writing on the standby): unhealthy, and
-// fenced at once. When whether the peer holds the VIP cannot be learned,
-// the writable server is not fenced (it may be the only survivor) but the
-// detail says so.
+// evaluateGuard decides the split-brain guard. Writes reach the server
+// that holds the VIP, so a writable server is only right there:
+//
+//   - read-only: fine, never a write target.
+//   - writable and this node holds the VIP: fine.
+//   - writable, and notify's fence of it failed (FencePending), on a node
+//     that does not hold the VIP or cannot tell: unhealthy, fenced.
+//   - writable, and whether this node holds the VIP is unknown:
+//     unhealthy, not fenced.
+//   - writable without the VIP, then by what is known of the peer (its
+//     hacheck's /status, and its server read on peer.mysql_dsn):
+//     the peer holds the VIP: SPLIT BRAIN, unhealthy, fenced;
+//     the peer's server is writable (a known primary): unhealthy, fenced
+//     (the VIP, wherever it goes, promotes its holder through notify);
+//     it is positively known that no node holds the VIP and the peer's
+//     server is read-only: healthy, bootstrap (this primary is the
+//     rightful claimant and must be able to take the VIP);
+//     anything else unknown (peer hacheck down, slow, reporting no VIP;
+//     peer server unreachable or peer.mysql_dsn unset): unhealthy, not
+//     fenced (it may be the only primary left, but a writable server
+//     without the VIP is not healthy).
 func evaluateGuard(f GuardFacts) guardVerdict {
 	switch {
 	case f.ReadErr != nil:
@@ -67,30 +84,86 @@ func evaluateGuard(f GuardFacts) guardVerdict {
 	case f.VIPHeld:
 		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s) and this node holds the VIP", f.ReadOnly)}
 	}
+
+	var held, known bool
+	var peerView string
 	if f.PeerErr != nil {
-		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s) without the VIP; whether the peer holds it is unknown (%v): not fencing, this may be the only primary", f.ReadOnly, f.PeerErr)}
+		peerView = fmt.Sprintf("whether the peer holds the VIP is unknown (%v)", f.PeerErr)
+	} else if held, known = f.Peer.HoldsVIP(); !known {
+		peerView = fmt.Sprintf("peer %s does not report the VIP", f.Peer.Node)
 	}
-	held, known := f.Peer.HoldsVIP()
+	peerDB := "the peer's server"
+	if f.PeerServer != "" {
+		peerDB += " " + f.PeerServer
+	}
+	var dbView string
+	dbKnown := f.PeerDBAsked && f.PeerDBErr == nil
 	switch {
-	case !known:
-		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s) without the VIP; peer %s does not report the VIP: not fencing", f.ReadOnly, f.Peer.Node)}
-	case held:
-		return guardVerdict{Fence: true, Detail: fmt.Sprintf("SPLIT BRAIN: writable (%s) while peer %s holds the VIP", f.ReadOnly, f.Peer.Node)}
+	case !f.PeerDBAsked:
+		dbView = peerDB + " was not read (peer.mysql_dsn is not set)"
+	case f.PeerDBErr != nil:
+		dbView = fmt.Sprintf("%s cannot be read (%v)", peerDB, f.PeerDBErr)
+	case f.PeerDB.Fenced():
+		dbView = fmt.Sprintf("%s is read-only (%s)", peerDB, f.PeerDB)
+	default:
+		dbView = fmt.Sprintf("%s is writable (%s)", peerDB, f.PeerDB)
 	}
-	return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s); no node holds the VIP yet: this primary is the rightful claimant", f.ReadOnly)}
+
+	switch {
+	case known && held:
+		return guardVerdict{Fence: true, Detail: fmt.Sprintf("SPLIT BRAIN: writable (%s) while peer %s holds the VIP", f.ReadOnly, f.Peer.Node)}
+	case dbKnown && !f.PeerDB.Fenced():
+		why := peerView
+		if known {
+			why = "no node holds the VIP"
+		}
+		return guardVerdict{Fence: true, Detail: fmt.Sprintf("SPLIT BRAIN: writable (%s) without the VIP while %s; %s", f.ReadOnly, dbView, why)}
+	case known && dbKnown:
+		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s); no node holds the VIP yet and %s: this primary is the rightful claimant", f.ReadOnly, dbView)}
+	}
+	why := dbView
+	if !known {
+		why = peerView + "; " + dbView
+	}
+	return guardVerdict{Detail: fmt.Sprintf("writable (%s) without the VIP, and %s: not fencing on what is unknown, but a writable server without the VIP is not healthy", f.ReadOnly, why)}
 }
 
+// Guard timing.
+const (
+	// defaultGuardBudget is the guard's budget when neither its context
+	// nor Budget sets one (check_timeout's default).
+	defaultGuardBudget = 2 * time.Second
+	// guardMargin is kept at the end of the budget to report in.
+	guardMargin = 100 * time.Millisecond
+	// minGuardReads is the least time for the reads that still leaves the
+	// rest for a fence; with less, the reads get half the budget and a
+	// fence is reported as not attempted.
+	minGuardReads = 100 * time.Millisecond
+)
+
 // SplitBrainGuard is the live check that runs automatically when mysql.dsn
-// and vip are configured. It fails, and fences the server, when the server
-// is writable on a node that does not hold the VIP while the peer (asked on
-// peer.url/status) does. It never makes a server writable.
+// is configured (see evaluateGuard for what passes). It never makes a
+// server writable.
+//
+// Its whole run fits in Budget (check_timeout) and in its context's
+// deadline, whichever ends first, a fence included: the reads (this
+// server, the VIP, the peer's /status and the peer's server, the two peer
+// reads at once) get what is left after keeping FenceBudget for a fence,
+// and a fence starts only if most of FenceBudget is still left (the
+// server's lock wait is whole seconds, at least 1 s). When it cannot start, or
+// when the server does not answer in time, the result says the fence was
+// not attempted or that its outcome is unknown, never that it failed.
 type SplitBrainGuard struct {
 	Local        DB
+	Peer         DB     // peer.mysql_dsn; nil when not set
 	StateDir     string // where notify records a fence that failed ("": none)
 	VIPInterface string
-	VIPAddress   string // address only
+	VIPAddress   string // address only; "" with Held nil: no VIP configured
 	PeerURL      string
-	PeerTimeout  time.Duration
+	PeerTimeout  time.Duration // peer.timeout; the HTTP call also fits the read budget
+	Budget       time.Duration // check_timeout; default 2s
+	// FenceBudget is kept for a fence; default minFenceBudget (1.5s).
+	FenceBudget time.Duration
 	// Held overrides the netlink VIP lookup (tests).
 	Held func() (bool, error)
 }
@@ -106,7 +179,37 @@ func (g *SplitBrainGuard) held() (bool, error) {
 	return vipHeld(g.VIPInterface, g.VIPAddress)
 }
 
+// deadlines returns when the guard must be done (end), when its reads must
+// be (reads: FenceBudget before end), and the least time left in which a
+// fence may start (5/6 of FenceBudget: 1.25s by default, room for the
+// server's 1s lock wait and the statements around it; the difference
+// absorbs scheduling delays between the reads and the fence).
+func (g *SplitBrainGuard) deadlines(ctx context.Context, start time.Time) (end, reads time.Time, fenceStart time.Duration) {
+	budget := g.Budget
+	if budget <= 0 {
+		budget = defaultGuardBudget
+	}
+	end = start.Add(budget)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(end) {
+		end = dl
+	}
+	end = end.Add(-min(guardMargin, end.Sub(start)/10))
+	fence := g.FenceBudget
+	if fence <= 0 {
+		fence = minFenceBudget
+	}
+	reads = end.Add(-fence)
+	if reads.Before(start.Add(minGuardReads)) {
+		reads = start.Add(end.Sub(start) / 2) // no room for a fence anyway: reads get half
+	}
+	return end, reads, fence * 5 / 6
+}
+
 func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
+	end, readsEnd, fenceStart := g.deadlines(ctx, time.Now())
+	rctx, cancel := context.WithDeadline(ctx, readsEnd)
+	defer cancel()
+
 	var f GuardFacts
 	var pendingSeq uint64
 	if g.StateDir != "" {
@@ -114,7 +217,7 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 			f.FencePending, pendingSeq = true, r.Seq
 		}
 	}
-	f.ReadOnly, f.ReadErr = g.Local.ReadOnly(ctx)
+	f.ReadOnly, f.ReadErr = g.Local.ReadOnly(rctx)
 	if f.ReadErr == nil && f.ReadOnly.Fenced() && f.FencePending {
 		g.settle(pendingSeq, "the split-brain guard found the server read-only")
 	}
@@ -122,20 +225,46 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 	if f.ReadErr == nil && !f.ReadOnly.Fenced() && !f.NoVIP {
 		f.VIPHeld, f.VIPErr = g.held()
 		if f.VIPErr == nil && !f.VIPHeld && !f.FencePending {
-			f.Peer, f.PeerErr = FetchPeer(ctx, g.PeerURL, g.PeerTimeout)
+			g.askPeer(rctx, &f)
 		}
 	}
 	v := evaluateGuard(f)
 	if !v.Fence {
 		return check.Result{OK: v.OK, Detail: v.Detail}
 	}
-	if err := g.Local.SetReadOnly(ctx, true); err != nil {
+	left := time.Until(end)
+	if left < fenceStart {
+		return check.Result{Detail: fmt.Sprintf("%s; fence not attempted: %s of the check's budget left, a fence needs %s (raise check_timeout)",
+			v.Detail, left.Round(time.Millisecond), fenceStart)}
+	}
+	fctx, fcancel := context.WithDeadline(ctx, end)
+	defer fcancel()
+	if err := g.Local.SetReadOnly(fctx, true); err != nil {
+		if fctx.Err() != nil {
+			return check.Result{Detail: fmt.Sprintf("%s; fence outcome unknown: no answer within the check's budget (the statement may still complete on the server): %v", v.Detail, err)}
+		}
 		return check.Result{Detail: v.Detail + "; FENCING FAILED: " + err.Error()}
 	}
 	if f.FencePending {
 		g.settle(pendingSeq, "fenced by the split-brain guard")
 	}
 	return check.Result{Detail: v.Detail + "; fenced it: now read-only"}
+}
+
+// askPeer reads the peer's /status and its server at once, both within
+// ctx (the read budget).
+func (g *SplitBrainGuard) askPeer(ctx context.Context, f *GuardFacts) {
+	var wg sync.WaitGroup
+	if g.Peer != nil {
+		f.PeerDBAsked, f.PeerServer = true, g.Peer.String()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.PeerDB, f.PeerDBErr = g.Peer.ReadOnly(ctx)
+		}()
+	}
+	f.Peer, f.PeerErr = FetchPeer(ctx, g.PeerURL, g.PeerTimeout)
+	wg.Wait()
 }
 
 // settle marks notify's pending fence done; best effort (a notify that
@@ -174,11 +303,24 @@ func AutoCheckers(cfg *config.Config) ([]health.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("split-brain guard: mysql.dsn: %w", err)
 	}
-	g := &SplitBrainGuard{Local: srv, StateDir: cfg.StateDir, PeerURL: cfg.Peer.URL, PeerTimeout: cfg.Peer.Timeout}
+	budget := cfg.CheckTimeout
+	if budget <= 0 {
+		budget = defaultGuardBudget
+	}
+	g := &SplitBrainGuard{Local: srv, StateDir: cfg.StateDir, PeerURL: cfg.Peer.URL, PeerTimeout: cfg.Peer.Timeout, Budget: budget}
 	if cfg.VIP.Configured() {
 		g.VIPInterface, g.VIPAddress = cfg.VIP.Interface, cfg.VIP.Address.Addr().String()
 	}
-	return []health.Entry{{Checker: g, Timeout: config.DefaultCheckTimeout, Interval: config.DefaultCheckInterval}}, nil
+	if cfg.Peer.MySQLDSN != "" {
+		peer, err := Open(cfg.Peer.MySQLDSN, cfg)
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("split-brain guard: peer.mysql_dsn: %w", err)
+		}
+		g.Peer = peer
+	}
+	// The guard's own budget is check_timeout: it keeps room for a fence.
+	return []health.Entry{{Checker: g, Timeout: budget, Interval: config.DefaultCheckInterval}}, nil
 }
 
 func vipHeld(ifname, addr string) (bool, error) {

@@ -3,11 +3,16 @@ package cutover
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/config"
 )
 
 // pendingFence writes a notify record whose fence did not land.
@@ -73,5 +78,130 @@ func TestGuardWithoutVIP(t *testing.T) {
 	pendingFence(t, dir)
 	if r := g.Check(context.Background()); r.OK || !local.ro {
 		t.Fatalf("pending fence: %+v, read-only %v", r, local.ro)
+	}
+}
+
+// hangPeer is a peer hacheck that never answers (until the test ends).
+func hangPeer(t *testing.T) string {
+	t.Helper()
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(func() { close(done); srv.Close() })
+	return srv.URL
+}
+
+// The peer's hacheck hangs longer than the check may take (peer.timeout 2s
+// = check_timeout): the guard does not pass a writable server without the
+// VIP; the peer's server decides whether to fence, and the whole run,
+// fence included, ends within the check's deadline.
+func TestGuardSlowPeer(t *testing.T) {
+	url := hangPeer(t)
+	cases := []struct {
+		name  string
+		peer  *fakeDB // nil: peer.mysql_dsn not set
+		fence bool
+		want  string
+	}{
+		{"peer server writable", &fakeDB{name: "a"}, true, "SPLIT BRAIN"},
+		{"peer server read-only", &fakeDB{name: "a", ro: true}, false, "not fencing on what is unknown"},
+		{"peer server down", &fakeDB{name: "a", down: errors.New("connection refused")}, false, "connection refused"},
+		{"no peer dsn", nil, false, "peer.mysql_dsn is not set"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			local := &fakeDB{name: "b"}
+			g := &SplitBrainGuard{Local: local, PeerURL: url, PeerTimeout: 2 * time.Second, Budget: 2 * time.Second,
+				Held: func() (bool, error) { return false, nil }}
+			if c.peer != nil {
+				g.Peer = c.peer
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			r := g.Check(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("the guard overran the check's deadline: %+v", r)
+			}
+			if r.OK || local.ro != c.fence || !strings.Contains(r.Detail, c.want) {
+				t.Fatalf("%+v; read-only %v, want fenced %v, detail containing %q", r, local.ro, c.fence, c.want)
+			}
+		})
+	}
+}
+
+// peerHolding is a peer hacheck that reports it holds the VIP.
+func peerHolding(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"node":"a","healthy":true,"state":{"state":"up"},"vip":{"held":true}}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// hangFence is a server whose fence never answers before its context ends.
+type hangFence struct{ *fakeDB }
+
+func (h *hangFence) SetReadOnly(ctx context.Context, on bool) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestGuardFenceBudget(t *testing.T) {
+	url := peerHolding(t)
+	noVIP := func() (bool, error) { return false, nil }
+
+	// A budget that cannot hold a fence: not attempted, and said so.
+	local := &fakeDB{name: "b"}
+	g := &SplitBrainGuard{Local: local, PeerURL: url, Budget: time.Second, Held: noVIP}
+	r := g.Check(context.Background())
+	if r.OK || local.ro || !strings.Contains(r.Detail, "SPLIT BRAIN") || !strings.Contains(r.Detail, "fence not attempted") {
+		t.Fatalf("short budget: %+v, read-only %v", r, local.ro)
+	}
+
+	// A fence that does not answer in time: its outcome is unknown, not
+	// "failed" (the statement may still land).
+	g = &SplitBrainGuard{Local: &hangFence{&fakeDB{name: "b"}}, PeerURL: url, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r = g.Check(ctx)
+	if r.OK || !strings.Contains(r.Detail, "fence outcome unknown") || strings.Contains(r.Detail, "FENCING FAILED") {
+		t.Fatalf("hung fence: %+v", r)
+	}
+
+	// A fence the server refuses has failed.
+	local = &fakeDB{name: "b", setROErr: errors.New("Access denied; you need the READ_ONLY ADMIN privilege")}
+	g = &SplitBrainGuard{Local: local, PeerURL: url, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
+	if r := g.Check(ctx); r.OK || !strings.Contains(r.Detail, "FENCING FAILED: Access denied") {
+		t.Fatalf("refused fence: %+v", r)
+	}
+
+	// The default check_timeout holds a fence.
+	local = &fakeDB{name: "b"}
+	g = &SplitBrainGuard{Local: local, PeerURL: url, Held: noVIP}
+	if r := g.Check(context.Background()); r.OK || !local.ro || !strings.Contains(r.Detail, "fenced it") {
+		t.Fatalf("default budget: %+v, read-only %v", r, local.ro)
+	}
+}
+
+// The guard runs with check_timeout as its budget, and reads the peer's
+// server when peer.mysql_dsn is set.
+func TestAutoCheckersGuardBudget(t *testing.T) {
+	cfg := &config.Config{StateDir: t.TempDir(), CheckTimeout: 3 * time.Second}
+	cfg.MySQL.DSN = "hc:pw@tcp(127.0.0.1:3306)/"
+	cfg.MySQL.QueryTimeout, cfg.MySQL.FenceTimeout = time.Second, 2*time.Second
+	cfg.Peer.MySQLDSN = "hc:pw@tcp(127.0.0.2:3306)/"
+	cfg.VIP.Interface, cfg.VIP.Address = "lo", netip.MustParsePrefix("192.0.2.250/32")
+	ents, err := AutoCheckers(cfg)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("%v %v", ents, err)
+	}
+	g, ok := ents[0].Checker.(*SplitBrainGuard)
+	if !ok || ents[0].Timeout != cfg.CheckTimeout || g.Budget != cfg.CheckTimeout || g.Peer == nil || g.StateDir != cfg.StateDir {
+		t.Fatalf("entry %+v, guard %+v", ents[0], ents[0].Checker)
 	}
 }
