@@ -236,6 +236,10 @@ func (s *Server) fail(op string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, s.masked, s.scrub(err))
 }
 
+// QueryTimeout is Options.QueryTimeout as used (the default when unset):
+// callers that hold a long deadline use it to bound each call on its own.
+func (s *Server) QueryTimeout() time.Duration { return s.opts.QueryTimeout }
+
 // bound gives ctx a deadline of QueryTimeout when it has none.
 func (s *Server) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {

@@ -65,6 +65,26 @@ func Open(dsn string, cfg *config.Config) (*hamysql.Server, error) {
 	return hamysql.Open(dsn, opts)
 }
 
+// queryTimeouter is a server that knows its own per-query bound
+// (mysql.query_timeout); *hamysql.Server implements it.
+type queryTimeouter interface{ QueryTimeout() time.Duration }
+
+var _ queryTimeouter = (*hamysql.Server)(nil)
+
+// queryTimeout is the bound for one query to db: d when set, else the
+// server's own, else hamysql.DefaultQueryTimeout. The server applies its
+// own only to a context without a deadline; a caller that holds a long
+// budget (notify, follow) bounds each query with this instead.
+func queryTimeout(db DB, d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	if q, ok := db.(queryTimeouter); ok && q.QueryTimeout() > 0 {
+		return q.QueryTimeout()
+	}
+	return hamysql.DefaultQueryTimeout
+}
+
 // Pair is this node's server and the peer's, opened from mysql.dsn and
 // peer.mysql_dsn (Peer is nil when peer.mysql_dsn is empty).
 type Pair struct {

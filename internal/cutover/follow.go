@@ -20,6 +20,10 @@ type FollowOptions struct {
 	Host, User, Password string // the peer's address as used in peer.mysql_dsn; replication.user/password
 	Port                 int
 	Wait                 time.Duration // how long to wait for both threads to run; default 5s
+	// QueryTimeout and PeerTimeout bound each query to this node's server
+	// and to the peer's (mysql.query_timeout, peer.timeout); zero takes
+	// each server's own, as opened.
+	QueryTimeout, PeerTimeout time.Duration
 }
 
 // Follow makes local (a fenced old primary) a GTID replica of peer (the new
@@ -33,40 +37,44 @@ type FollowOptions struct {
 //   - then CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos (after
 //     gtid_slave_pos = gtid_current_pos on MariaDB), START REPLICA, and wait
 //     until both threads run, replicating from the peer's server_id.
+//
+// Each query has its own bound (QueryTimeout, PeerTimeout) within ctx.
 func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Writer) error {
-	ro, err := local.ReadOnly(ctx)
+	q, pq := queryTimeout(local, opt.QueryTimeout), queryTimeout(peer, opt.PeerTimeout)
+	ro, err := bounded(ctx, q, local.ReadOnly)
 	if err != nil {
 		return err
 	}
 	if !ro.Fenced() {
 		return fmt.Errorf("%s is writable (%s): only a read-only server may follow the peer (drain it first)", local, ro)
 	}
-	pro, err := peer.ReadOnly(ctx)
+	pro, err := bounded(ctx, pq, peer.ReadOnly)
 	if err != nil {
 		return err
 	}
 	if pro.Fenced() {
 		return fmt.Errorf("%s: %w", peer, ErrPeerNotPrimary)
 	}
-	peerID, err := peer.ServerID(ctx)
+	peerID, err := bounded(ctx, pq, peer.ServerID)
 	if err != nil {
 		return err
 	}
-	pos, err := local.GTIDPosition(ctx)
+	pos, err := bounded(ctx, q, local.GTIDPosition)
 	if err != nil {
 		return err
 	}
-	ok, err := peer.HasApplied(ctx, pos)
+	ok, err := bounded(ctx, pq, func(ctx context.Context) (bool, error) { return peer.HasApplied(ctx, pos) })
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("%s has transactions that %s lacks (local position %q is not contained in the peer's): following would hide them; resolve by hand", local, peer, pos)
 	}
-	if err := local.ChangeSource(ctx, hamysql.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}); err != nil {
+	src := hamysql.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}
+	if err := boundedErr(ctx, q, func(ctx context.Context) error { return local.ChangeSource(ctx, src) }); err != nil {
 		return err
 	}
-	if err := local.StartReplica(ctx); err != nil {
+	if err := boundedErr(ctx, q, local.StartReplica); err != nil {
 		return err
 	}
 	wait := opt.Wait
@@ -75,7 +83,7 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		st, err := local.ReplicaStatus(ctx)
+		st, err := bounded(ctx, q, local.ReplicaStatus)
 		if err != nil {
 			return err
 		}
@@ -102,7 +110,7 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 // it is. peer is asked only when needed. It returns what it found or did.
 func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, peer func(context.Context) (PeerStatus, error), timeout time.Duration) (string, error) {
 	f := GuardFacts{VIPHeld: holdsVIP}
-	f.ReadOnly, f.ReadErr = local.ReadOnly(ctx)
+	f.ReadOnly, f.ReadErr = bounded(ctx, queryTimeout(local, 0), local.ReadOnly)
 	if f.ReadErr != nil {
 		return "", f.ReadErr
 	}

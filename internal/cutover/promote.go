@@ -26,7 +26,12 @@ type PromoteOptions struct {
 	Force          bool
 	CatchupTimeout time.Duration // wait for the frozen position (drain.catchup_timeout)
 	FenceTimeout   time.Duration // fence the old primary if it is still writable (mysql.fence_timeout)
-	PeerTimeout    time.Duration // bound for asking the old primary anything (peer.timeout)
+	PeerTimeout    time.Duration // bound for each query to the old primary (peer.timeout)
+	// QueryTimeout bounds each query to this node's server
+	// (mysql.query_timeout); zero takes the server's own, as opened. The
+	// statements that wait for running work (STOP REPLICA, SET GLOBAL
+	// read_only) get at least FenceTimeout.
+	QueryTimeout time.Duration
 }
 
 // Outcome is what a promotion or a fence did, for the record and the log.
@@ -48,32 +53,40 @@ type Outcome struct {
 //     Unplanned "promote" or Force, promote anyway (what it had not
 //     replicated is lost); otherwise refuse and stay read-only.
 //
+// Each query has its own bound (QueryTimeout for local, PeerTimeout for
+// the peer), so a server that hangs cannot hold the caller for its whole
+// budget.
+//
 // A refusal is an Outcome with Action refused and a nil error; an error
 // means a step failed (Action failed) and local is left read-only unless it
 // was already made writable.
 func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, error) {
-	st, err := local.ReplicaStatus(ctx)
-	if err != nil {
+	q := queryTimeout(local, opt.QueryTimeout)
+	slow := max(q, opt.FenceTimeout) // STOP REPLICA, SET GLOBAL read_only
+	failed := func(err error) (Outcome, error) {
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
+	st, err := bounded(ctx, q, local.ReplicaStatus)
+	if err != nil {
+		return failed(err)
+	}
 	if st == nil {
-		if err := local.SetReadOnly(ctx, false); err != nil {
-			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
+			return failed(err)
 		}
 		return Outcome{Action: ActionWritable, Detail: fmt.Sprintf("%s has no replication source: it is the primary; writable", local)}, nil
 	}
 
 	var unreachable error
-	var peerID uint32
 	if peer == nil {
 		unreachable = fmt.Errorf("peer.mysql_dsn is not set")
 	} else {
-		pctx, cancel := withTimeout(ctx, opt.PeerTimeout)
-		ro, err := peer.ReadOnly(pctx)
+		pq := queryTimeout(peer, opt.PeerTimeout)
+		pro, err := bounded(ctx, pq, peer.ReadOnly)
+		var peerID uint32
 		if err == nil {
-			peerID, err = peer.ServerID(pctx)
+			peerID, err = bounded(ctx, pq, peer.ServerID)
 		}
-		cancel()
 		switch {
 		case err != nil:
 			unreachable = err
@@ -81,10 +94,8 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 			d := fmt.Sprintf("%s replicates from server_id %d (%s), but the peer %s is server_id %d: not promoting over an unknown primary",
 				local, st.SourceServerID, st.Source(), peer, peerID)
 			return Outcome{Action: ActionRefused, Detail: d}, nil
-		case !ro.Fenced():
-			fctx, cancel := withTimeout(ctx, opt.FenceTimeout)
-			err := peer.SetReadOnly(fctx, true)
-			cancel()
+		case !pro.Fenced():
+			err := boundedErr(ctx, opt.FenceTimeout, func(ctx context.Context) error { return peer.SetReadOnly(ctx, true) })
 			if err != nil {
 				d := fmt.Sprintf("old primary %s is writable and could not be fenced (%v): staying read-only", peer, err)
 				return Outcome{Action: ActionRefused, Detail: d}, nil
@@ -101,29 +112,30 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		if opt.Force {
 			why = "--force"
 		}
-		if err := local.StopReplica(ctx); err != nil {
-			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
+			return failed(err)
 		}
-		if err := local.SetReadOnly(ctx, false); err != nil {
-			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
+			return failed(err)
 		}
 		d := fmt.Sprintf("UNPLANNED: old primary cannot be reached (%v); promoted %s anyway (%s): transactions it had not replicated are lost", unreachable, local, why)
 		return Outcome{Action: ActionPromoted, Detail: d}, nil
 	}
 
-	pos, err := peer.GTIDPosition(ctx)
+	pos, err := bounded(ctx, queryTimeout(peer, opt.PeerTimeout), peer.GTIDPosition)
 	if err != nil {
 		d := fmt.Sprintf("read the old primary's frozen position: %v: staying read-only", err)
 		return Outcome{Action: ActionRefused, Detail: d}, nil
 	}
 	start := time.Now()
-	applied, err := local.HasApplied(ctx, pos)
+	hasApplied := func(ctx context.Context) (bool, error) { return local.HasApplied(ctx, pos) }
+	applied, err := bounded(ctx, q, hasApplied)
 	if err == nil && !applied {
-		wctx, cancel := withTimeout(ctx, opt.CatchupTimeout)
-		err = local.WaitForGTID(wctx, pos, opt.CatchupTimeout)
-		cancel()
+		err = boundedErr(ctx, opt.CatchupTimeout, func(ctx context.Context) error {
+			return local.WaitForGTID(ctx, pos, opt.CatchupTimeout)
+		})
 		if err == nil {
-			applied, err = local.HasApplied(ctx, pos)
+			applied, err = bounded(ctx, q, hasApplied)
 		}
 	}
 	if err != nil || !applied {
@@ -134,11 +146,11 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		d := fmt.Sprintf("%s has not applied the old primary's frozen position %q (%s): staying read-only", local, pos, why)
 		return Outcome{Action: ActionRefused, Detail: d}, nil
 	}
-	if err := local.StopReplica(ctx); err != nil {
-		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
+		return failed(err)
 	}
-	if err := local.SetReadOnly(ctx, false); err != nil {
-		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
+		return failed(err)
 	}
 	d := fmt.Sprintf("old primary %s is read-only at %q; %s applied it (checked in %s), stopped its replica threads (configuration kept) and is writable",
 		peer, pos, local, time.Since(start).Round(time.Millisecond))
@@ -153,6 +165,20 @@ func Demote(ctx context.Context, local DB, timeout time.Duration) (Outcome, erro
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
 	return Outcome{Action: ActionFenced, Detail: fmt.Sprintf("%s is read-only", local)}, nil
+}
+
+// bounded runs f under its own bound d (none when d <= 0) within ctx.
+func bounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := withTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
+}
+
+// boundedErr is bounded for a call that returns only an error.
+func boundedErr(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	ctx, cancel := withTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
 }
 
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

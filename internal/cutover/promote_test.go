@@ -1,0 +1,82 @@
+package cutover_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/cutover"
+)
+
+func replicaOf(sourceID uint32, running string) *hamysql.ReplicaStatus {
+	return &hamysql.ReplicaStatus{IORunning: running, SQLRunning: running, SourceHost: "192.0.2.1", SourcePort: 3306,
+		SourceServerID: sourceID, UsingGTID: "Slave_Pos"}
+}
+
+// Each query has its own bound: a server that hangs (for example the old
+// primary right after its fence) costs one query timeout, not the whole
+// notify budget, which holds the notify lock.
+func TestPromoteBoundsEachQuery(t *testing.T) {
+	const bound = 200 * time.Millisecond
+	cases := []struct {
+		name       string
+		localHang  string
+		peerHang   string
+		peerWrites bool // the old primary is still writable
+		action     string
+	}{
+		{name: "peer hangs reading its position", peerHang: "GTIDPosition", action: cutover.ActionRefused},
+		{name: "peer hangs reading read_only", peerHang: "ReadOnly", action: cutover.ActionRefused},
+		{name: "peer hangs reading server_id", peerHang: "ServerID", action: cutover.ActionRefused},
+		{name: "peer hangs while fenced", peerHang: "SetReadOnly", peerWrites: true, action: cutover.ActionRefused},
+		{name: "local hangs reading replica status", localHang: "ReplicaStatus", action: cutover.ActionFailed},
+		{name: "local hangs comparing positions", localHang: "HasApplied", action: cutover.ActionRefused},
+		{name: "local hangs stopping replication", localHang: "StopReplica", action: cutover.ActionFailed},
+		{name: "local hangs unfencing", localHang: "SetReadOnly", action: cutover.ActionFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			local := &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "Yes"), applied: true, hang: map[string]bool{c.localHang: true}}
+			peer := &server{name: "a", dialect: hamysql.MariaDB, id: 1, ro: !c.peerWrites, pos: "0-1-10", hang: map[string]bool{c.peerHang: true}}
+			opt := cutover.PromoteOptions{Unplanned: "refuse", CatchupTimeout: bound, FenceTimeout: bound, PeerTimeout: bound, QueryTimeout: bound}
+			// The budget notify gives a whole event.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			out, err := cutover.Promote(ctx, local, peer, opt)
+			took := time.Since(start)
+			if took > 10*time.Second {
+				t.Fatalf("Promote took %s with a per-query bound of %s: %s %s, %v", took, bound, out.Action, out.Detail, err)
+			}
+			if out.Action != c.action {
+				t.Fatalf("%s (%s), %v; want %s", out.Action, out.Detail, err, c.action)
+			}
+			if !local.state().Fenced() {
+				t.Fatal("local became writable")
+			}
+		})
+	}
+}
+
+// follow bounds each query the same way.
+func TestFollowBoundsEachQuery(t *testing.T) {
+	const bound = 200 * time.Millisecond
+	for _, hang := range []string{"ReadOnly", "ServerID", "HasApplied"} {
+		t.Run("peer hangs in "+hang, func(t *testing.T) {
+			local := &server{name: "a", dialect: hamysql.MariaDB, ro: true, pos: "0-1-10"}
+			peer := &server{name: "b", dialect: hamysql.MariaDB, id: 2, pos: "0-1-10", applied: true, hang: map[string]bool{hang: true}}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			err := cutover.Follow(ctx, local, peer, cutover.FollowOptions{Host: "192.0.2.2", Port: 3306, QueryTimeout: bound, PeerTimeout: bound}, io.Discard)
+			if took := time.Since(start); err == nil || took > 10*time.Second {
+				t.Fatalf("follow: %v after %s; want an error within about %s", err, took, bound)
+			}
+			if got := local.done(); got != "" {
+				t.Fatalf("local did %q", got)
+			}
+		})
+	}
+}
