@@ -3,7 +3,10 @@ package cutover
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	hamysql "github.com/hacheck/hacheck/check/mysql"
 )
 
 // Promotion outcomes (health.MySQLStatus.Action).
@@ -42,6 +45,9 @@ type Outcome struct {
 
 // Promote makes local the writable primary, when that is safe:
 //
+//   - local is already writable and does not replicate (no source, or its
+//     replica threads stopped, as a promotion leaves them): it is already
+//     the primary; nothing to do. A repeated MASTER is idempotent.
 //   - local has no replication source: it is already the primary (e.g. at
 //     bootstrap); make sure it is writable.
 //   - local replicates, and the old primary (peer) answers: fence the old
@@ -66,9 +72,21 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 	failed := func(err error) (Outcome, error) {
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
+	ro, err := bounded(ctx, q, local.ReadOnly)
+	if err != nil {
+		return failed(err)
+	}
 	st, err := bounded(ctx, q, local.ReplicaStatus)
 	if err != nil {
 		return failed(err)
+	}
+	if writable(ro) && (st == nil || replicaStopped(st)) {
+		how := "no replication source"
+		if st != nil {
+			how = fmt.Sprintf("replica threads stopped, replication configuration from %s kept", st.Source())
+		}
+		d := fmt.Sprintf("%s is already the writable primary (%s; %s): nothing to do", local, ro, how)
+		return Outcome{Action: ActionWritable, Detail: d}, nil
 	}
 	if st == nil {
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
@@ -155,6 +173,15 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 	d := fmt.Sprintf("old primary %s is read-only at %q; %s applied it (checked in %s), stopped its replica threads (configuration kept) and is writable",
 		peer, pos, local, time.Since(start).Round(time.Millisecond))
 	return Outcome{Action: ActionPromoted, Detail: d}, nil
+}
+
+// writable: neither read_only nor super_read_only is set.
+func writable(ro hamysql.ReadOnlyState) bool { return !ro.ReadOnly && !ro.SuperReadOnly }
+
+// replicaStopped: both replica threads are stopped (not running, not
+// connecting).
+func replicaStopped(st *hamysql.ReplicaStatus) bool {
+	return strings.EqualFold(st.IORunning, "No") && strings.EqualFold(st.SQLRunning, "No")
 }
 
 // Demote makes local read-only within timeout.

@@ -2,7 +2,9 @@ package cutover_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -14,6 +16,68 @@ func replicaOf(sourceID uint32, running string) *hamysql.ReplicaStatus {
 	return &hamysql.ReplicaStatus{IORunning: running, SQLRunning: running, SourceHost: "192.0.2.1", SourcePort: 3306,
 		SourceServerID: sourceID, UsingGTID: "Slave_Pos"}
 }
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// After a planned promotion the replication configuration is kept with
+// both threads stopped. A later MASTER (keepalived restarted or reloaded)
+// while the old primary is down must report the server as what it is, the
+// writable primary, and change nothing.
+func TestRepeatedMasterOnWritablePrimaryIsIdempotent(t *testing.T) {
+	down := errors.New("dial tcp 192.0.2.1:3306: connect: connection refused")
+	cases := []struct {
+		name    string
+		local   *server
+		action  string
+		did     string
+		stillRW bool
+	}{
+		{name: "MariaDB, promoted before, threads stopped", local: &server{name: "b", dialect: hamysql.MariaDB, replica: replicaOf(1, "No")},
+			action: cutover.ActionWritable, stillRW: true},
+		{name: "MySQL, promoted before, threads stopped", local: &server{name: "b", dialect: hamysql.MySQL, replica: replicaOf(1, "No")},
+			action: cutover.ActionWritable, stillRW: true},
+		{name: "writable, no replication source", local: &server{name: "b", dialect: hamysql.MariaDB},
+			action: cutover.ActionWritable, stillRW: true},
+		// Not the idempotent case: a read-only replica with its threads
+		// stopped still needs the old primary to be promoted safely.
+		{name: "read-only, threads stopped, old primary down", local: &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "No")},
+			action: cutover.ActionRefused},
+		// MySQL read_only without super_read_only is not writable for
+		// ordinary clients: not "already primary".
+		{name: "MySQL read_only only, threads stopped, old primary down", local: &server{name: "b", dialect: hamysql.MySQL, ro: true, replica: replicaOf(1, "No")},
+			action: cutover.ActionRefused},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			peer := &server{name: "a", hang: map[string]bool{}}
+			n := &cutover.Notifier{Dir: t.TempDir(), Local: c.local, Peer: &failing{peer, down}, FenceTimeout: time.Second, Log: quietLog(),
+				Promote: cutover.PromoteOptions{Unplanned: "refuse", CatchupTimeout: time.Second, FenceTimeout: time.Second, PeerTimeout: time.Second}}
+			rec, err := n.Handle(context.Background(), cutover.Event{Kind: "INSTANCE", Name: "VI_1", State: "MASTER", Priority: 100, Started: time.Now()})
+			if rec.Action != c.action || (err != nil) != (c.action == cutover.ActionRefused) {
+				t.Fatalf("MASTER: %s (%s), %v; want %s", rec.Action, rec.Detail, err, c.action)
+			}
+			if got := c.local.done(); got != c.did {
+				t.Fatalf("local did %q, want %q", got, c.did)
+			}
+			if c.stillRW && (c.local.state().Fenced() || rec.ReadOnly == nil || *rec.ReadOnly) {
+				t.Fatalf("state %s, recorded read_only %v", c.local.state(), rec.ReadOnly)
+			}
+		})
+	}
+}
+
+// failing is a DB on which every call fails with err (a server that is down).
+type failing struct {
+	*server
+	err error
+}
+
+func (f *failing) ReadOnly(context.Context) (hamysql.ReadOnlyState, error) {
+	return hamysql.ReadOnlyState{}, f.err
+}
+func (f *failing) ServerID(context.Context) (uint32, error)     { return 0, f.err }
+func (f *failing) GTIDPosition(context.Context) (string, error) { return "", f.err }
+func (f *failing) SetReadOnly(context.Context, bool) error      { return f.err }
 
 // Each query has its own bound: a server that hangs (for example the old
 // primary right after its fence) costs one query timeout, not the whole
@@ -31,6 +95,7 @@ func TestPromoteBoundsEachQuery(t *testing.T) {
 		{name: "peer hangs reading read_only", peerHang: "ReadOnly", action: cutover.ActionRefused},
 		{name: "peer hangs reading server_id", peerHang: "ServerID", action: cutover.ActionRefused},
 		{name: "peer hangs while fenced", peerHang: "SetReadOnly", peerWrites: true, action: cutover.ActionRefused},
+		{name: "local hangs reading read_only", localHang: "ReadOnly", action: cutover.ActionFailed},
 		{name: "local hangs reading replica status", localHang: "ReplicaStatus", action: cutover.ActionFailed},
 		{name: "local hangs comparing positions", localHang: "HasApplied", action: cutover.ActionRefused},
 		{name: "local hangs stopping replication", localHang: "StopReplica", action: cutover.ActionFailed},
