@@ -67,7 +67,9 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 			defer pair.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
 			defer cancel()
-			rec, err := cutover.NewNotifier(cfg, pair, log).Handle(ctx, ev)
+			n := cutover.NewNotifier(cfg, pair, log)
+			n.Promote.VIP = n.VIP // read again just before the server is made writable
+			rec, err := n.Handle(ctx, ev)
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "notify %s: %s: %s\n", ev.State, rec.Action, rec.Detail)
 			}

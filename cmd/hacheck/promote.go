@@ -34,7 +34,9 @@ Exit 2: usage or configuration error.`,
 			defer pair.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
 			defer cancel()
-			rec, err := cutover.NewNotifier(cfg, pair, a.logger(cfg)).PromoteNow(ctx, force, a.started)
+			n := cutover.NewNotifier(cfg, pair, a.logger(cfg))
+			n.Promote.VIP = n.VIP // read again just before the server is made writable
+			rec, err := n.PromoteNow(ctx, force, a.started)
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "promote: %s: %s\n", rec.Action, rec.Detail)
 			}

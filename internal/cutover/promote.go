@@ -35,6 +35,10 @@ type PromoteOptions struct {
 	// statements that wait for running work (STOP REPLICA, SET GLOBAL
 	// read_only) get at least FenceTimeout.
 	QueryTimeout time.Duration
+	// VIP, when set, is read again just before this node's server is made
+	// writable: the catch-up may have waited up to CatchupTimeout, and a
+	// node that has lost the VIP meanwhile must stay read-only.
+	VIP func() VIPView
 }
 
 // Outcome is what a promotion or a fence did, for the record and the log.
@@ -59,9 +63,10 @@ type Outcome struct {
 //     Unplanned "promote" or Force, promote anyway (what it had not
 //     replicated is lost); otherwise refuse and stay read-only.
 //
-// Each query has its own bound (QueryTimeout for local, PeerTimeout for
-// the peer), so a server that hangs cannot hold the caller for its whole
-// budget.
+// Just before local is made writable, the VIP is read again (opt.VIP); a
+// node that no longer holds it refuses and stays read-only. Each query has
+// its own bound (QueryTimeout for local, PeerTimeout for the peer), so a
+// server that hangs cannot hold the caller for its whole budget.
 //
 // A refusal is an Outcome with Action refused and a nil error; an error
 // means a step failed (Action failed) and local is left read-only unless it
@@ -89,6 +94,9 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		return Outcome{Action: ActionWritable, Detail: d}, nil
 	}
 	if st == nil {
+		if why := vipLost(opt); why != "" {
+			return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s has no replication source, but %s: staying read-only", local, why)}, nil
+		}
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 			return failed(err)
 		}
@@ -130,11 +138,8 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		if opt.Force {
 			why = "--force"
 		}
-		if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
-			return failed(err)
-		}
-		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
-			return failed(err)
+		if out, err := makeWritable(ctx, local, opt, q, slow); out.Action != "" {
+			return out, err
 		}
 		d := fmt.Sprintf("UNPLANNED: old primary cannot be reached (%v); promoted %s anyway (%s): transactions it had not replicated are lost", unreachable, local, why)
 		return Outcome{Action: ActionPromoted, Detail: d}, nil
@@ -164,15 +169,58 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		d := fmt.Sprintf("%s has not applied the old primary's frozen position %q (%s): staying read-only", local, pos, why)
 		return Outcome{Action: ActionRefused, Detail: d}, nil
 	}
-	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
-		return failed(err)
-	}
-	if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
-		return failed(err)
+	if out, err := makeWritable(ctx, local, opt, q, slow); out.Action != "" {
+		return out, err
 	}
 	d := fmt.Sprintf("old primary %s is read-only at %q; %s applied it (checked in %s), stopped its replica threads (configuration kept) and is writable",
 		peer, pos, local, time.Since(start).Round(time.Millisecond))
 	return Outcome{Action: ActionPromoted, Detail: d}, nil
+}
+
+// makeWritable stops local's replica threads and makes it writable, each
+// only while this node still holds the VIP. It returns a zero Outcome when
+// local is writable; otherwise the Outcome says why not (refused: local is
+// read-only, its replica threads restarted if they had been stopped;
+// failed: a statement failed, with the error).
+func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow time.Duration) (Outcome, error) {
+	if why := vipLost(opt); why != "" {
+		return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s: %s stays read-only", why, local)}, nil
+	}
+	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	if why := vipLost(opt); why != "" {
+		d := fmt.Sprintf("%s: %s stays read-only", why, local)
+		if err := boundedErr(ctx, q, local.StartReplica); err != nil {
+			d += fmt.Sprintf("; its replica threads were stopped and could not be restarted: %v", err)
+		} else {
+			d += "; its replica threads restarted"
+		}
+		return Outcome{Action: ActionRefused, Detail: d}, nil
+	}
+	if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
+		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	return Outcome{}, nil
+}
+
+// vipLost says why this node must not become writable now: the VIP, read
+// again, is not held or cannot be read. Empty when it is held or when no
+// VIP is configured.
+func vipLost(opt PromoteOptions) string {
+	if opt.VIP == nil {
+		return ""
+	}
+	v := opt.VIP()
+	switch {
+	case !v.Known:
+		return ""
+	case v.Err != nil:
+		return fmt.Sprintf("whether this node still holds the VIP is unknown (%v)", v.Err)
+	case !v.Held:
+		return "this node no longer holds the VIP (it moved while the promotion ran)"
+	}
+	return ""
 }
 
 // writable: neither read_only nor super_read_only is set.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +80,66 @@ func (f *failing) ReadOnly(context.Context) (hamysql.ReadOnlyState, error) {
 func (f *failing) ServerID(context.Context) (uint32, error)     { return 0, f.err }
 func (f *failing) GTIDPosition(context.Context) (string, error) { return "", f.err }
 func (f *failing) SetReadOnly(context.Context, bool) error      { return f.err }
+
+// vipSwitch is a VIP source whose answer the test flips.
+type vipSwitch struct {
+	held atomic.Bool
+	err  atomic.Pointer[error]
+}
+
+func (v *vipSwitch) view() cutover.VIPView {
+	vv := cutover.VIPView{Known: true, Held: v.held.Load()}
+	if e := v.err.Load(); e != nil {
+		vv.Err = *e
+	}
+	return vv
+}
+
+// The catch-up can wait up to catchup_timeout; if the VIP leaves this node
+// meanwhile, the server must not become writable.
+func TestPromoteRechecksTheVIPBeforeUnfencing(t *testing.T) {
+	lose := func(v *vipSwitch) func() { return func() { v.held.Store(false) } }
+	breakIt := func(v *vipSwitch) func() {
+		return func() { e := errors.New("netlink: no such device"); v.err.Store(&e) }
+	}
+	cases := []struct {
+		name   string
+		setup  func(local *server, v *vipSwitch)
+		action string
+		did    string
+		want   string
+	}{
+		{name: "VIP held throughout", setup: func(l *server, _ *vipSwitch) { l.onWait = func() {} }, action: cutover.ActionPromoted, did: "stop-replica,unfence"},
+		{name: "VIP lost during the catch-up", setup: func(l *server, v *vipSwitch) { l.onWait = lose(v) },
+			action: cutover.ActionRefused, want: "no longer holds the VIP"},
+		{name: "VIP unreadable after the catch-up", setup: func(l *server, v *vipSwitch) { l.onWait = breakIt(v) },
+			action: cutover.ActionRefused, want: "unknown"},
+		{name: "VIP lost while the replica threads stop", setup: func(l *server, v *vipSwitch) { l.onWait, l.onStop = func() {}, lose(v) },
+			action: cutover.ActionRefused, did: "stop-replica,start-replica", want: "replica threads restarted"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			local := &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "Yes")}
+			peer := &server{name: "a", dialect: hamysql.MariaDB, id: 1, ro: true, pos: "0-1-10"}
+			v := &vipSwitch{}
+			v.held.Store(true)
+			c.setup(local, v)
+			n := &cutover.Notifier{Dir: t.TempDir(), Local: local, Peer: peer, VIP: v.view, VIPSettle: 50 * time.Millisecond, FenceTimeout: time.Second, Log: quietLog(),
+				Promote: cutover.PromoteOptions{Unplanned: "refuse", CatchupTimeout: 5 * time.Second, FenceTimeout: time.Second, PeerTimeout: time.Second}}
+			n.Promote.VIP = n.VIP
+			rec, err := n.Handle(context.Background(), cutover.Event{Kind: "INSTANCE", Name: "VI_1", State: "MASTER", Priority: 100, Started: time.Now()})
+			if rec.Action != c.action || !strings.Contains(rec.Detail, c.want) {
+				t.Fatalf("MASTER: %s (%s), %v; want %s containing %q", rec.Action, rec.Detail, err, c.action, c.want)
+			}
+			if got := local.done(); got != c.did {
+				t.Fatalf("local did %q, want %q", got, c.did)
+			}
+			if c.action == cutover.ActionRefused && !local.state().Fenced() {
+				t.Fatal("a node without the VIP became writable")
+			}
+		})
+	}
+}
 
 // Each query has its own bound: a server that hangs (for example the old
 // primary right after its fence) costs one query timeout, not the whole
