@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,14 @@ func TestLiveDrainRefusals(t *testing.T) {
 		// Both threads run, no error: only the catch-up wait can tell.
 		b.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 60", "START SLAVE")
 		defer b.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 0", "START SLAVE")
+		// The IO thread reads "Preparing"/"Connecting" for a moment after
+		// START SLAVE; the drain must meet a running replica so that only
+		// the catch-up wait can refuse it.
+		wctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := b.srv.WaitReplicaRunning(wctx); err != nil {
+			t.Fatal(err)
+		}
 		a.srv.Exec(t, "INSERT INTO app.t VALUES (100001, 'lag')")
 		start := time.Now()
 		out := refusedDrain(t, a, "catch-up: ")
