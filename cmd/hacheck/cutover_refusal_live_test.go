@@ -177,7 +177,6 @@ func TestLiveUnplannedRefuseThenForce(t *testing.T) {
 // one holds the VIP) a writable primary passes.
 func TestLiveSplitBrainGuard(t *testing.T) {
 	a, b := livePair(t, "", "")
-	_ = a
 	peerHolds := true
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"node": "node-a", "healthy": true, "state": map[string]any{"state": "up"},
@@ -196,10 +195,26 @@ func TestLiveSplitBrainGuard(t *testing.T) {
 	if code, out, _ := b.hacheck("check"); code != ExitOK {
 		t.Fatalf("fenced standby: exit %d %q", code, out)
 	}
-	// Bootstrap: nobody holds the VIP; the writable primary may claim it.
+	// Bootstrap: nobody holds the VIP and the peer's server is read-only;
+	// the writable primary may claim it.
 	peerHolds = false
+	a.srv.Exec(t, "SET GLOBAL read_only = ON")
 	b.srv.Exec(t, "SET GLOBAL read_only = OFF")
 	if code, out, _ := b.hacheck("check"); code != ExitOK || !strings.Contains(out, "OK") || b.readOnly() {
 		t.Fatalf("bootstrap: exit %d %q read_only %v", code, out, b.readOnly())
+	}
+	// Nobody holds the VIP, but the peer's server is writable too: two
+	// primaries; this one, without the VIP, is fenced.
+	a.srv.Exec(t, "SET GLOBAL read_only = OFF")
+	if code, out, _ := b.hacheck("check"); code != ExitFail || !strings.Contains(out, "SPLIT BRAIN") || !b.readOnly() {
+		t.Fatalf("two writable servers, no VIP: exit %d %q read_only %v", code, out, b.readOnly())
+	}
+	// The peer's hacheck is down and its server is read-only: whether
+	// anyone holds the VIP is unknown: unhealthy, not fenced.
+	fake.Close()
+	a.srv.Exec(t, "SET GLOBAL read_only = ON")
+	b.srv.Exec(t, "SET GLOBAL read_only = OFF")
+	if code, out, _ := b.hacheck("check"); code != ExitFail || !strings.Contains(out, "not fencing") || b.readOnly() {
+		t.Fatalf("peer hacheck down: exit %d %q read_only %v", code, out, b.readOnly())
 	}
 }
