@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
@@ -146,26 +144,11 @@ func lockNotify(ctx context.Context, dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, notifyLockName), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open notify lock: %w", err)
+	release, err = state.FileLock(ctx, filepath.Join(dir, notifyLockName))
+	if ctx.Err() != nil && err != nil {
+		return nil, fmt.Errorf("another notify or promote still holds %s: %w", notifyLockName, err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return nil, fmt.Errorf("lock notify: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("another notify or promote still holds %s: %w", notifyLockName, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return release, err
 }
 
 // VIPView is what notify knows about the VIP: Known is false when no VIP

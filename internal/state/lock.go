@@ -50,9 +50,21 @@ func (st Store) OpLock(ctx context.Context) (release func(), err error) {
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(st.Dir, opLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	release, err = FileLock(ctx, filepath.Join(st.Dir, opLockName))
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return nil, ErrBusy
+	}
+	return release, err
+}
+
+// FileLock takes an exclusive flock on path (created if missing) and
+// returns its release function. It waits until ctx ends, then returns
+// ctx's error. The kernel releases the lock if its holder dies, so a
+// kill -9 never leaves it stuck.
+func FileLock(ctx context.Context, path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open operation lock: %w", err)
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -61,13 +73,13 @@ func (st Store) OpLock(ctx context.Context) (release func(), err error) {
 		}
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {
 			f.Close()
-			return nil, fmt.Errorf("lock operation: %w", err)
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, ErrBusy
-		case <-time.After(20 * time.Millisecond):
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
