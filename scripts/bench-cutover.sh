@@ -30,33 +30,10 @@ MODES=${MODES:-hacheck,baseline,hacheck-v3}
 # much to the write-blocked window of every setup alike.
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-500ms}
 
-if ((EUID != 0)); then
-	echo "bench-cutover.sh: run as root (network namespaces, keepalived, MariaDB)" >&2
-	exit 2
-fi
-command -v go >/dev/null || { echo "bench-cutover.sh: go is not on PATH" >&2; exit 2; }
-missing=()
-command -v keepalived >/dev/null || missing+=(keepalived)
-command -v ip >/dev/null || missing+=(iproute2)
-command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
-if ((${#missing[@]})); then
-	echo "bench-cutover.sh: installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# Root-owned and not world-writable (keepalived's enable_script_security).
-work=$(mktemp -d /run/hacheck-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	[[ -x $work/hacheck-lab ]] && "$work/hacheck-lab" down --orphans >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "bench-cutover.sh: building hacheck and hacheck-lab"
-go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
+. scripts/lib.sh
+require_root bench-cutover.sh "network namespaces, keepalived, MariaDB"
+install_missing bench-cutover.sh ip=iproute2 keepalived=keepalived mariadbd=mariadb-server
+build_lab_tools bench-cutover
 echo
 echo "## MySQL cutover under a writer ($RUNS cutovers per setup, alternating a->b and b->a)"
 "$work/hacheck-lab" bench-cutover --runs "$RUNS" --modes "$MODES" --connect-timeout "$CONNECT_TIMEOUT" --hacheck "$work/hacheck"

@@ -24,35 +24,10 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-10}
 COST_RUNS=${COST_RUNS:-500}
 
-if ((EUID != 0)); then
-	echo "bench-failover.sh: run as root (network namespaces, keepalived)" >&2
-	exit 2
-fi
-command -v go >/dev/null || { echo "bench-failover.sh: go is not on PATH" >&2; exit 2; }
-missing=()
-command -v keepalived >/dev/null || missing+=(keepalived)
-command -v hyperfine >/dev/null || missing+=(hyperfine)
-command -v ip >/dev/null || missing+=(iproute2)
-if ((${#missing[@]})); then
-	echo "bench-failover.sh: installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# Root-owned and not world-writable (not /tmp): keepalived's
-# enable_script_security refuses scripts below a writable directory.
-work=$(mktemp -d /run/hacheck-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	# The driver tears its labs down itself; this catches one killed hard.
-	[[ -x $work/hacheck-lab ]] && "$work/hacheck-lab" down --orphans >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "bench-failover.sh: building hacheck and hacheck-lab"
-go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
+. scripts/lib.sh
+require_root bench-failover.sh "network namespaces, keepalived"
+install_missing bench-failover.sh ip=iproute2 keepalived=keepalived hyperfine=hyperfine
+build_lab_tools bench-failover
 
 echo
 echo "## Drain -> VIP on the peer ($RUNS moves per setup, alternating a->b and b->a)"

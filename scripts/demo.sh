@@ -17,34 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ((EUID != 0)); then
-	echo "demo.sh: run as root (network namespaces, keepalived, MariaDB)" >&2
-	exit 2
-fi
-need=()
-command -v ip >/dev/null || need+=(iproute2)
-command -v keepalived >/dev/null || need+=(keepalived)
-command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || need+=(mariadb-server)
-if ((${#need[@]})); then
-	echo "demo.sh: installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	# The packaged services are not used; the lab runs its own.
-	systemctl disable --now keepalived mariadb >/dev/null 2>&1 || true
-fi
-command -v go >/dev/null || { echo "demo.sh: go is not on PATH (install Go 1.26 or newer)" >&2; exit 2; }
-
-# Root-owned and not world-writable (keepalived's enable_script_security).
-work=$(mktemp -d /run/hacheck-demo.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	# The demo tears its lab down itself; this catches one killed hard.
-	[[ -x $work/hacheck-lab ]] && "$work/hacheck-lab" down --orphans >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "demo.sh: building hacheck"
-go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
+. scripts/lib.sh
+require_root demo.sh "network namespaces, keepalived, MariaDB"
+install_missing demo.sh ip=iproute2 keepalived=keepalived mariadbd=mariadb-server
+build_lab_tools demo
 "$work/hacheck-lab" demo --hacheck "$work/hacheck" "$@"
