@@ -15,7 +15,7 @@
 #                 `hacheck notify` promotion, examples/keepalived.conf;
 #   - baseline:   polled shell vrrp_script (interval 2, fall 2) and fence,
 #                 catch-up, flip, promotion, re-pointing by hand-written SQL;
-#   - hacheck-v3: hacheck with VRRPv3, advert_int 0.1.
+#   - hacheck-v3, baseline-v3: the same two with VRRPv3, advert_int 0.1.
 # Prints a markdown table: drain-to-VIP time, write-blocked window,
 # acknowledged and lost writes. Exits non-zero when a write was lost, the VIP
 # was on both nodes, or a node was writable without the VIP. Everything it
@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-10}
-MODES=${MODES:-hacheck,baseline,hacheck-v3}
+MODES=${MODES:-hacheck,baseline,hacheck-v3,baseline-v3}
 # The writer's connect timeout: a connection attempt sent to the VIP while it
 # moves hangs until it (the old holder drops the SYN), so it adds up to this
 # much to the write-blocked window of every setup alike.
