@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,9 +87,13 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := c.check(); err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	for _, m := range strings.Split(*modes, ",") {
-		want[strings.TrimSpace(m)] = true
+	var known []string
+	for _, m := range cutoverModes() {
+		known = append(known, m.name)
+	}
+	want, err := chooseModes(*modes, known)
+	if err != nil {
+		return err
 	}
 	tmp, err := os.MkdirTemp("", "hacheck-bench-")
 	if err != nil {
@@ -104,7 +107,6 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 		if !want[m.name] {
 			continue
 		}
-		delete(want, m.name)
 		order = append(order, m)
 		s, err := benchCutoverMode(ctx, c, m, *runs, *wc, tmp, stderr)
 		res[m.name] = s
@@ -115,9 +117,6 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times, %d times a writable node without the VIP %v",
 				m.name, s.lost, s.overlaps, len(s.violations), s.violations[:min(3, len(s.violations))]))
 		}
-	}
-	for m := range want {
-		return &usageError{fmt.Sprintf("unknown mode %q", m)}
 	}
 	printCutoverTable(stdout, order, res, *wc)
 	return errors.Join(failures...)

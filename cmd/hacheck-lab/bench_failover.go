@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
@@ -86,9 +85,13 @@ func cmdBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := c.check(); err != nil {
 		return err
 	}
-	want := map[string]bool{}
-	for _, m := range strings.Split(*modes, ",") {
-		want[strings.TrimSpace(m)] = true
+	var known []string
+	for _, m := range failoverModes() {
+		known = append(known, m.name)
+	}
+	want, err := chooseModes(*modes, known)
+	if err != nil {
+		return err
 	}
 	tmp, err := os.MkdirTemp("", "hacheck-bench-")
 	if err != nil {
@@ -102,16 +105,12 @@ func cmdBenchFailover(ctx context.Context, args []string, stdout, stderr io.Writ
 		if !want[m.name] {
 			continue
 		}
-		delete(want, m.name)
 		order = append(order, m)
 		rs, err := benchFailoverMode(ctx, c, m, *runs, tmp, stderr)
 		if err != nil {
 			return fmt.Errorf("mode %s: %w", m.name, err)
 		}
 		results[m.name] = rs
-	}
-	for m := range want {
-		return &usageError{fmt.Sprintf("unknown mode %q (want hacheck, shell)", m)}
 	}
 	printFailoverTable(stdout, order, results)
 	return nil

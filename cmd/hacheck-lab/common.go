@@ -122,3 +122,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// chooseModes parses a --modes list against the known mode names and
+// returns the chosen ones, checked before any of them runs: a misspelled
+// mode must not cost the minutes of the modes before it.
+func chooseModes(list string, known []string) (map[string]bool, error) {
+	chosen := map[string]bool{}
+	for _, m := range strings.Split(list, ",") {
+		m = strings.TrimSpace(m)
+		if !slices.Contains(known, m) {
+			return nil, &usageError{fmt.Sprintf("unknown mode %q (want %s)", m, strings.Join(known, ", "))}
+		}
+		chosen[m] = true
+	}
+	return chosen, nil
+}
