@@ -117,6 +117,13 @@ checks:
 	if err := os.WriteFile(n.config, []byte(body), 0o600); err != nil {
 		n.t.Fatal(err)
 	}
+	n.reload()
+}
+
+// reload loads the configuration file and builds its checks, as the
+// commands will.
+func (n *dbNode) reload() {
+	n.t.Helper()
 	cfg, err := config.Load(n.config)
 	if err != nil {
 		n.t.Fatal(err)
@@ -140,17 +147,7 @@ func (n *dbNode) edit(old, new string) {
 	if err := os.WriteFile(n.config, []byte(strings.Replace(string(body), old, new, 1)), 0o600); err != nil {
 		n.t.Fatal(err)
 	}
-	cfg, err := config.Load(n.config)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	ent, err := health.Build(cfg)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	n.mu.Lock()
-	n.cfg, n.ent = cfg, ent
-	n.mu.Unlock()
+	n.reload()
 }
 
 func (n *dbNode) hacheck(args ...string) (code int, stdout, stderr string) {
