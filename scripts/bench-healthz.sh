@@ -7,7 +7,7 @@
 #
 # Side by side, against the same throwaway MariaDB on 127.0.0.1:
 #   - floor:        a bare net/http server answering "true" from memory
-#                   (internal/bench/floor): the most any Go HTTP server can do here;
+#                   (cmd/bench-floor): the most any Go HTTP server can do here;
 #   - clustercheck: a shell script behind socat (one fork per connection, as
 #                   under xinetd) that runs the mysql client on every request;
 #   - hacheck:      `hacheck serve` with one mysql check (mode alive, interval 1s).
@@ -91,7 +91,7 @@ wait_http() {
 }
 
 echo "bench-healthz.sh: building hacheck and the floor server" >&2
-go build -o "$work/" ./cmd/hacheck ./internal/bench/floor
+go build -o "$work/" ./cmd/hacheck ./cmd/bench-floor
 
 # ---- MariaDB ----------------------------------------------------------------
 my_port=$(free_port)
@@ -153,7 +153,7 @@ own=$((q1 - q0))
 
 # ---- the three servers ----------------------------------------------------------
 floor_port=$(free_port)
-"${server_cpu[@]}" "$work/floor" -listen "127.0.0.1:$floor_port" &
+"${server_cpu[@]}" "$work/bench-floor" -listen "127.0.0.1:$floor_port" &
 pids+=($!)
 
 cc_port=$(free_port)

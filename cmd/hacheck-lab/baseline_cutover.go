@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
-	"github.com/hacheck/hacheck/internal/mariadbtest"
+	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // upBaselineLab builds the MariaDB pair under the baseline keepalived
@@ -90,7 +90,7 @@ func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode,
 		"STOP SLAVE",
 		"SET GLOBAL gtid_slave_pos = @@gtid_binlog_pos",
 		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%d, MASTER_USER='%s', MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-			to.Addr.Addr(), mysqlPort, mariadbtest.ReplUser, mariadbtest.ReplPassword),
+			to.Addr.Addr(), mysqlPort, mariadbd.ReplUser, mariadbd.ReplPassword),
 		"START SLAVE",
 	} {
 		if _, err := old.ExecContext(wctx, q); err != nil {

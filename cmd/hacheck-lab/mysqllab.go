@@ -14,7 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/hacheck/hacheck/internal/lab"
-	"github.com/hacheck/hacheck/internal/mariadbtest"
+	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // Accounts of the MariaDB lab (lab only: the servers listen inside the
@@ -54,11 +54,11 @@ func dsnFor(addr, user, pass string) string {
 // persistent lab keeps them after this process exits. Every file is under
 // the node directories.
 func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error) {
-	mariadbd, _, err := mariadbtest.Binaries(mariadbtest.Options{})
+	binary, _, err := mariadbd.Binaries(mariadbd.Options{})
 	if err != nil {
 		return nil, err
 	}
-	servers := map[*lab.Node]*mariadbtest.Server{}
+	servers := map[*lab.Node]*mariadbd.Server{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -69,11 +69,11 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 				errs[i] = err
 				return
 			}
-			var s *mariadbtest.Server
+			var s *mariadbd.Server
 			var err error
 			// One retry: a bootstrap on a busy machine occasionally fails.
 			for attempt := 0; attempt < 2 && (attempt == 0 || err != nil); attempt++ {
-				s, err = mariadbtest.StartProcess(mariadbtest.Options{
+				s, err = mariadbd.StartProcess(mariadbd.Options{
 					BindAddress:   n.Addr.Addr().String(),
 					Port:          mysqlPort,
 					ServerID:      uint32(i + 1),
@@ -104,8 +104,8 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 	}
 	a, b := servers[l.A], servers[l.B]
 	setup := func() error {
-		for _, s := range []*mariadbtest.Server{a, b} {
-			if err := s.CreateUser(ctx, hacheckUser, hacheckPass, mariadbtest.HacheckGrants); err != nil {
+		for _, s := range []*mariadbd.Server{a, b} {
+			if err := s.CreateUser(ctx, hacheckUser, hacheckPass, mariadbd.HacheckGrants); err != nil {
 				return err
 			}
 			if err := s.CreateUser(ctx, appUser, appPass, "SELECT, INSERT"); err != nil {
@@ -140,7 +140,7 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 		if err := s.Shutdown(); err != nil {
 			return nil, err
 		}
-		if _, err := l.Start(n, "mariadbd", mariadbd, "--defaults-file="+filepath.Join(s.Dir, "my.cnf"), "--read-only=ON"); err != nil {
+		if _, err := l.Start(n, "mariadbd", binary, "--defaults-file="+filepath.Join(s.Dir, "my.cnf"), "--read-only=ON"); err != nil {
 			return nil, err
 		}
 		db, err := sql.Open("mysql", socketDSN(s.Socket))
@@ -239,7 +239,7 @@ promote:
   unplanned: refuse
 `, dsnFor(fmt.Sprintf("%s:%d", n.Addr.Addr(), mysqlPort), hacheckUser, hacheckPass),
 		peer.Addr.Addr(), dsnFor(fmt.Sprintf("%s:%d", peer.Addr.Addr(), mysqlPort), hacheckUser, hacheckPass),
-		mariadbtest.ReplUser, mariadbtest.ReplPassword)
+		mariadbd.ReplUser, mariadbd.ReplPassword)
 	return b.String()
 }
 

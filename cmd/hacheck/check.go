@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/hacheck/hacheck/internal/health"
 )
 
 func (a *app) checkCmd() *cobra.Command {
@@ -20,15 +18,16 @@ stdout says why. The whole run is bounded by check_timeout, which must stay
 below keepalived's script timeout. Safe to run several at once.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, entries, err := a.loadChecks()
+			cfg, n, err := a.node()
 			if err != nil {
 				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
 				return err
 			}
+			defer n.Close()
 			parent := c.Context()
 			ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)
 			defer cancel()
-			rep := health.Evaluate(ctx, cfg, entries, false)
+			rep := n.Evaluate(ctx, false)
 			if parent.Err() != nil {
 				// Interrupted (keepalived's timeout sends SIGTERM): never
 				// count that as success.

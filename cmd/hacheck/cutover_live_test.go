@@ -2,7 +2,7 @@ package main
 
 // Live cutover tests: two (or three) real mariadbd started by the tests
 // (internal/mariadbtest), hacheck commands run in-process through run(),
-// each node's /status served by httptest from the same health.Evaluate that
+// each node's /status served by httptest from the same node.Node that
 // `status` uses. They skip when mariadbd is not installed (fail under CI).
 
 import (
@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,6 +29,7 @@ import (
 	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/mariadbtest"
+	"github.com/hacheck/hacheck/internal/node"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
@@ -49,7 +52,7 @@ type dbNode struct {
 
 	mu  sync.Mutex
 	cfg *config.Config
-	ent []health.Entry
+	nd  *node.Node
 }
 
 func startDBServer(t *testing.T) *mariadbtest.Server {
@@ -73,7 +76,7 @@ func newDBNode(t *testing.T, name string, srv *mariadbtest.Server) *dbNode {
 
 func (n *dbNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock()
-	cfg, ent := n.cfg, n.ent
+	cfg, nd := n.cfg, n.nd
 	n.mu.Unlock()
 	if cfg == nil {
 		http.Error(w, "not configured", http.StatusInternalServerError)
@@ -81,9 +84,9 @@ func (n *dbNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.CheckTimeout)
 	defer cancel()
-	rep := health.Evaluate(ctx, cfg, ent, false)
-	rep.VIP = health.QueryVIP(cfg)
-	rep.MySQL = health.MySQLStatusFor(cfg)
+	rep := nd.Evaluate(ctx, false)
+	rep.VIP = nd.VIPStatus()
+	rep.MySQL = nd.MySQLStatus()
 	if !rep.Healthy {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
@@ -128,12 +131,13 @@ func (n *dbNode) reload() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	ent, err := health.Build(cfg)
+	nd, err := node.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		n.t.Fatal(err)
 	}
+	n.t.Cleanup(func() { nd.Close() })
 	n.mu.Lock()
-	n.cfg, n.ent = cfg, ent
+	n.cfg, n.nd = cfg, nd
 	n.mu.Unlock()
 }
 

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/internal/keepalived"
 )
 
 func (a *app) drainCmd() *cobra.Command {
@@ -45,10 +43,11 @@ done, as the message says).
 Exit 2: usage or configuration error.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			cfg, n, err := a.node()
 			if err != nil {
 				return err
 			}
+			defer n.Close()
 			if c.Flags().Changed("timeout") && timeout <= 0 {
 				return usageErr("--timeout %s: must be a positive duration such as 30s", timeout)
 			}
@@ -57,16 +56,11 @@ Exit 2: usage or configuration error.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
-			if follow && cfg.MySQL.DSN == "" {
+			if follow && !n.HasDatabase() {
 				return usageErr("--follow needs mysql.dsn (and peer.mysql_dsn, replication.user) in the configuration")
 			}
-			plan, err := drain.PlanFor(cfg, opt)
-			if err != nil {
-				return failErr("%v", err)
-			}
-			plan.KeepSteps = keepFenced
 			opt.Via = "cli"
-			res, err := drain.Run(ctx, state.Store{Dir: cfg.StateDir}, plan, opt, a.stdout)
+			res, err := n.DrainKeeping(ctx, opt, keepFenced, a.stdout)
 			if rerr := a.reportDrain(res, err); rerr != nil || !follow || opt.DryRun {
 				return rerr
 			}
@@ -74,7 +68,7 @@ Exit 2: usage or configuration error.`,
 			// promotion on the peer only starts once the VIP has moved.
 			fctx, fcancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
 			defer fcancel()
-			if err := a.follow(fctx, cfg, 200*time.Millisecond); err != nil {
+			if err := a.follow(fctx, n, 200*time.Millisecond); err != nil {
 				var ee *exitError
 				if errors.As(err, &ee) {
 					ee.msg = "this node IS drained, but " + ee.msg + "\nrun `hacheck follow` once the peer is promoted"
@@ -94,25 +88,14 @@ Exit 2: usage or configuration error.`,
 }
 
 func (a *app) reportDrain(res drain.Result, err error) error {
+	sum := drain.Summarize(res, err)
 	switch {
-	case errors.Is(err, state.ErrBusy):
-		return failErr("%v; try again when it has finished", err)
-	case err != nil && res.Outcome == drain.Refused && len(res.Failures) > 0:
-		var b strings.Builder
-		fmt.Fprintf(&b, "drain refused; the state is unchanged. Failed:")
-		for _, f := range res.Failures {
-			fmt.Fprintf(&b, "\n  - %s: %s", f.Name, f.Detail)
-		}
-		b.WriteString("\nFix these, or run `hacheck drain --force` to drain anyway.")
-		return failErr("%s", b.String())
-	case err != nil:
-		return failErr("drain failed: %v", err)
-	}
-	switch res.Outcome {
-	case drain.Drained:
-		fmt.Fprintf(a.stdout, "drained (generation %d)\n", res.State.Generation)
-	case drain.DryRunPassed:
-		fmt.Fprintln(a.stdout, "dry run: every precondition passed; nothing was changed")
+	case sum.Failed:
+		return failErr("%s", sum.Message)
+	case res.Outcome == drain.AlreadyDrained:
+		// drain.Run has said so, with who drained it and why.
+	default:
+		fmt.Fprintln(a.stdout, sum.Message)
 	}
 	return nil
 }
@@ -125,15 +108,16 @@ func (a *app) undrainCmd() *cobra.Command {
 		Short: "Mark this node up: eligible to hold the VIP and to receive traffic",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			cfg, n, err := a.node()
 			if err != nil {
 				return err
 			}
+			defer n.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
 			defer cancel()
 			warnPreempt(a.stderr, keepalivedConf)
 			opt.Via = "cli"
-			s, changed, err := drain.Undrain(ctx, cfg, opt, a.stdout)
+			s, changed, err := n.Undrain(ctx, opt, a.stdout)
 			if err != nil {
 				return failErr("undrain: %v", err)
 			}
@@ -160,7 +144,7 @@ func warnPreempt(w io.Writer, path string) {
 	if err != nil {
 		return
 	}
-	if !cutover.HasNopreempt(string(b)) {
+	if !keepalived.HasNopreempt(string(b)) {
 		fmt.Fprintf(w, "warning: %s has no nopreempt: once up, this node may take the VIP back from a healthy peer with a lower priority (add nopreempt to both vrrp_instance blocks)\n", path)
 	}
 }

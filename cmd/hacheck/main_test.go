@@ -14,17 +14,17 @@ import (
 	"github.com/hacheck/hacheck/internal/state"
 )
 
-// node is a throwaway hacheck configuration with its own state directory.
-type node struct {
+// testNode is a throwaway hacheck configuration with its own state directory.
+type testNode struct {
 	t      *testing.T
 	dir    string
 	config string
 }
 
-func newNode(t *testing.T, extra string) *node {
+func newNode(t *testing.T, extra string) *testNode {
 	t.Helper()
 	dir := t.TempDir()
-	n := &node{t: t, dir: dir, config: filepath.Join(dir, "hacheck.yaml")}
+	n := &testNode{t: t, dir: dir, config: filepath.Join(dir, "hacheck.yaml")}
 	body := fmt.Sprintf("node: test\nstate_dir: %s\nlisten: 127.0.0.1:0\n%s", filepath.Join(dir, "state"), extra)
 	if err := os.WriteFile(n.config, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -33,33 +33,33 @@ func newNode(t *testing.T, extra string) *node {
 }
 
 // hacheck runs the command in-process exactly as main does.
-func (n *node) hacheck(args ...string) (code int, stdout, stderr string) {
+func (n *testNode) hacheck(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), append(args, "--config", n.config), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
-func (n *node) stateDir() string { return filepath.Join(n.dir, "state") }
+func (n *testNode) stateDir() string { return filepath.Join(n.dir, "state") }
 
 func TestCheckExitCodes(t *testing.T) {
 	cases := []struct {
 		name   string
 		extra  string
-		setup  func(n *node)
+		setup  func(n *testNode)
 		code   int
 		stdout string
 	}{
 		{"missing state", "", nil, ExitFail, "never marked up"},
-		{"up, no checks", "", func(n *node) { n.hacheck("undrain") }, ExitOK, "OK: up"},
-		{"up, passing check", "checks: [{name: t, type: exec, command: [/bin/true]}]\n", func(n *node) { n.hacheck("undrain") }, ExitOK, "1 check passed"},
-		{"up, failing check", "checks: [{name: f, type: exec, command: [/bin/false]}]\n", func(n *node) { n.hacheck("undrain") }, ExitFail, "check f failed"},
-		{"up, hanging check", "check_timeout: 300ms\nchecks: [{name: h, type: exec, command: [/bin/sleep, '10'], timeout: 200ms}]\n", func(n *node) { n.hacheck("undrain") }, ExitFail, "check h failed"},
-		{"drained", "", func(n *node) { n.hacheck("undrain"); n.hacheck("drain", "--reason", "maint") }, ExitFail, "maint"},
-		{"corrupt state", "", func(n *node) {
+		{"up, no checks", "", func(n *testNode) { n.hacheck("undrain") }, ExitOK, "OK: up"},
+		{"up, passing check", "checks: [{name: t, type: exec, command: [/bin/true]}]\n", func(n *testNode) { n.hacheck("undrain") }, ExitOK, "1 check passed"},
+		{"up, failing check", "checks: [{name: f, type: exec, command: [/bin/false]}]\n", func(n *testNode) { n.hacheck("undrain") }, ExitFail, "check f failed"},
+		{"up, hanging check", "check_timeout: 300ms\nchecks: [{name: h, type: exec, command: [/bin/sleep, '10'], timeout: 200ms}]\n", func(n *testNode) { n.hacheck("undrain") }, ExitFail, "check h failed"},
+		{"drained", "", func(n *testNode) { n.hacheck("undrain"); n.hacheck("drain", "--reason", "maint") }, ExitFail, "maint"},
+		{"corrupt state", "", func(n *testNode) {
 			os.MkdirAll(n.stateDir(), 0o755)
 			os.WriteFile(filepath.Join(n.stateDir(), "state.json"), []byte("{"), 0o644)
 		}, ExitFail, "corrupt"},
-		{"unknown version", "", func(n *node) {
+		{"unknown version", "", func(n *testNode) {
 			os.MkdirAll(n.stateDir(), 0o755)
 			os.WriteFile(filepath.Join(n.stateDir(), "state.json"), []byte(`{"version":9,"state":"up"}`), 0o644)
 		}, ExitFail, "unknown version"},

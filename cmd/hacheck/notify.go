@@ -44,15 +44,16 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 		RunE: func(c *cobra.Command, args []string) error {
 			ev, _ := cutover.ParseEvent(args, a.started)
 			ev.Stamp = notifyStamp
-			cfg, err := a.load()
+			cfg, n, err := a.node()
 			if err != nil {
 				return err
 			}
+			defer n.Close()
 			log := a.logger(cfg)
 			if notifyStampErr != nil {
 				log.Warn("notify: no ordering stamp; this event is never judged stale", "err", notifyStampErr)
 			}
-			if cfg.MySQL.DSN == "" {
+			if !n.HasDatabase() {
 				st := state.Store{Dir: cfg.StateDir}
 				if err := st.SaveTransition(state.Transition{Kind: ev.Kind, Instance: ev.Name, State: ev.State, Priority: ev.Priority, At: time.Now().UTC()}); err != nil {
 					return failErr("record transition: %v", err)
@@ -60,16 +61,13 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 				fmt.Fprintf(a.stdout, "notify %s: recorded (no mysql.dsn: no database to promote or fence)\n", ev.State)
 				return nil
 			}
-			pair, err := cutover.OpenPair(cfg)
+			nt, err := n.Notifier()
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			defer pair.Close()
-			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
+			ctx, cancel := context.WithTimeout(c.Context(), n.NotifyBudget())
 			defer cancel()
-			n := cutover.NewNotifier(cfg, pair, log)
-			n.Promote.VIP = n.VIP // read again just before the server is made writable
-			rec, err := n.Handle(ctx, ev)
+			rec, err := nt.Handle(ctx, ev)
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "notify %s: %s: %s\n", ev.State, rec.Action, rec.Detail)
 			}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/hacheck/hacheck/internal/cutover"
 )
 
 func (a *app) promoteCmd() *cobra.Command {
@@ -23,20 +21,18 @@ Exit 0: promoted (or already the writable primary). Exit 1: refused or failed.
 Exit 2: usage or configuration error.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, err := a.load()
+			_, n, err := a.node()
 			if err != nil {
 				return err
 			}
-			pair, err := cutover.OpenPair(cfg)
+			defer n.Close()
+			nt, err := n.Notifier()
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			defer pair.Close()
-			ctx, cancel := context.WithTimeout(c.Context(), notifyBudget(cfg))
+			ctx, cancel := context.WithTimeout(c.Context(), n.NotifyBudget())
 			defer cancel()
-			n := cutover.NewNotifier(cfg, pair, a.logger(cfg))
-			n.Promote.VIP = n.VIP // read again just before the server is made writable
-			rec, err := n.PromoteNow(ctx, force, a.started)
+			rec, err := nt.PromoteNow(ctx, force, a.started)
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "promote: %s: %s\n", rec.Action, rec.Detail)
 			}

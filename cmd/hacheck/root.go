@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hacheck/hacheck/internal/config"
-	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/node"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -37,18 +37,19 @@ func (a *app) load() (*config.Config, error) {
 	return cfg, nil
 }
 
-// loadChecks reads the configuration and builds its live checks; a
-// problem with either is a usage error (exit 2).
-func (a *app) loadChecks() (*config.Config, []health.Entry, error) {
+// node reads the configuration and builds the node from it (see
+// internal/node); a problem with either is a usage error (exit 2). The
+// caller closes the node.
+func (a *app) node() (*config.Config, *node.Node, error) {
 	cfg, err := a.load()
 	if err != nil {
 		return nil, nil, err
 	}
-	entries, err := health.Build(cfg)
+	n, err := node.New(cfg, a.logger(cfg))
 	if err != nil {
 		return nil, nil, usageErr("%v", err)
 	}
-	return cfg, entries, nil
+	return cfg, n, nil
 }
 
 func (a *app) logger(cfg *config.Config) *slog.Logger {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/spf13/cobra"
-
-	"github.com/hacheck/hacheck/internal/server"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -17,11 +15,12 @@ keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
 gracefully; stopping never changes the state.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, entries, err := a.loadChecks()
+			_, n, err := a.node()
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, a.logger(cfg), entries)
+			defer n.Close()
+			srv, err := n.Server()
 			if err != nil {
 				return usageErr("%v", err)
 			}

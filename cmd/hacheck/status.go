@@ -20,15 +20,14 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show the state, the live checks and the VIP (exit 0 healthy, 1 not)",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, entries, err := a.loadChecks()
+			cfg, n, err := a.node()
 			if err != nil {
 				return err
 			}
+			defer n.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.CheckTimeout)
 			defer cancel()
-			rep := health.Evaluate(ctx, cfg, entries, true)
-			rep.VIP = health.QueryVIP(cfg)
-			rep.MySQL = health.MySQLStatusFor(cfg)
+			rep := n.Status(ctx)
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")

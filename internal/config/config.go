@@ -19,8 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/viper"
+
+	"github.com/hacheck/hacheck/internal/db"
 )
 
 // DefaultFile is read when no --config is given and it exists.
@@ -59,7 +60,7 @@ type Check struct {
 	Command  []string
 	Mode     string // mysql: alive or replica
 	MaxLag   time.Duration
-	DSN      string // mysql: defaults to mysql.dsn
+	DSN      DSN // mysql: defaults to mysql.dsn
 	Timeout  time.Duration
 	Interval time.Duration // how often `serve` runs it
 }
@@ -75,7 +76,7 @@ func (v VIP) Configured() bool { return v.Address.IsValid() }
 
 // MySQL is this node's database server.
 type MySQL struct {
-	DSN          string
+	DSN          DSN
 	QueryTimeout time.Duration
 	FenceTimeout time.Duration
 }
@@ -83,7 +84,7 @@ type MySQL struct {
 // Peer is the other node of the pair.
 type Peer struct {
 	URL      string
-	MySQLDSN string
+	MySQLDSN DSN
 	Timeout  time.Duration
 }
 
@@ -162,11 +163,6 @@ func defaults() map[string]any {
 		"agent.listen":          "",
 	}
 }
-
-// minFenceTimeout is the shortest mysql.fence_timeout that lets the
-// server-side bound (whole seconds, at least 1 s, at most 3/4 of the
-// budget) end before the client gives up.
-const minFenceTimeout = 1500 * time.Millisecond
 
 // Defaults for each live check.
 const (
@@ -266,8 +262,7 @@ func Load(file string) (*Config, error) {
 		bad("vip.address", "empty, but vip.interface is set (write e.g. 192.0.2.100/24)")
 	}
 
-	cfg.MySQL.DSN = v.GetString("mysql.dsn")
-	checkDSN(bad, "mysql.dsn", cfg.MySQL.DSN)
+	cfg.MySQL.DSN = parseDSN(bad, "mysql.dsn", v.GetString("mysql.dsn"))
 	cfg.MySQL.QueryTimeout = dur("mysql.query_timeout")
 	cfg.MySQL.FenceTimeout = dur("mysql.fence_timeout")
 	cfg.Peer.URL = v.GetString("peer.url")
@@ -277,8 +272,7 @@ func Load(file string) (*Config, error) {
 			bad("peer.url", "%q is not an http(s) URL (write the peer's hacheck base URL, e.g. http://192.0.2.12:8530)", cfg.Peer.URL)
 		}
 	}
-	cfg.Peer.MySQLDSN = v.GetString("peer.mysql_dsn")
-	checkDSN(bad, "peer.mysql_dsn", cfg.Peer.MySQLDSN)
+	cfg.Peer.MySQLDSN = parseDSN(bad, "peer.mysql_dsn", v.GetString("peer.mysql_dsn"))
 	cfg.Peer.Timeout = dur("peer.timeout")
 	cfg.Drain.Timeout = dur("drain.timeout")
 	cfg.Drain.CatchupTimeout = dur("drain.catchup_timeout")
@@ -291,10 +285,10 @@ func Load(file string) (*Config, error) {
 	// writes (lock_wait_timeout) in whole seconds, at least 1 s; hacheck sets
 	// it to at most 3/4 of the fence's budget so the statement ends on the
 	// server before hacheck gives up on it.
-	if f := cfg.MySQL.FenceTimeout; f > 0 && f < minFenceTimeout {
-		bad("mysql.fence_timeout", "%s is too short: the server bounds its wait for running writes in whole seconds (at least 1 s), so a fence needs at least %s to end on the server before hacheck gives up (write e.g. 2s)", f, minFenceTimeout)
+	if f := cfg.MySQL.FenceTimeout; f > 0 && f < db.MinFenceTimeout {
+		bad("mysql.fence_timeout", "%s is too short: the server bounds its wait for running writes in whole seconds (at least 1 s), so a fence needs at least %s to end on the server before hacheck gives up (write e.g. 2s)", f, db.MinFenceTimeout)
 	}
-	if cfg.MySQL.DSN != "" && cfg.Drain.Timeout > 0 {
+	if cfg.MySQL.DSN.IsSet() && cfg.Drain.Timeout > 0 {
 		// peer-ready, fence and catch-up run one after another inside the drain.
 		if need := cfg.Peer.Timeout + cfg.MySQL.FenceTimeout + cfg.Drain.CatchupTimeout; cfg.Drain.Timeout <= need {
 			bad("drain.timeout", "%s leaves no room for its steps: peer.timeout (%s) + mysql.fence_timeout (%s) + drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
@@ -407,7 +401,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		if rc.Name != "" {
 			key = fmt.Sprintf("checks[%d] (%s)", i, rc.Name)
 		}
-		c := Check{Name: rc.Name, Type: rc.Type, Address: rc.Address, URL: rc.URL, Mode: rc.Mode, DSN: rc.DSN,
+		c := Check{Name: rc.Name, Type: rc.Type, Address: rc.Address, URL: rc.URL, Mode: rc.Mode,
 			Timeout: DefaultCheckTimeout, Interval: DefaultCheckInterval}
 		if c.Name == "" {
 			bad(key+".name", "empty (give each check a short unique name)")
@@ -456,13 +450,11 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			if c.Mode != "alive" && c.Mode != "replica" {
 				bad(key+".mode", "%q is not alive or replica", c.Mode)
 			}
-			if c.DSN == "" {
-				c.DSN = cfg.MySQL.DSN
-			}
-			if c.DSN == "" {
+			c.DSN = cfg.MySQL.DSN
+			if rc.DSN != "" {
+				c.DSN = parseDSN(bad, key+".dsn", rc.DSN)
+			} else if !c.DSN.IsSet() {
 				bad(key+".dsn", "empty and mysql.dsn is not set (set mysql.dsn)")
-			} else {
-				checkDSN(bad, key+".dsn", c.DSN)
 			}
 		default:
 			bad(key+".type", "%q is not one of %s", c.Type, strings.Join(checkTypes, ", "))
@@ -501,15 +493,6 @@ func checkHostPort(s string, minPort int) error {
 	return nil
 }
 
-func checkDSN(bad func(key, format string, a ...any), key, dsn string) {
-	if dsn == "" {
-		return
-	}
-	if _, err := mysql.ParseDSN(dsn); err != nil {
-		bad(key, "not a valid DSN: %v (write e.g. hacheck:PASSWORD@tcp(127.0.0.1:3306)/)", err)
-	}
-}
-
 func knownKeys() []string {
 	keys := []string{"checks"}
 	for k := range defaults() {
@@ -543,20 +526,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// Redacted returns the DSN with its password replaced, for messages and
-// `status`. An unparsable DSN is hidden entirely.
-func Redacted(dsn string) string {
-	if dsn == "" {
-		return ""
-	}
-	c, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "(invalid DSN)"
-	}
-	if c.Passwd != "" {
-		c.Passwd = "***"
-	}
-	return c.FormatDSN()
 }

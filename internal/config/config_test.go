@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ checks:
 		t.Fatalf("%+v", cfg)
 	}
 	if len(cfg.Checks) != 4 || cfg.Checks[0].Timeout != 300*time.Millisecond || cfg.Checks[1].Interval != 5*time.Second ||
-		strings.Join(cfg.Checks[2].Command, " ") != "/bin/true -x" || cfg.Checks[3].DSN != cfg.MySQL.DSN || cfg.Checks[3].MaxLag != 10*time.Second {
+		strings.Join(cfg.Checks[2].Command, " ") != "/bin/true -x" || cfg.Checks[3].DSN.String() != cfg.MySQL.DSN.String() || cfg.Checks[3].MaxLag != 10*time.Second {
 		t.Fatalf("checks: %+v", cfg.Checks)
 	}
 }
@@ -130,10 +131,37 @@ func TestMalformedYAML(t *testing.T) {
 	}
 }
 
-func TestRedacted(t *testing.T) {
-	got := Redacted("hacheck:s3cret@tcp(127.0.0.1:3306)/")
-	if strings.Contains(got, "s3cret") || !strings.Contains(got, "hacheck:***@tcp(127.0.0.1:3306)") {
-		t.Fatalf("Redacted = %q", got)
+// A DSN is parsed once, fully, and never prints its password.
+func TestDSN(t *testing.T) {
+	for _, tt := range []struct {
+		dsn  string
+		want string // in the error; "" = valid
+	}{
+		{"hacheck:s3cret@tcp(127.0.0.1:3306)/", ""},
+		{"hacheck:s3cret@unix(/run/mysqld/mysqld.sock)/", ""},
+		{"u:pw@127.0.0.1:3306/", "the address has no network: wrap it as tcp(HOST:PORT)"},
+		{"u:pw@tcpx(127.0.0.1:3306)/", `network "tcpx" is not tcp or unix`},
+		{"u:pw@tcp(127.0.0.1:0)/", "port"},
+	} {
+		var errs []string
+		d := parseDSN(func(key, format string, a ...any) { errs = append(errs, key+": "+fmt.Sprintf(format, a...)) }, "mysql.dsn", tt.dsn)
+		got := strings.Join(errs, "; ")
+		if tt.want == "" && (got != "" || !d.IsSet()) || tt.want != "" && (!strings.Contains(got, tt.want) || d.IsSet()) {
+			t.Errorf("%s: errors %q, set %v; want %q", tt.dsn, got, d.IsSet(), tt.want)
+		}
+		if strings.Contains(got, "s3cret") || strings.Contains(got, ":pw@") || strings.Contains(d.String(), "s3cret") {
+			t.Errorf("%s: a password is shown: %q / %q", tt.dsn, got, d)
+		}
+	}
+	d := parseDSN(func(string, string, ...any) {}, "k", "hacheck:s3cret@tcp(192.0.2.11:3307)/")
+	if d.String() != "hacheck:***@tcp(192.0.2.11:3307)/" {
+		t.Errorf("String = %q", d)
+	}
+	if h, p, err := d.HostPort(); h != "192.0.2.11" || p != 3307 || err != nil {
+		t.Errorf("HostPort = %s %d %v", h, p, err)
+	}
+	if d.Driver().Passwd != "s3cret" {
+		t.Errorf("Driver lost the password")
 	}
 }
 

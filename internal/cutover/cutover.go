@@ -16,127 +16,87 @@
 //
 // If 1-3 fail, the drain undoes the fence and the state stays "up".
 //
-// Decisions are pure functions (EvaluatePeer, decideNotify, evaluateGuard)
-// table-tested with fakes; everything that talks to a server goes through
-// the small DB interface, which *hamysql.Server implements.
+// Where each decision lives, one file per role:
+//
+//	peerready.go  the drain precondition: may the peer take over? (EvaluatePeer)
+//	fence.go      the drain step that makes this server read-only, and its exact undo
+//	catchup.go    the drain step that waits until the peer has applied the frozen position
+//	promote.go    make this server the writable primary, or refuse (Promote); fence it (Demote)
+//	follow.go     make a fenced old primary a GTID replica of the new one (Follow)
+//	guard.go      the split-brain guard: a writable server belongs with the VIP (evaluateGuard),
+//	              as a live check and once at undrain (PrepareStandby)
+//	notify.go     what a keepalived event does (decideNotify) and applying it (Notifier)
+//	event.go      the notify arguments and the boot-clock stamp that orders invocations
+//	record.go     notify.json (the last applied decision) and the notify lock
+//
+// Decisions are pure functions table-tested with fakes; everything that
+// talks to a server goes through the small DB interface, which *db.Server
+// implements. Nothing here reads the configuration: internal/node wires
+// these types from it.
 package cutover
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
-// DB is what cutover needs of a server. *hamysql.Server implements it; the
+// DB is what cutover needs of a server. *db.Server implements it; the
 // tests use fakes.
 type DB interface {
 	String() string
 	ServerID(ctx context.Context) (uint32, error)
-	ReadOnly(ctx context.Context) (hamysql.ReadOnlyState, error)
+	ReadOnly(ctx context.Context) (db.ReadOnlyState, error)
 	SetReadOnly(ctx context.Context, on bool) error
 	GTIDPosition(ctx context.Context) (string, error)
 	WaitForGTID(ctx context.Context, pos string, serverTimeout time.Duration) error
 	HasApplied(ctx context.Context, pos string) (bool, error)
-	ReplicaStatus(ctx context.Context) (*hamysql.ReplicaStatus, error)
+	ReplicaStatus(ctx context.Context) (*db.ReplicaStatus, error)
 	StopReplica(ctx context.Context) error
 	StartReplica(ctx context.Context) error
-	ChangeSource(ctx context.Context, src hamysql.Source) error
+	ChangeSource(ctx context.Context, src db.Source) error
 }
 
-var _ DB = (*hamysql.Server)(nil)
-
-// Open opens a server with the configured bounds: mysql.query_timeout for
-// calls without a deadline and mysql.fence_timeout for the server-side
-// lock wait of SET GLOBAL read_only. The dial timeout is capped at
-// mysql.query_timeout when the DSN sets none, so that an unreachable
-// server fails within the caller's budget.
-func Open(dsn string, cfg *config.Config) (*hamysql.Server, error) {
-	opts := hamysql.Options{
-		QueryTimeout:    cfg.MySQL.QueryTimeout,
-		LockWaitTimeout: cfg.MySQL.FenceTimeout,
-		DialTimeout:     min(hamysql.DefaultDialTimeout, max(cfg.MySQL.QueryTimeout, 500*time.Millisecond)),
-	}
-	if c, err := parseDSN(dsn); err == nil && c.Timeout > 0 {
-		opts.DialTimeout = 0 // the DSN's own timeout= wins
-	}
-	return hamysql.Open(dsn, opts)
-}
+var _ DB = (*db.Server)(nil)
 
 // queryTimeouter is a server that knows its own per-query bound
-// (mysql.query_timeout); *hamysql.Server implements it.
+// (mysql.query_timeout); *db.Server implements it.
 type queryTimeouter interface{ QueryTimeout() time.Duration }
 
-var _ queryTimeouter = (*hamysql.Server)(nil)
+var _ queryTimeouter = (*db.Server)(nil)
 
-// queryTimeout is the bound for one query to db: d when set, else the
-// server's own, else hamysql.DefaultQueryTimeout. The server applies its
+// queryTimeout is the bound for one query to s: d when set, else the
+// server's own, else db.DefaultQueryTimeout. The server applies its
 // own only to a context without a deadline; a caller that holds a long
 // budget (notify, follow) bounds each query with this instead.
-func queryTimeout(db DB, d time.Duration) time.Duration {
+func queryTimeout(s DB, d time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}
-	if q, ok := db.(queryTimeouter); ok && q.QueryTimeout() > 0 {
+	if q, ok := s.(queryTimeouter); ok && q.QueryTimeout() > 0 {
 		return q.QueryTimeout()
 	}
-	return hamysql.DefaultQueryTimeout
+	return db.DefaultQueryTimeout
 }
 
-// Pair is this node's server and the peer's, opened from mysql.dsn and
-// peer.mysql_dsn (Peer is nil when peer.mysql_dsn is empty).
-type Pair struct {
-	Local     *hamysql.Server
-	Peer      *hamysql.Server
-	LocalDSN  string
-	PeerDSN   string
-	closeOnce bool
+// bounded runs f under its own bound d (none when d <= 0) within ctx.
+func bounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := withTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
 }
 
-// OpenPair opens both servers of cfg. mysql.dsn is required.
-func OpenPair(cfg *config.Config) (*Pair, error) {
-	if cfg.MySQL.DSN == "" {
-		return nil, fmt.Errorf("mysql.dsn is not set (this command needs this node's server)")
-	}
-	local, err := Open(cfg.MySQL.DSN, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("mysql.dsn: %w", err)
-	}
-	p := &Pair{Local: local, LocalDSN: local.String()}
-	if cfg.Peer.MySQLDSN != "" {
-		peer, err := Open(cfg.Peer.MySQLDSN, cfg)
-		if err != nil {
-			local.Close()
-			return nil, fmt.Errorf("peer.mysql_dsn: %w", err)
-		}
-		p.Peer, p.PeerDSN = peer, peer.String()
-	}
-	return p, nil
+// boundedErr is bounded for a call that returns only an error.
+func boundedErr(ctx context.Context, d time.Duration, f func(context.Context) error) error {
+	ctx, cancel := withTimeout(ctx, d)
+	defer cancel()
+	return f(ctx)
 }
 
-// Close closes both pools.
-func (p *Pair) Close() error {
-	if p == nil || p.closeOnce {
-		return nil
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
 	}
-	p.closeOnce = true
-	var err error
-	if p.Peer != nil {
-		err = p.Peer.Close()
-	}
-	if e := p.Local.Close(); e != nil {
-		err = e
-	}
-	return err
-}
-
-// peerDB returns the peer as a DB, or nil (a nil *Server in a DB interface
-// would not compare equal to nil).
-func (p *Pair) peerDB() DB {
-	if p.Peer == nil {
-		return nil
-	}
-	return p.Peer
+	return context.WithTimeout(ctx, d)
 }

@@ -7,28 +7,28 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/db"
+	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
 )
 
 // fakeDB is a DB whose answers are set by the test and which logs what was
 // done to it.
 type fakeDB struct {
 	name     string
-	dialect  hamysql.Dialect
+	dialect  db.Dialect
 	id       uint32
 	ro       bool
 	down     error // every call fails with it
 	pos      string
 	applied  bool // HasApplied answer
 	waitErr  error
-	replica  *hamysql.ReplicaStatus
+	replica  *db.ReplicaStatus
 	setROErr error
 	log      []string
 }
@@ -37,12 +37,12 @@ func (f *fakeDB) String() string { return f.name }
 func (f *fakeDB) ServerID(context.Context) (uint32, error) {
 	return f.id, f.down
 }
-func (f *fakeDB) ReadOnly(context.Context) (hamysql.ReadOnlyState, error) {
+func (f *fakeDB) ReadOnly(context.Context) (db.ReadOnlyState, error) {
 	if f.down != nil {
-		return hamysql.ReadOnlyState{}, f.down
+		return db.ReadOnlyState{}, f.down
 	}
-	st := hamysql.ReadOnlyState{Dialect: f.dialect, ReadOnly: f.ro}
-	if f.dialect == hamysql.MySQL {
+	st := db.ReadOnlyState{Dialect: f.dialect, ReadOnly: f.ro}
+	if f.dialect == db.MySQL {
 		st.SuperReadOnly = f.ro
 	}
 	return st, nil
@@ -69,7 +69,7 @@ func (f *fakeDB) WaitForGTID(context.Context, string, time.Duration) error {
 	return f.waitErr
 }
 func (f *fakeDB) HasApplied(context.Context, string) (bool, error) { return f.applied, f.down }
-func (f *fakeDB) ReplicaStatus(context.Context) (*hamysql.ReplicaStatus, error) {
+func (f *fakeDB) ReplicaStatus(context.Context) (*db.ReplicaStatus, error) {
 	return f.replica, f.down
 }
 func (f *fakeDB) StopReplica(context.Context) error {
@@ -80,20 +80,20 @@ func (f *fakeDB) StartReplica(context.Context) error {
 	f.log = append(f.log, "start-replica")
 	return f.down
 }
-func (f *fakeDB) ChangeSource(_ context.Context, src hamysql.Source) error {
+func (f *fakeDB) ChangeSource(_ context.Context, src db.Source) error {
 	f.log = append(f.log, "change-source "+src.Host)
 	return f.down
 }
 
 var _ DB = (*fakeDB)(nil)
 
-func running(sourceID uint32) *hamysql.ReplicaStatus {
-	return &hamysql.ReplicaStatus{IORunning: "Yes", SQLRunning: "Yes", SourceHost: "10.0.0.1", SourcePort: 3306, SourceServerID: sourceID, UsingGTID: "Slave_Pos"}
+func running(sourceID uint32) *db.ReplicaStatus {
+	return &db.ReplicaStatus{IORunning: "Yes", SQLRunning: "Yes", SourceHost: "10.0.0.1", SourcePort: 3306, SourceServerID: sourceID, UsingGTID: "Slave_Pos"}
 }
 
 // mysql84Row is SHOW REPLICA STATUS as MySQL 8.4 spells it (recorded,
 // trimmed to the columns read), replicating from server_id 1.
-func mysql84Row(t *testing.T, io, sqlRunning string) *hamysql.ReplicaStatus {
+func mysql84Row(t *testing.T, io, sqlRunning string) *db.ReplicaStatus {
 	t.Helper()
 	cols := []string{"Replica_IO_State", "Source_Host", "Source_User", "Source_Port", "Replica_IO_Running", "Replica_SQL_Running",
 		"Last_Errno", "Last_Error", "Seconds_Behind_Source", "Last_IO_Errno", "Last_IO_Error", "Last_SQL_Errno", "Last_SQL_Error",
@@ -102,20 +102,15 @@ func mysql84Row(t *testing.T, io, sqlRunning string) *hamysql.ReplicaStatus {
 	vals := []sql.NullString{v("Waiting for source to send event"), v("10.0.0.1"), v("repl"), v("3306"), v(io), v(sqlRunning),
 		v("0"), v(""), v("0"), v("0"), v(""), v("0"), v(""),
 		v("1"), v("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77"), v("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77"), v("1"), v("")}
-	st, err := hamysql.ParseReplicaStatus(cols, vals)
+	st, err := db.ParseReplicaStatus(cols, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
-func upPeer(node string) PeerStatus {
-	var p PeerStatus
-	p.Node, p.Healthy = node, true
-	p.State = &struct {
-		State string `json:"state"`
-	}{State: "up"}
-	return p
+func upPeer(node string) health.Report {
+	return health.Report{Node: node, Healthy: true, State: &state.State{State: state.Up}}
 }
 
 func TestEvaluatePeer(t *testing.T) {
@@ -149,18 +144,15 @@ func TestEvaluatePeer(t *testing.T) {
 }
 
 func TestEvaluateGuard(t *testing.T) {
-	held := func(b bool) PeerStatus {
+	held := func(b bool) health.Report {
 		p := upPeer("a")
-		p.VIP = &struct {
-			Held  bool   `json:"held"`
-			Error string `json:"error"`
-		}{Held: b}
+		p.VIP = &vip.Status{Held: b}
 		return p
 	}
-	ro := hamysql.ReadOnlyState{Dialect: hamysql.MariaDB, ReadOnly: true}
-	rw := hamysql.ReadOnlyState{Dialect: hamysql.MariaDB}
+	ro := db.ReadOnlyState{Dialect: db.MariaDB, ReadOnly: true}
+	rw := db.ReadOnlyState{Dialect: db.MariaDB}
 	// MySQL: read_only alone lets SUPER write; only super_read_only fences.
-	mysqlHalf := hamysql.ReadOnlyState{Dialect: hamysql.MySQL, ReadOnly: true}
+	mysqlHalf := db.ReadOnlyState{Dialect: db.MySQL, ReadOnly: true}
 	cases := []struct {
 		name      string
 		f         GuardFacts
@@ -290,15 +282,15 @@ func TestPromote(t *testing.T) {
 			action: ActionWritable, localLog: "unfence", wantInMsg: "no replication source"},
 		{name: "planned: old primary fenced, applied", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
 			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
-		{name: "planned, MySQL dialect", local: &fakeDB{name: "b", dialect: hamysql.MySQL, ro: true, replica: mysql84Row(t, "Yes", "Yes"), applied: true},
-			peer: &fakeDB{name: "a", dialect: hamysql.MySQL, id: 1, ro: true, pos: "uuid:1-77"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
+		{name: "planned, MySQL dialect", local: &fakeDB{name: "b", dialect: db.MySQL, ro: true, replica: mysql84Row(t, "Yes", "Yes"), applied: true},
+			peer: &fakeDB{name: "a", dialect: db.MySQL, id: 1, ro: true, pos: "uuid:1-77"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
 		{name: "catches up first", local: &fakeDB{name: "b", ro: true, replica: running(1)},
 			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
 		{name: "old primary still writable: fenced first", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
 			peer: &fakeDB{name: "a", id: 1, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence", peerLog: "fence"},
 		{name: "old primary writable, cannot fence", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
 			peer: &fakeDB{name: "a", id: 1, setROErr: errors.New("access denied")}, action: ActionRefused, stillRO: true, wantInMsg: "could not be fenced"},
-		{name: "not caught up", local: &fakeDB{name: "b", ro: true, replica: running(1), waitErr: hamysql.ErrGTIDWaitTimeout},
+		{name: "not caught up", local: &fakeDB{name: "b", ro: true, replica: running(1), waitErr: db.ErrGTIDWaitTimeout},
 			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionRefused, stillRO: true, wantInMsg: "has not applied"},
 		{name: "unplanned, refuse", local: &fakeDB{name: "b", ro: true, replica: running(1)},
 			peer: &fakeDB{name: "a", down: errors.New("connection refused")}, action: ActionRefused, stillRO: true, wantInMsg: "promote --force"},
@@ -357,12 +349,12 @@ func TestFenceUndoRestoresOnlyWhatItChanged(t *testing.T) {
 }
 
 func TestCatchUpShowsProgressAndTimesOut(t *testing.T) {
-	peer := &fakeDB{name: "b", waitErr: hamysql.ErrGTIDWaitTimeout, replica: running(1)}
+	peer := &fakeDB{name: "b", waitErr: db.ErrGTIDWaitTimeout, replica: running(1)}
 	c := &CatchUp{Peer: peer, Timeout: 250 * time.Millisecond, Progress: 50 * time.Millisecond, Frozen: &Frozen{Position: "0-1-9"}}
 	var out bytes.Buffer
 	start := time.Now()
 	err := c.Do(context.Background(), &out)
-	if err == nil || !errors.Is(err, hamysql.ErrGTIDWaitTimeout) || !strings.Contains(err.Error(), "has not applied") {
+	if err == nil || !errors.Is(err, db.ErrGTIDWaitTimeout) || !strings.Contains(err.Error(), "has not applied") {
 		t.Fatalf("want a timeout, got %v", err)
 	}
 	if time.Since(start) > time.Second {
@@ -428,50 +420,6 @@ func TestParseEvent(t *testing.T) {
 	for _, bad := range [][]string{{"INSTANCE", "VI_1", "MASTER"}, {"X", "VI_1", "MASTER", "1"}, {"GROUP", "G", "LEADER", "1"}, {"INSTANCE", "VI_1", "BACKUP", "300"}} {
 		if _, err := ParseEvent(bad, time.Now()); err == nil {
 			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
-func TestHasNopreempt(t *testing.T) {
-	for conf, want := range map[string]bool{
-		"vrrp_instance VI_1 {\n  nopreempt\n}\n":           true,
-		"vrrp_instance VI_1 {\n  # nopreempt\n}\n":         false,
-		"vrrp_instance VI_1 {\n  state BACKUP\n}\n":        false,
-		"vrrp_instance VI_1 {\n  nopreempt # both nodes\n": true,
-	} {
-		if got := HasNopreempt(conf); got != want {
-			t.Errorf("%q: %v", conf, got)
-		}
-	}
-}
-
-// FetchPeer's errors name the peer without the credentials of peer.url.
-func TestFetchPeerRedactsUserinfo(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
-	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "nope", http.StatusInternalServerError)
-	}))
-	defer bad.Close()
-	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "not json") }))
-	defer garbage.Close()
-	withUser := func(base string) string { return strings.Replace(base, "http://", "http://hcuser:pw-s3cret@", 1) }
-	for _, u := range []string{
-		withUser("http://" + closed),          // connection refused
-		withUser(bad.URL),                     // HTTP 500
-		withUser(garbage.URL),                 // not the status JSON
-		"http://hcuser:pw-s3cret@bad host:1/", // does not parse
-	} {
-		_, err := FetchPeer(context.Background(), u, 2*time.Second)
-		if err == nil {
-			t.Fatalf("%s: no error", u)
-		}
-		if msg := err.Error(); strings.Contains(msg, "pw-s3cret") || strings.Contains(msg, "hcuser") {
-			t.Errorf("error shows the credentials: %s", msg)
 		}
 	}
 }

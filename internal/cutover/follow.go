@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
 // ErrPeerNotPrimary means the peer is still read-only: it has not been
@@ -70,7 +69,7 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 	if !ok {
 		return fmt.Errorf("%s has transactions that %s lacks (local position %q is not contained in the peer's): following would hide them; resolve by hand", local, peer, pos)
 	}
-	src := hamysql.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}
+	src := db.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}
 	if err := boundedErr(ctx, q, func(ctx context.Context) error { return local.ChangeSource(ctx, src) }); err != nil {
 		return err
 	}
@@ -87,7 +86,7 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 		if err != nil {
 			return err
 		}
-		okRepl, detail := hamysql.EvaluateReplica(st, hamysql.ReplicaPolicy{})
+		okRepl, detail := db.EvaluateReplica(st, db.ReplicaPolicy{})
 		if okRepl && st.SourceServerID == peerID {
 			fmt.Fprintf(out, "%s now replicates from %s (server_id %d): %s\n", local, peer, peerID, detail)
 			return nil
@@ -100,47 +99,4 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// PrepareStandby runs before `undrain` marks the node up. It applies the
-// split-brain guard's rule once: a writable server on a node without the
-// VIP while the peer holds it is made read-only; a writable server when no
-// node holds the VIP (bootstrap) or when that cannot be learned is left
-// writable, as the rightful claimant; a node that holds the VIP is left as
-// it is. peer is asked only when needed. It returns what it found or did.
-func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, peer func(context.Context) (PeerStatus, error), timeout time.Duration) (string, error) {
-	f := GuardFacts{VIPHeld: holdsVIP}
-	f.ReadOnly, f.ReadErr = bounded(ctx, queryTimeout(local, 0), local.ReadOnly)
-	if f.ReadErr != nil {
-		return "", f.ReadErr
-	}
-	if !f.ReadOnly.Fenced() && !holdsVIP {
-		f.Peer, f.PeerErr = peer(ctx)
-	}
-	v := evaluateGuard(f)
-	if !v.Fence {
-		return fmt.Sprintf("%s: %s", local, v.Detail), nil
-	}
-	fctx, cancel := withTimeout(ctx, timeout)
-	defer cancel()
-	if err := local.SetReadOnly(fctx, true); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s: %s; made it read-only", local, v.Detail), nil
-}
-
-// HasNopreempt reports whether a keepalived configuration text has a
-// nopreempt keyword outside comments.
-func HasNopreempt(conf string) bool {
-	for _, line := range strings.Split(conf, "\n") {
-		if i := strings.IndexAny(line, "#!"); i >= 0 {
-			line = line[:i]
-		}
-		for _, f := range strings.Fields(line) {
-			if f == "nopreempt" {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -2,30 +2,29 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hacheck/hacheck/check"
-	hamysql "github.com/hacheck/hacheck/check/mysql"
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/health"
-	"github.com/hacheck/hacheck/vip"
 )
 
 // GuardFacts is what SplitBrainGuard gathered; evaluateGuard judges it.
 // The zero value of each peer fact means "not learned".
 type GuardFacts struct {
-	ReadOnly   hamysql.ReadOnlyState
+	ReadOnly   db.ReadOnlyState
 	ReadErr    error
 	VIPHeld    bool
 	VIPErr     error
-	Peer       PeerStatus
-	PeerErr    error // includes "peer.url is not set"
+	Peer       health.Report // the peer's /status
+	PeerErr    error         // includes "peer.url is not set"
 	PeerServer string
 	// PeerDB is the peer's server (peer.mysql_dsn) as read, when
 	// PeerDBAsked and PeerDBErr is nil.
-	PeerDB      hamysql.ReadOnlyState
+	PeerDB      db.ReadOnlyState
 	PeerDBErr   error
 	PeerDBAsked bool
 	// FencePending: notify decided to fence this server and the fence did
@@ -154,30 +153,22 @@ const (
 // when the server does not answer in time, the result says the fence was
 // not attempted or that its outcome is unknown, never that it failed.
 type SplitBrainGuard struct {
-	Local        DB
-	Peer         DB     // peer.mysql_dsn; nil when not set
-	StateDir     string // where notify records a fence that failed ("": none)
-	VIPInterface string
-	VIPAddress   string // address only; "" with Held nil: no VIP configured
-	PeerURL      string
-	PeerTimeout  time.Duration // peer.timeout; the HTTP call also fits the read budget
-	Budget       time.Duration // check_timeout; default 2s
-	// FenceBudget is kept for a fence; default minFenceBudget (1.5s).
-	FenceBudget time.Duration
-	// Held overrides the netlink VIP lookup (tests).
+	Local    DB
+	Peer     DB     // peer.mysql_dsn; nil when not set
+	StateDir string // where notify records a fence that failed ("": none)
+	// Held says whether this node holds the VIP; nil: no VIP configured.
 	Held func() (bool, error)
+	// PeerStatus reads the peer's hacheck (peer.url, bounded by
+	// peer.timeout); it also fits the read budget.
+	PeerStatus func(context.Context) (health.Report, error)
+	Budget     time.Duration // check_timeout; default 2s
+	// FenceBudget is kept for a fence; default db.MinFenceTimeout (1.5s).
+	FenceBudget time.Duration
 }
 
 var _ check.Checker = (*SplitBrainGuard)(nil)
 
 func (g *SplitBrainGuard) Name() string { return "mysql-split-brain" }
-
-func (g *SplitBrainGuard) held() (bool, error) {
-	if g.Held != nil {
-		return g.Held()
-	}
-	return vipHeld(g.VIPInterface, g.VIPAddress)
-}
 
 // deadlines returns when the guard must be done (end), when its reads must
 // be (reads: FenceBudget before end), and the least time left in which a
@@ -196,7 +187,7 @@ func (g *SplitBrainGuard) deadlines(ctx context.Context, start time.Time) (end, 
 	end = end.Add(-min(guardMargin, end.Sub(start)/10))
 	fence := g.FenceBudget
 	if fence <= 0 {
-		fence = minFenceBudget
+		fence = db.MinFenceTimeout
 	}
 	reads = end.Add(-fence)
 	if reads.Before(start.Add(minGuardReads)) {
@@ -221,9 +212,9 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 	if f.ReadErr == nil && f.ReadOnly.Fenced() && f.FencePending {
 		g.settle(pendingSeq, "the split-brain guard found the server read-only")
 	}
-	f.NoVIP = g.Held == nil && g.VIPAddress == ""
+	f.NoVIP = g.Held == nil
 	if f.ReadErr == nil && !f.ReadOnly.Fenced() && !f.NoVIP {
-		f.VIPHeld, f.VIPErr = g.held()
+		f.VIPHeld, f.VIPErr = g.Held()
 		if f.VIPErr == nil && !f.VIPHeld && !f.FencePending {
 			g.askPeer(rctx, &f)
 		}
@@ -263,7 +254,11 @@ func (g *SplitBrainGuard) askPeer(ctx context.Context, f *GuardFacts) {
 			f.PeerDB, f.PeerDBErr = g.Peer.ReadOnly(ctx)
 		}()
 	}
-	f.Peer, f.PeerErr = FetchPeer(ctx, g.PeerURL, g.PeerTimeout)
+	if g.PeerStatus == nil {
+		f.PeerErr = errors.New("peer.url is not set")
+	} else {
+		f.Peer, f.PeerErr = g.PeerStatus(ctx)
+	}
 	wg.Wait()
 }
 
@@ -273,60 +268,29 @@ func (g *SplitBrainGuard) settle(seq uint64, how string) {
 	_ = SettlePendingFence(g.StateDir, seq, how, 50*time.Millisecond)
 }
 
-// BuildChecker builds a check of type mysql (health.MySQLChecker): mode
-// alive (the server answers SELECT 1 within the check's timeout) or replica
-// (IO and SQL threads running, no error, GTID positioning, and
-// Seconds_Behind_* within max_lag when set: lag only ever fails the check).
-func BuildChecker(c config.Check, cfg *config.Config) (check.Checker, error) {
-	srv, err := Open(c.DSN, cfg)
-	if err != nil {
-		return nil, err
+// PrepareStandby runs before `undrain` marks the node up. It applies the
+// split-brain guard's rule once: a writable server on a node without the
+// VIP while the peer holds it is made read-only; a writable server when no
+// node holds the VIP (bootstrap) or when that cannot be learned is left
+// writable, as the rightful claimant; a node that holds the VIP is left as
+// it is. peer is asked only when needed. It returns what it found or did.
+func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, peer func(context.Context) (health.Report, error), timeout time.Duration) (string, error) {
+	f := GuardFacts{VIPHeld: holdsVIP}
+	f.ReadOnly, f.ReadErr = bounded(ctx, queryTimeout(local, 0), local.ReadOnly)
+	if f.ReadErr != nil {
+		return "", f.ReadErr
 	}
-	switch c.Mode {
-	case "", "alive":
-		return &hamysql.AliveCheck{CheckName: c.Name, Server: srv}, nil
-	case "replica":
-		return &hamysql.ReplicaCheck{CheckName: c.Name, Server: srv, MaxLag: c.MaxLag}, nil
+	if !f.ReadOnly.Fenced() && !holdsVIP {
+		f.Peer, f.PeerErr = peer(ctx)
 	}
-	srv.Close()
-	return nil, fmt.Errorf("mysql check mode %q is not alive or replica", c.Mode)
-}
-
-// AutoCheckers adds the split-brain guard when mysql.dsn is configured
-// (health.AutoCheckers); without a vip it only enforces a fence that
-// notify could not apply.
-func AutoCheckers(cfg *config.Config) ([]health.Entry, error) {
-	if cfg.MySQL.DSN == "" {
-		return nil, nil
+	v := evaluateGuard(f)
+	if !v.Fence {
+		return fmt.Sprintf("%s: %s", local, v.Detail), nil
 	}
-	srv, err := Open(cfg.MySQL.DSN, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("split-brain guard: mysql.dsn: %w", err)
+	fctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	if err := local.SetReadOnly(fctx, true); err != nil {
+		return "", err
 	}
-	budget := cfg.CheckTimeout
-	if budget <= 0 {
-		budget = defaultGuardBudget
-	}
-	g := &SplitBrainGuard{Local: srv, StateDir: cfg.StateDir, PeerURL: cfg.Peer.URL, PeerTimeout: cfg.Peer.Timeout, Budget: budget}
-	if cfg.VIP.Configured() {
-		g.VIPInterface, g.VIPAddress = cfg.VIP.Interface, cfg.VIP.Address.Addr().String()
-	}
-	if cfg.Peer.MySQLDSN != "" {
-		peer, err := Open(cfg.Peer.MySQLDSN, cfg)
-		if err != nil {
-			srv.Close()
-			return nil, fmt.Errorf("split-brain guard: peer.mysql_dsn: %w", err)
-		}
-		g.Peer = peer
-	}
-	// The guard's own budget is check_timeout: it keeps room for a fence.
-	return []health.Entry{{Checker: g, Timeout: budget, Interval: config.DefaultCheckInterval}}, nil
-}
-
-func vipHeld(ifname, addr string) (bool, error) {
-	a, err := parseAddr(addr)
-	if err != nil {
-		return false, err
-	}
-	return vip.Held(ifname, a)
+	return fmt.Sprintf("%s: %s; made it read-only", local, v.Detail), nil
 }

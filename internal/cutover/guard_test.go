@@ -6,13 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/db"
+	"github.com/hacheck/hacheck/internal/peer"
 )
 
 // pendingFence writes a notify record whose fence did not land.
@@ -27,8 +26,8 @@ func pendingFence(t *testing.T, dir string) {
 }
 
 func TestEvaluateGuardPendingFence(t *testing.T) {
-	rw := hamysql.ReadOnlyState{Dialect: hamysql.MariaDB}
-	ro := hamysql.ReadOnlyState{Dialect: hamysql.MariaDB, ReadOnly: true}
+	rw := db.ReadOnlyState{Dialect: db.MariaDB}
+	ro := db.ReadOnlyState{Dialect: db.MariaDB, ReadOnly: true}
 	cases := []struct {
 		name      string
 		f         GuardFacts
@@ -115,7 +114,7 @@ func TestGuardSlowPeer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			local := &fakeDB{name: "b"}
-			g := &SplitBrainGuard{Local: local, PeerURL: url, PeerTimeout: 2 * time.Second, Budget: 2 * time.Second,
+			g := &SplitBrainGuard{Local: local, PeerStatus: peer.Client{URL: url, Timeout: 2 * time.Second}.Status, Budget: 2 * time.Second,
 				Held: func() (bool, error) { return false, nil }}
 			if c.peer != nil {
 				g.Peer = c.peer
@@ -157,7 +156,7 @@ func TestGuardFenceBudget(t *testing.T) {
 
 	// A budget that cannot hold a fence: not attempted, and said so.
 	local := &fakeDB{name: "b"}
-	g := &SplitBrainGuard{Local: local, PeerURL: url, Budget: time.Second, Held: noVIP}
+	g := &SplitBrainGuard{Local: local, PeerStatus: peer.Client{URL: url}.Status, Budget: time.Second, Held: noVIP}
 	r := g.Check(context.Background())
 	if r.OK || local.ro || !strings.Contains(r.Detail, "SPLIT BRAIN") || !strings.Contains(r.Detail, "fence not attempted") {
 		t.Fatalf("short budget: %+v, read-only %v", r, local.ro)
@@ -165,7 +164,7 @@ func TestGuardFenceBudget(t *testing.T) {
 
 	// A fence that does not answer in time: its outcome is unknown, not
 	// "failed" (the statement may still land).
-	g = &SplitBrainGuard{Local: &hangFence{&fakeDB{name: "b"}}, PeerURL: url, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
+	g = &SplitBrainGuard{Local: &hangFence{&fakeDB{name: "b"}}, PeerStatus: peer.Client{URL: url}.Status, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r = g.Check(ctx)
@@ -175,33 +174,15 @@ func TestGuardFenceBudget(t *testing.T) {
 
 	// A fence the server refuses has failed.
 	local = &fakeDB{name: "b", setROErr: errors.New("Access denied; you need the READ_ONLY ADMIN privilege")}
-	g = &SplitBrainGuard{Local: local, PeerURL: url, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
+	g = &SplitBrainGuard{Local: local, PeerStatus: peer.Client{URL: url}.Status, Budget: time.Second, FenceBudget: 200 * time.Millisecond, Held: noVIP}
 	if r := g.Check(ctx); r.OK || !strings.Contains(r.Detail, "FENCING FAILED: Access denied") {
 		t.Fatalf("refused fence: %+v", r)
 	}
 
 	// The default check_timeout holds a fence.
 	local = &fakeDB{name: "b"}
-	g = &SplitBrainGuard{Local: local, PeerURL: url, Held: noVIP}
+	g = &SplitBrainGuard{Local: local, PeerStatus: peer.Client{URL: url}.Status, Held: noVIP}
 	if r := g.Check(context.Background()); r.OK || !local.ro || !strings.Contains(r.Detail, "fenced it") {
 		t.Fatalf("default budget: %+v, read-only %v", r, local.ro)
-	}
-}
-
-// The guard runs with check_timeout as its budget, and reads the peer's
-// server when peer.mysql_dsn is set.
-func TestAutoCheckersGuardBudget(t *testing.T) {
-	cfg := &config.Config{StateDir: t.TempDir(), CheckTimeout: 3 * time.Second}
-	cfg.MySQL.DSN = "hc:pw@tcp(127.0.0.1:3306)/"
-	cfg.MySQL.QueryTimeout, cfg.MySQL.FenceTimeout = time.Second, 2*time.Second
-	cfg.Peer.MySQLDSN = "hc:pw@tcp(127.0.0.2:3306)/"
-	cfg.VIP.Interface, cfg.VIP.Address = "lo", netip.MustParsePrefix("192.0.2.250/32")
-	ents, err := AutoCheckers(cfg)
-	if err != nil || len(ents) != 1 {
-		t.Fatalf("%v %v", ents, err)
-	}
-	g, ok := ents[0].Checker.(*SplitBrainGuard)
-	if !ok || ents[0].Timeout != cfg.CheckTimeout || g.Budget != cfg.CheckTimeout || g.Peer == nil || g.StateDir != cfg.StateDir {
-		t.Fatalf("entry %+v, guard %+v", ents[0], ents[0].Checker)
 	}
 }

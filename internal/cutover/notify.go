@@ -2,154 +2,15 @@ package cutover
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
 )
-
-// Files in the state directory.
-const (
-	NotifyRecordName = "notify.json" // the last applied database decision
-	notifyLockName   = "notify.lock" // serializes notify and promote
-)
-
-// Event is one keepalived notify call: notify SCRIPT gets INSTANCE|GROUP,
-// the name, MASTER|BACKUP|FAULT|STOP and the priority.
-type Event struct {
-	Kind     string
-	Name     string
-	State    string
-	Priority int
-	// Started is when this invocation started, by the wall clock: shown,
-	// never compared (the wall clock can step backwards).
-	Started time.Time
-	// Stamp is when this invocation started, for ordering: keepalived runs
-	// notify scripts asynchronously, so a later event may take the lock
-	// first. The zero Stamp (unknown) is never judged stale.
-	Stamp Stamp
-}
-
-// Stamp orders notify invocations on one node: the kernel's boot id and
-// CLOCK_BOOTTIME, read when the process started. Two stamps compare only
-// when both were read during the same boot; across a reboot (or when one is
-// unknown) neither is older.
-type Stamp struct {
-	BootID   string        `json:"boot_id,omitempty"`
-	Boottime time.Duration `json:"boottime_ns,omitempty"`
-}
-
-// Comparable reports whether s and o were read during the same boot.
-func (s Stamp) Comparable(o Stamp) bool { return s.BootID != "" && s.BootID == o.BootID }
-
-// OlderThan reports whether s is known to be older than o.
-func (s Stamp) OlderThan(o Stamp) bool { return s.Comparable(o) && s.Boottime < o.Boottime }
-
-// ParseEvent reads the four notify arguments.
-func ParseEvent(args []string, started time.Time) (Event, error) {
-	if len(args) != 4 {
-		return Event{}, fmt.Errorf("want 4 arguments INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY, got %d (%q)", len(args), strings.Join(args, " "))
-	}
-	ev := Event{Kind: strings.ToUpper(args[0]), Name: args[1], State: strings.ToUpper(args[2]), Started: started}
-	if ev.Kind != "INSTANCE" && ev.Kind != "GROUP" {
-		return Event{}, fmt.Errorf("first argument %q is not INSTANCE or GROUP", args[0])
-	}
-	switch ev.State {
-	case "MASTER", "BACKUP", "FAULT", "STOP":
-	default:
-		return Event{}, fmt.Errorf("state %q is not MASTER, BACKUP, FAULT or STOP", args[2])
-	}
-	p, err := strconv.Atoi(args[3])
-	if err != nil || p < 0 || p > 255 {
-		return Event{}, fmt.Errorf("priority %q is not a number from 0 to 255", args[3])
-	}
-	ev.Priority = p
-	return ev, nil
-}
-
-// Record is notify.json: health.MySQLStatus plus what ordering needs.
-type Record struct {
-	health.MySQLStatus
-	Instance string `json:"instance,omitempty"`
-	// Started is when the applied event's invocation started (wall clock,
-	// for people).
-	Started time.Time `json:"started"`
-	// Stamp is the newest stamp of every applied event (see decideNotify).
-	Stamp Stamp `json:"stamp"`
-	// Plan is what the applied decision set out to do: PlanPromote,
-	// PlanFence, or empty (a refusal that did nothing).
-	Plan string `json:"plan,omitempty"`
-	// FencePending is set when the applied decision was a fence that did
-	// not land (every attempt failed and the server was not seen
-	// read-only). The split-brain guard then fails and fences the server
-	// while it is writable on a node without the VIP, until it is
-	// read-only or a newer decision replaces this record.
-	FencePending bool `json:"fence_pending,omitempty"`
-}
-
-// Record.Plan values.
-const (
-	PlanPromote = "promote"
-	PlanFence   = "fence"
-)
-
-// LoadRecord reads notify.json; ok is false when there is none.
-func LoadRecord(dir string) (r Record, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, NotifyRecordName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return Record{}, false, nil
-	}
-	if err != nil {
-		return Record{}, false, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Record{}, false, fmt.Errorf("%s: %w", NotifyRecordName, err)
-	}
-	return r, true, nil
-}
-
-func saveRecord(dir string, r Record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return state.WriteFileAtomic(filepath.Join(dir, NotifyRecordName), append(b, '\n'), 0o644)
-}
-
-// StatusLoader is health.MySQLStatusLoader: the recorded decision.
-func StatusLoader(cfg *config.Config) *health.MySQLStatus {
-	r, ok, err := LoadRecord(cfg.StateDir)
-	if err != nil {
-		return &health.MySQLStatus{Action: ActionFailed, Detail: "read " + NotifyRecordName + ": " + err.Error()}
-	}
-	if !ok {
-		return nil
-	}
-	return &r.MySQLStatus
-}
-
-// lockNotify takes the notify lock (an flock on notify.lock, released by
-// the kernel if the holder dies), waiting until ctx ends.
-func lockNotify(ctx context.Context, dir string) (release func(), err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
-	}
-	release, err = state.FileLock(ctx, filepath.Join(dir, notifyLockName))
-	if ctx.Err() != nil && err != nil {
-		return nil, fmt.Errorf("another notify or promote still holds %s: %w", notifyLockName, err)
-	}
-	return release, err
-}
 
 // VIPView is what notify knows about the VIP: Known is false when no VIP
 // is configured (the event's state is then the authority).
@@ -235,14 +96,6 @@ func decideNotify(ev Event, last Record, haveLast bool, v VIPView) (notifyPlan, 
 	return planFence, fmt.Sprintf("%s while this node holds the VIP, and no newer promotion was applied: fencing (the MASTER that keepalived notifies after adding the VIP again promotes)", ev.State)
 }
 
-// minFenceBudget is the least time worth starting a fence in: the server
-// bounds SET GLOBAL read_only's wait for running writes in whole seconds,
-// at least 1 s, and hamysql sets that to at most 3/4 of what is left; with
-// less than this, the client could give up while the statement may still
-// land on the server. It matches config's lower bound of
-// mysql.fence_timeout.
-const minFenceBudget = 1500 * time.Millisecond
-
 // Fence retries in notify.
 const (
 	defaultFenceAttempts = 6
@@ -265,24 +118,9 @@ type Notifier struct {
 	// FenceAttempts bounds how many times a failed fence is tried
 	// (default 6); the first retry waits FenceRetryBackoff (default
 	// 250ms), each next one twice as long, at most 2s. Retries stop early
-	// when the context cannot hold another attempt (minFenceBudget).
+	// when the context cannot hold another attempt (db.MinFenceTimeout).
 	FenceAttempts     int
 	FenceRetryBackoff time.Duration
-}
-
-// NewNotifier wires a Notifier from the configuration.
-func NewNotifier(cfg *config.Config, pair *Pair, log *slog.Logger) *Notifier {
-	n := &Notifier{Dir: cfg.StateDir, Local: pair.Local, Peer: pair.peerDB(), FenceTimeout: cfg.MySQL.FenceTimeout, Log: log,
-		Promote: PromoteOptions{Unplanned: cfg.Promote.Unplanned, CatchupTimeout: cfg.Drain.CatchupTimeout,
-			FenceTimeout: cfg.MySQL.FenceTimeout, PeerTimeout: cfg.Peer.Timeout}}
-	if cfg.VIP.Configured() {
-		ifname, addr := cfg.VIP.Interface, cfg.VIP.Address.Addr().String()
-		n.VIP = func() VIPView {
-			held, err := vipHeld(ifname, addr)
-			return VIPView{Known: true, Held: held, Err: err}
-		}
-	}
-	return n
 }
 
 func (n *Notifier) vip(want bool) VIPView {
@@ -376,7 +214,7 @@ func (n *Notifier) fence(ctx context.Context) (Outcome, error) {
 		case ctx.Err() != nil:
 			stop = fmt.Sprintf("%d attempts, the notify budget is spent", i)
 		default:
-			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < backoff+minFenceBudget {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < backoff+db.MinFenceTimeout {
 				stop = fmt.Sprintf("%d attempts, the notify budget cannot hold another", i)
 			}
 		}
@@ -423,27 +261,6 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	out, err := Promote(ctx, n.Local, n.Peer, opt)
 	out.Detail = "promote by hand: " + out.Detail
 	return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp, plan: PlanPromote}, out, err)
-}
-
-// SettlePendingFence marks the pending fence of record seq as done (by the
-// split-brain guard, or seen read-only): best effort, only if the notify
-// lock is free within wait and the record is still seq.
-func SettlePendingFence(dir string, seq uint64, how string, wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	release, err := lockNotify(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer release()
-	r, ok, err := LoadRecord(dir)
-	if err != nil || !ok || r.Seq != seq || !r.FencePending {
-		return err
-	}
-	ro := true
-	r.FencePending, r.Action, r.ReadOnly, r.At = false, ActionFenced, &ro, time.Now().UTC()
-	r.Detail = how + " (notify: " + r.Detail + ")"
-	return saveRecord(dir, r)
 }
 
 func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outcome, err error) (Record, error) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
 // overlapDB is a fakeDB that notices when two callers are inside it at
@@ -42,7 +42,7 @@ func (o *overlapDB) enter() func() {
 	return func() { o.inside.Add(-1) }
 }
 
-func (o *overlapDB) ReadOnly(ctx context.Context) (hamysql.ReadOnlyState, error) {
+func (o *overlapDB) ReadOnly(ctx context.Context) (db.ReadOnlyState, error) {
 	defer o.enter()()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -67,8 +67,8 @@ func (o *overlapDB) SetReadOnly(ctx context.Context, on bool) error {
 // the record, while the first is inside.
 func TestNotifierSerializesConcurrentHandles(t *testing.T) {
 	dir := t.TempDir()
-	db := newOverlapDB(&fakeDB{name: "b"}, time.Second)
-	n := &Notifier{Dir: dir, Local: db, FenceTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv := newOverlapDB(&fakeDB{name: "b"}, time.Second)
+	n := &Notifier{Dir: dir, Local: srv, FenceTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	type result struct {
@@ -82,7 +82,7 @@ func TestNotifierSerializesConcurrentHandles(t *testing.T) {
 	}
 	go handle("BACKUP")
 	select {
-	case <-db.entered: // the first is inside the server, holding on
+	case <-srv.entered: // the first is inside the server, holding on
 	case <-ctx.Done():
 		t.Fatal("first notify never reached the server")
 	}
@@ -95,7 +95,7 @@ func TestNotifierSerializesConcurrentHandles(t *testing.T) {
 		}
 		seqs[res.r.Seq] = true
 	}
-	if db.overlap.Load() {
+	if srv.overlap.Load() {
 		t.Fatal("two notify invocations were inside the server at once: not serialized")
 	}
 	if !seqs[1] || !seqs[2] {
@@ -122,18 +122,18 @@ func (f *fenceFails) SetReadOnly(ctx context.Context, on bool) error {
 	return f.fakeDB.SetReadOnly(ctx, on)
 }
 
-func quietNotifier(dir string, db DB) *Notifier {
-	return &Notifier{Dir: dir, Local: db, FenceTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+func quietNotifier(dir string, local DB) *Notifier {
+	return &Notifier{Dir: dir, Local: local, FenceTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		FenceRetryBackoff: time.Millisecond}
 }
 
 // A fence that fails is tried again within the notify budget.
 func TestNotifierRetriesAFailedFence(t *testing.T) {
-	db := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: 2}
-	n := quietNotifier(t.TempDir(), db)
+	srv := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: 2}
+	n := quietNotifier(t.TempDir(), srv)
 	r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP"})
-	if err != nil || r.Action != ActionFenced || !db.ro || db.calls != 3 {
-		t.Fatalf("after 2 failures: %+v %v, read-only %v, %d attempts", r, err, db.ro, db.calls)
+	if err != nil || r.Action != ActionFenced || !srv.ro || srv.calls != 3 {
+		t.Fatalf("after 2 failures: %+v %v, read-only %v, %d attempts", r, err, srv.ro, srv.calls)
 	}
 	if rec, _, _ := LoadRecord(n.Dir); rec.FencePending || !strings.Contains(rec.Detail, "attempt 3") {
 		t.Fatalf("record: %+v", rec)
@@ -143,25 +143,25 @@ func TestNotifierRetriesAFailedFence(t *testing.T) {
 // A fence that keeps failing is bounded, fails notify, and is recorded as
 // pending so that the split-brain guard keeps failing and fencing.
 func TestNotifierRecordsAFenceThatKeepsFailing(t *testing.T) {
-	db := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: -1}
-	n := quietNotifier(t.TempDir(), db)
+	srv := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: -1}
+	n := quietNotifier(t.TempDir(), srv)
 	r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "FAULT"})
-	if err == nil || r.Action != ActionFailed || db.ro || db.calls != defaultFenceAttempts {
-		t.Fatalf("%+v %v, read-only %v, %d attempts (want %d)", r, err, db.ro, db.calls, defaultFenceAttempts)
+	if err == nil || r.Action != ActionFailed || srv.ro || srv.calls != defaultFenceAttempts {
+		t.Fatalf("%+v %v, read-only %v, %d attempts (want %d)", r, err, srv.ro, srv.calls, defaultFenceAttempts)
 	}
 	rec, ok, err := LoadRecord(n.Dir)
 	if !ok || err != nil || !rec.FencePending || rec.Action != ActionFailed || !strings.Contains(rec.Detail, "Lock wait timeout") {
 		t.Fatalf("record: %+v %v %v", rec, ok, err)
 	}
 	// A budget that cannot hold another fence ends the retries early.
-	db.calls = 0
-	ctx, cancel := context.WithTimeout(context.Background(), minFenceBudget/2)
+	srv.calls = 0
+	ctx, cancel := context.WithTimeout(context.Background(), db.MinFenceTimeout/2)
 	defer cancel()
-	if r, err := n.Handle(ctx, Event{Kind: "INSTANCE", Name: "VI_1", State: "STOP"}); err == nil || db.calls != 1 || r.Action != ActionFailed {
-		t.Fatalf("short budget: %+v %v, %d attempts", r, err, db.calls)
+	if r, err := n.Handle(ctx, Event{Kind: "INSTANCE", Name: "VI_1", State: "STOP"}); err == nil || srv.calls != 1 || r.Action != ActionFailed {
+		t.Fatalf("short budget: %+v %v, %d attempts", r, err, srv.calls)
 	}
 	// A newer decision clears it.
-	db.fails = 0
+	srv.fails = 0
 	if r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "BACKUP"}); err != nil || r.Action != ActionFenced {
 		t.Fatalf("fence: %+v %v", r, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
 // Promotion outcomes (health.MySQLStatus.Action).
@@ -224,11 +224,11 @@ func vipLost(opt PromoteOptions) string {
 }
 
 // writable: neither read_only nor super_read_only is set.
-func writable(ro hamysql.ReadOnlyState) bool { return !ro.ReadOnly && !ro.SuperReadOnly }
+func writable(ro db.ReadOnlyState) bool { return !ro.ReadOnly && !ro.SuperReadOnly }
 
 // replicaStopped: both replica threads are stopped (not running, not
 // connecting).
-func replicaStopped(st *hamysql.ReplicaStatus) bool {
+func replicaStopped(st *db.ReplicaStatus) bool {
 	return strings.EqualFold(st.IORunning, "No") && strings.EqualFold(st.SQLRunning, "No")
 }
 
@@ -240,25 +240,4 @@ func Demote(ctx context.Context, local DB, timeout time.Duration) (Outcome, erro
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
 	return Outcome{Action: ActionFenced, Detail: fmt.Sprintf("%s is read-only", local)}, nil
-}
-
-// bounded runs f under its own bound d (none when d <= 0) within ctx.
-func bounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
-	ctx, cancel := withTimeout(ctx, d)
-	defer cancel()
-	return f(ctx)
-}
-
-// boundedErr is bounded for a call that returns only an error.
-func boundedErr(ctx context.Context, d time.Duration, f func(context.Context) error) error {
-	ctx, cancel := withTimeout(ctx, d)
-	defer cancel()
-	return f(ctx)
-}
-
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
 }

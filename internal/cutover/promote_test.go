@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
 	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
-func replicaOf(sourceID uint32, running string) *hamysql.ReplicaStatus {
-	return &hamysql.ReplicaStatus{IORunning: running, SQLRunning: running, SourceHost: "192.0.2.1", SourcePort: 3306,
+func replicaOf(sourceID uint32, running string) *db.ReplicaStatus {
+	return &db.ReplicaStatus{IORunning: running, SQLRunning: running, SourceHost: "192.0.2.1", SourcePort: 3306,
 		SourceServerID: sourceID, UsingGTID: "Slave_Pos"}
 }
 
@@ -34,19 +34,19 @@ func TestRepeatedMasterOnWritablePrimaryIsIdempotent(t *testing.T) {
 		did     string
 		stillRW bool
 	}{
-		{name: "MariaDB, promoted before, threads stopped", local: &server{name: "b", dialect: hamysql.MariaDB, replica: replicaOf(1, "No")},
+		{name: "MariaDB, promoted before, threads stopped", local: &server{name: "b", dialect: db.MariaDB, replica: replicaOf(1, "No")},
 			action: cutover.ActionWritable, stillRW: true},
-		{name: "MySQL, promoted before, threads stopped", local: &server{name: "b", dialect: hamysql.MySQL, replica: replicaOf(1, "No")},
+		{name: "MySQL, promoted before, threads stopped", local: &server{name: "b", dialect: db.MySQL, replica: replicaOf(1, "No")},
 			action: cutover.ActionWritable, stillRW: true},
-		{name: "writable, no replication source", local: &server{name: "b", dialect: hamysql.MariaDB},
+		{name: "writable, no replication source", local: &server{name: "b", dialect: db.MariaDB},
 			action: cutover.ActionWritable, stillRW: true},
 		// Not the idempotent case: a read-only replica with its threads
 		// stopped still needs the old primary to be promoted safely.
-		{name: "read-only, threads stopped, old primary down", local: &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "No")},
+		{name: "read-only, threads stopped, old primary down", local: &server{name: "b", dialect: db.MariaDB, ro: true, replica: replicaOf(1, "No")},
 			action: cutover.ActionRefused},
 		// MySQL read_only without super_read_only is not writable for
 		// ordinary clients: not "already primary".
-		{name: "MySQL read_only only, threads stopped, old primary down", local: &server{name: "b", dialect: hamysql.MySQL, ro: true, replica: replicaOf(1, "No")},
+		{name: "MySQL read_only only, threads stopped, old primary down", local: &server{name: "b", dialect: db.MySQL, ro: true, replica: replicaOf(1, "No")},
 			action: cutover.ActionRefused},
 	}
 	for _, c := range cases {
@@ -74,8 +74,8 @@ type failing struct {
 	err error
 }
 
-func (f *failing) ReadOnly(context.Context) (hamysql.ReadOnlyState, error) {
-	return hamysql.ReadOnlyState{}, f.err
+func (f *failing) ReadOnly(context.Context) (db.ReadOnlyState, error) {
+	return db.ReadOnlyState{}, f.err
 }
 func (f *failing) ServerID(context.Context) (uint32, error)     { return 0, f.err }
 func (f *failing) GTIDPosition(context.Context) (string, error) { return "", f.err }
@@ -119,8 +119,8 @@ func TestPromoteRechecksTheVIPBeforeUnfencing(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			local := &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "Yes")}
-			peer := &server{name: "a", dialect: hamysql.MariaDB, id: 1, ro: true, pos: "0-1-10"}
+			local := &server{name: "b", dialect: db.MariaDB, ro: true, replica: replicaOf(1, "Yes")}
+			peer := &server{name: "a", dialect: db.MariaDB, id: 1, ro: true, pos: "0-1-10"}
 			v := &vipSwitch{}
 			v.held.Store(true)
 			c.setup(local, v)
@@ -165,8 +165,8 @@ func TestPromoteBoundsEachQuery(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			local := &server{name: "b", dialect: hamysql.MariaDB, ro: true, replica: replicaOf(1, "Yes"), applied: true, hang: map[string]bool{c.localHang: true}}
-			peer := &server{name: "a", dialect: hamysql.MariaDB, id: 1, ro: !c.peerWrites, pos: "0-1-10", hang: map[string]bool{c.peerHang: true}}
+			local := &server{name: "b", dialect: db.MariaDB, ro: true, replica: replicaOf(1, "Yes"), applied: true, hang: map[string]bool{c.localHang: true}}
+			peer := &server{name: "a", dialect: db.MariaDB, id: 1, ro: !c.peerWrites, pos: "0-1-10", hang: map[string]bool{c.peerHang: true}}
 			opt := cutover.PromoteOptions{Unplanned: "refuse", CatchupTimeout: bound, FenceTimeout: bound, PeerTimeout: bound, QueryTimeout: bound}
 			// The budget notify gives a whole event.
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -192,8 +192,8 @@ func TestFollowBoundsEachQuery(t *testing.T) {
 	const bound = 200 * time.Millisecond
 	for _, hang := range []string{"ReadOnly", "ServerID", "HasApplied"} {
 		t.Run("peer hangs in "+hang, func(t *testing.T) {
-			local := &server{name: "a", dialect: hamysql.MariaDB, ro: true, pos: "0-1-10"}
-			peer := &server{name: "b", dialect: hamysql.MariaDB, id: 2, pos: "0-1-10", applied: true, hang: map[string]bool{hang: true}}
+			local := &server{name: "a", dialect: db.MariaDB, ro: true, pos: "0-1-10"}
+			peer := &server{name: "b", dialect: db.MariaDB, id: 2, pos: "0-1-10", applied: true, hang: map[string]bool{hang: true}}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			start := time.Now()

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	hamysql "github.com/hacheck/hacheck/check/mysql"
 	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/state"
 )
@@ -23,13 +23,13 @@ import (
 type server struct {
 	mu      sync.Mutex
 	name    string
-	dialect hamysql.Dialect
+	dialect db.Dialect
 	ro, sro bool
 	id      uint32
 	pos     string
 	posErr  error
 	applied bool
-	replica *hamysql.ReplicaStatus
+	replica *db.ReplicaStatus
 	hang    map[string]bool // method name -> block until ctx ends
 	// setErr: SetReadOnly changes the state, then fails (the read-back).
 	setErr error
@@ -67,11 +67,11 @@ func (s *server) block(ctx context.Context, method string) error {
 	return fmt.Errorf("%s %s: %w", method, s.name, ctx.Err())
 }
 
-func (s *server) state() hamysql.ReadOnlyState {
+func (s *server) state() db.ReadOnlyState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := hamysql.ReadOnlyState{Dialect: s.dialect, ReadOnly: s.ro}
-	if s.dialect == hamysql.MySQL {
+	st := db.ReadOnlyState{Dialect: s.dialect, ReadOnly: s.ro}
+	if s.dialect == db.MySQL {
 		st.SuperReadOnly = s.sro
 	}
 	return st
@@ -81,16 +81,16 @@ func (s *server) String() string { return s.name }
 func (s *server) ServerID(ctx context.Context) (uint32, error) {
 	return s.id, s.block(ctx, "ServerID")
 }
-func (s *server) ReadOnly(ctx context.Context) (hamysql.ReadOnlyState, error) {
+func (s *server) ReadOnly(ctx context.Context) (db.ReadOnlyState, error) {
 	if err := s.block(ctx, "ReadOnly"); err != nil {
-		return hamysql.ReadOnlyState{}, err
+		return db.ReadOnlyState{}, err
 	}
 	return s.state(), nil
 }
 func (s *server) set(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dialect == hamysql.MySQL {
+	if s.dialect == db.MySQL {
 		s.sro = on
 	}
 	s.ro = on
@@ -113,7 +113,7 @@ func (s *server) SetReadOnly(ctx context.Context, on bool) error {
 	}
 	return nil
 }
-func (s *server) RestoreReadOnly(ctx context.Context, want hamysql.ReadOnlyState) error {
+func (s *server) RestoreReadOnly(ctx context.Context, want db.ReadOnlyState) error {
 	if err := s.block(ctx, "RestoreReadOnly"); err != nil {
 		return err
 	}
@@ -155,11 +155,11 @@ func (s *server) WaitForGTID(ctx context.Context, _ string, serverTimeout time.D
 		limit = min(limit, left-max(100*time.Millisecond, left/10))
 	}
 	if limit < time.Millisecond {
-		return fmt.Errorf("no time left for a server-side wait (%w)", hamysql.ErrGTIDWaitTimeout)
+		return fmt.Errorf("no time left for a server-side wait (%w)", db.ErrGTIDWaitTimeout)
 	}
 	select {
 	case <-time.After(limit):
-		return fmt.Errorf("%w after %s", hamysql.ErrGTIDWaitTimeout, limit)
+		return fmt.Errorf("%w after %s", db.ErrGTIDWaitTimeout, limit)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -172,7 +172,7 @@ func (s *server) HasApplied(ctx context.Context, _ string) (bool, error) {
 	defer s.mu.Unlock()
 	return s.applied, nil
 }
-func (s *server) ReplicaStatus(ctx context.Context) (*hamysql.ReplicaStatus, error) {
+func (s *server) ReplicaStatus(ctx context.Context) (*db.ReplicaStatus, error) {
 	if err := s.block(ctx, "ReplicaStatus"); err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func (s *server) StartReplica(ctx context.Context) error {
 	s.did("start-replica")
 	return nil
 }
-func (s *server) ChangeSource(ctx context.Context, src hamysql.Source) error {
+func (s *server) ChangeSource(ctx context.Context, src db.Source) error {
 	if err := s.block(ctx, "ChangeSource"); err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ var _ cutover.DB = (*server)(nil)
 // plain hides RestoreReadOnly: a DB that can only fence and unfence.
 type plain struct{ cutover.DB }
 
-func mariadbRW() *server { return &server{name: "a", dialect: hamysql.MariaDB, pos: "0-1-5"} }
+func mariadbRW() *server { return &server{name: "a", dialect: db.MariaDB, pos: "0-1-5"} }
 
 // Fence fails after it set read-only: the fence must be undone by the step
 // itself (a drain undoes only the steps before the one that failed), back
@@ -232,12 +232,12 @@ func mariadbRW() *server { return &server{name: "a", dialect: hamysql.MariaDB, p
 func TestFenceUndoesItselfWhenItFailsAfterFencing(t *testing.T) {
 	priors := []struct {
 		name    string
-		dialect hamysql.Dialect
+		dialect db.Dialect
 		ro      bool
 	}{
-		{"MariaDB writable", hamysql.MariaDB, false},
-		{"MySQL writable", hamysql.MySQL, false},
-		{"MySQL read_only without super_read_only", hamysql.MySQL, true},
+		{"MariaDB writable", db.MariaDB, false},
+		{"MySQL writable", db.MySQL, false},
+		{"MySQL read_only without super_read_only", db.MySQL, true},
 	}
 	failures := []struct {
 		name string
@@ -306,22 +306,22 @@ func TestRefusedDrainLeavesPrimaryWritable(t *testing.T) {
 func TestFenceUndoRestoresTheSavedState(t *testing.T) {
 	cases := []struct {
 		name     string
-		dialect  hamysql.Dialect
+		dialect  db.Dialect
 		ro, sro  bool
 		noRestor bool // the DB can only fence and unfence
 		undoErr  bool
 		after    string // state after Undo
 		did      string
 	}{
-		{name: "MariaDB writable", dialect: hamysql.MariaDB, after: "read_only=OFF", did: "fence,restore read_only=OFF"},
-		{name: "MariaDB read-only before", dialect: hamysql.MariaDB, ro: true, after: "read_only=ON"},
-		{name: "MySQL writable", dialect: hamysql.MySQL, after: "read_only=OFF super_read_only=OFF", did: "fence,restore read_only=OFF super_read_only=OFF"},
-		{name: "MySQL read_only only", dialect: hamysql.MySQL, ro: true, after: "read_only=ON super_read_only=OFF", did: "fence,restore read_only=ON super_read_only=OFF"},
-		{name: "MySQL super_read_only before", dialect: hamysql.MySQL, ro: true, sro: true, after: "read_only=ON super_read_only=ON"},
-		{name: "MySQL writable, fence/unfence only", dialect: hamysql.MySQL, noRestor: true, after: "read_only=OFF super_read_only=OFF", did: "fence,unfence"},
+		{name: "MariaDB writable", dialect: db.MariaDB, after: "read_only=OFF", did: "fence,restore read_only=OFF"},
+		{name: "MariaDB read-only before", dialect: db.MariaDB, ro: true, after: "read_only=ON"},
+		{name: "MySQL writable", dialect: db.MySQL, after: "read_only=OFF super_read_only=OFF", did: "fence,restore read_only=OFF super_read_only=OFF"},
+		{name: "MySQL read_only only", dialect: db.MySQL, ro: true, after: "read_only=ON super_read_only=OFF", did: "fence,restore read_only=ON super_read_only=OFF"},
+		{name: "MySQL super_read_only before", dialect: db.MySQL, ro: true, sro: true, after: "read_only=ON super_read_only=ON"},
+		{name: "MySQL writable, fence/unfence only", dialect: db.MySQL, noRestor: true, after: "read_only=OFF super_read_only=OFF", did: "fence,unfence"},
 		// Without a way to restore read_only alone, stay fenced rather
 		// than loosen read_only.
-		{name: "MySQL read_only only, fence/unfence only", dialect: hamysql.MySQL, ro: true, noRestor: true, undoErr: true, after: "read_only=ON super_read_only=ON", did: "fence"},
+		{name: "MySQL read_only only, fence/unfence only", dialect: db.MySQL, ro: true, noRestor: true, undoErr: true, after: "read_only=ON super_read_only=ON", did: "fence"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

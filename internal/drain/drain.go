@@ -16,13 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hacheck/hacheck/check"
-	"github.com/hacheck/hacheck/internal/config"
-	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/state"
-	"github.com/hacheck/hacheck/vip"
 )
 
 // Step is an action of the drain that can be undone.
@@ -44,8 +42,6 @@ type Plan struct {
 	// KeepSteps, when set, skips the undo of steps on failure (e.g.
 	// --keep-fenced).
 	KeepSteps bool
-
-	closers []io.Closer // released by Close
 }
 
 // Options of one drain.
@@ -90,7 +86,6 @@ var ErrRefused = errors.New("drain refused")
 // could not do its job (state directory unwritable, lock busy).
 func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (res Result, err error) {
 	started := time.Now()
-	defer plan.Close()
 	defer func() {
 		if res.Outcome == Drained || res.Outcome == Refused && !errors.Is(err, state.ErrBusy) {
 			if rerr := SaveRecord(st, NewRecord(started, opt, res, err)); rerr != nil {
@@ -216,48 +211,54 @@ func undo(plan Plan, n int, out io.Writer) {
 	}
 }
 
-// Undrain marks the node up again, under the operation lock. With
-// mysql.dsn set it first makes this node's server an eligible standby
-// (see cutover.PrepareStandby: a writable server whose peer holds the VIP
-// is fenced; at bootstrap the writable primary stays writable), writing
-// what it found to out; if that fails, the state is unchanged. The CLI and
-// the HTTP admin API both call it.
-func Undrain(ctx context.Context, cfg *config.Config, opt Options, out io.Writer) (state.State, bool, error) {
-	st := state.Store{Dir: cfg.StateDir}
+// Undrain marks the node up again, under the operation lock. prepare,
+// when not nil, runs first, under the lock (with mysql.dsn it makes this
+// node's server an eligible standby: see cutover.PrepareStandby); if it
+// fails, the state is unchanged. The CLI and the HTTP admin API both call
+// it, through internal/node.
+func Undrain(ctx context.Context, st state.Store, prepare func(context.Context, io.Writer) error, opt Options, out io.Writer) (state.State, bool, error) {
 	release, err := st.OpLock(ctx)
 	if err != nil {
 		return state.State{}, false, err
 	}
 	defer release()
-	if cfg.MySQL.DSN != "" {
-		if err := prepareStandby(ctx, cfg, out); err != nil {
+	if prepare != nil {
+		if err := prepare(ctx, out); err != nil {
 			return state.State{}, false, fmt.Errorf("%w: could not make this server a read-only standby: %v; the state is unchanged", ErrRefused, err)
 		}
 	}
 	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
 }
 
-func prepareStandby(ctx context.Context, cfg *config.Config, out io.Writer) error {
-	srv, err := cutover.Open(cfg.MySQL.DSN, cfg)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	held := false
-	if cfg.VIP.Configured() {
-		v := vip.Query(cfg.VIP.Interface, cfg.VIP.Address)
-		if v.Error != "" {
-			return fmt.Errorf("whether this node holds the VIP is unknown: %s", v.Error)
+// Summary is how a drain ended, in the words that both the CLI and the
+// admin API use: Word is the admin API's outcome (drained,
+// already_drained, dry_run_passed, refused, busy, error) and Message the
+// line a person reads. Failed is set for refused, busy and error.
+type Summary struct {
+	Word    string
+	Message string
+	Failed  bool
+}
+
+// Summarize maps a drain's result and error to its Summary.
+func Summarize(res Result, err error) Summary {
+	switch {
+	case errors.Is(err, state.ErrBusy):
+		return Summary{Word: "busy", Message: err.Error() + "; try again when it has finished", Failed: true}
+	case err != nil && res.Outcome == Refused && len(res.Failures) > 0:
+		var b strings.Builder
+		b.WriteString("drain refused; the state is unchanged. Failed:")
+		for _, f := range res.Failures {
+			fmt.Fprintf(&b, "\n  - %s: %s", f.Name, f.Detail)
 		}
-		held = v.Held
+		b.WriteString("\nFix these, or run `hacheck drain --force` to drain anyway.")
+		return Summary{Word: "refused", Message: b.String(), Failed: true}
+	case err != nil:
+		return Summary{Word: "error", Message: "drain failed: " + err.Error(), Failed: true}
+	case res.Outcome == AlreadyDrained:
+		return Summary{Word: "already_drained", Message: "already drained; nothing to do"}
+	case res.Outcome == DryRunPassed:
+		return Summary{Word: "dry_run_passed", Message: "dry run: every precondition passed; nothing was changed"}
 	}
-	peer := func(ctx context.Context) (cutover.PeerStatus, error) {
-		return cutover.FetchPeer(ctx, cfg.Peer.URL, cfg.Peer.Timeout)
-	}
-	what, err := cutover.PrepareStandby(ctx, srv, held, peer, cfg.MySQL.FenceTimeout)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(out, what)
-	return nil
+	return Summary{Word: "drained", Message: fmt.Sprintf("drained (generation %d)", res.State.Generation)}
 }

@@ -186,3 +186,27 @@ func TestInterruptedAfterStepsDoesNotFlip(t *testing.T) {
 		t.Fatal("interrupted drain flipped the state")
 	}
 }
+
+// The CLI and the admin API word a drain's end the same way.
+func TestSummarize(t *testing.T) {
+	refused := Result{Outcome: Refused, Failures: []check.Result{{Name: "peer-ready", Detail: "peer down"}}}
+	for _, tt := range []struct {
+		res    Result
+		err    error
+		word   string
+		failed bool
+		want   string
+	}{
+		{Result{Outcome: Drained, State: state.State{Generation: 4}}, nil, "drained", false, "drained (generation 4)"},
+		{Result{Outcome: AlreadyDrained}, nil, "already_drained", false, "nothing to do"},
+		{Result{Outcome: DryRunPassed}, nil, "dry_run_passed", false, "every precondition passed"},
+		{refused, ErrRefused, "refused", true, "  - peer-ready: peer down\nFix these, or run `hacheck drain --force`"},
+		{Result{Outcome: Refused}, state.ErrBusy, "busy", true, "try again when it has finished"},
+		{Result{Outcome: Refused}, errors.New("mark drained: disk full"), "error", true, "drain failed: mark drained: disk full"},
+	} {
+		s := Summarize(tt.res, tt.err)
+		if s.Word != tt.word || s.Failed != tt.failed || !strings.Contains(s.Message, tt.want) {
+			t.Errorf("%v %v: %+v; want %s failed=%v %q", tt.res.Outcome, tt.err, s, tt.word, tt.failed, tt.want)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hacheck/hacheck/internal/mariadbtest"
+	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // TestCutoverUnderWriter runs a short version of the cutover benchmark
@@ -18,7 +18,7 @@ import (
 // a writable node without the VIP.
 func TestCutoverUnderWriter(t *testing.T) {
 	bin := hacheckBinary(t) // root, ip, keepalived (CI: fail, else skip)
-	if _, _, err := mariadbtest.Binaries(mariadbtest.Options{}); err != nil {
+	if _, _, err := mariadbd.Binaries(mariadbd.Options{}); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("cutover test needs MariaDB: %v (CI is set, so this is a failure, not a skip)", err)
 		}

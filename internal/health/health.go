@@ -1,7 +1,8 @@
-// Package health turns configuration into checkers and decides the one
-// verdict that `hacheck check`, `/healthz` and `status` all report: the
-// node is healthy only when its state is a readable "up" and every live
-// check passes.
+// Package health decides the one verdict that `hacheck check`, `/healthz`
+// and `status` all report: the node is healthy only when its state is a
+// readable "up" and every live check passes. It also runs checks on their
+// schedule for `serve` (Monitor) and once for the one-shot commands
+// (Evaluate). Which checks a node has is decided in internal/node.
 package health
 
 import (
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/check"
-	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/state"
 	"github.com/hacheck/hacheck/vip"
 )
@@ -23,20 +23,6 @@ type Entry struct {
 	Interval time.Duration
 }
 
-// MySQLChecker builds the checker for a check of type mysql. It is set by
-// the package that implements MySQL checks, so that this package does not
-// depend on the database driver.
-var MySQLChecker func(config.Check, *config.Config) (check.Checker, error)
-
-// AutoCheckers, when set, adds checks that the configuration implies
-// without listing them under checks (the MySQL split-brain guard when
-// mysql.dsn and vip are set). Set by the package that implements them.
-var AutoCheckers func(*config.Config) ([]Entry, error)
-
-// MySQLStatusLoader, when set, reads what hacheck last decided about this
-// node's database (notify, promote) for status; nil when there is nothing.
-var MySQLStatusLoader func(*config.Config) *MySQLStatus
-
 // MySQLStatus is the last database decision on this node, as shown by
 // status and /status: the last keepalived event applied by `hacheck
 // notify` (or `hacheck promote`) and what it did.
@@ -47,49 +33,6 @@ type MySQLStatus struct {
 	Detail   string    `json:"detail"`
 	ReadOnly *bool     `json:"read_only,omitempty"`
 	At       time.Time `json:"at"`
-}
-
-// MySQLStatusFor returns the recorded database decision, or nil.
-func MySQLStatusFor(cfg *config.Config) *MySQLStatus {
-	if MySQLStatusLoader == nil {
-		return nil
-	}
-	return MySQLStatusLoader(cfg)
-}
-
-// Build makes the checkers configured in cfg.
-func Build(cfg *config.Config) ([]Entry, error) {
-	out := make([]Entry, 0, len(cfg.Checks))
-	for _, c := range cfg.Checks {
-		var ck check.Checker
-		switch c.Type {
-		case config.TypeTCP:
-			ck = &check.TCP{CheckName: c.Name, Address: c.Address}
-		case config.TypeHTTP:
-			ck = &check.HTTP{CheckName: c.Name, URL: c.URL}
-		case config.TypeExec:
-			ck = &check.Exec{CheckName: c.Name, Command: c.Command, Env: []string{"HACHECK_NODE=" + cfg.Node}}
-		case config.TypeMySQL:
-			if MySQLChecker == nil {
-				return nil, fmt.Errorf("check %s: mysql checks are not available in this build", c.Name)
-			}
-			var err error
-			if ck, err = MySQLChecker(c, cfg); err != nil {
-				return nil, fmt.Errorf("check %s: %w", c.Name, err)
-			}
-		default:
-			return nil, fmt.Errorf("check %s: unknown type %q", c.Name, c.Type)
-		}
-		out = append(out, Entry{Checker: ck, Timeout: c.Timeout, Interval: c.Interval})
-	}
-	if AutoCheckers != nil {
-		extra, err := AutoCheckers(cfg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, extra...)
-	}
-	return out, nil
 }
 
 // CheckReport is one check's latest result as reported by status.
@@ -163,13 +106,31 @@ func NewReport(node string, st state.State, stErr error, checks []CheckReport, v
 	return r
 }
 
+// StateName is the reported state ("up", "drained"), or "" when the state
+// was unusable.
+func (r Report) StateName() string {
+	if r.State == nil {
+		return ""
+	}
+	return r.State.State
+}
+
+// HoldsVIP reports whether the node says it holds the VIP; known is false
+// when it has no VIP configured or could not read it.
+func (r Report) HoldsVIP() (held, known bool) {
+	if r.VIP == nil || r.VIP.Error != "" {
+		return false, false
+	}
+	return r.VIP.Held, true
+}
+
 // Evaluate runs every check once, now, within ctx, and reports (without
-// the VIP, which only status shows: see QueryVIP). This is
+// the VIP and the database decision, which only status shows). This is
 // what the one-shot commands (`check`, `status`) use. When the state alone
 // already decides "not healthy" the checks are skipped, unless allChecks is
 // set (status wants to show them; check has no reason to spend the time).
-func Evaluate(ctx context.Context, cfg *config.Config, entries []Entry, allChecks bool) Report {
-	st, stErr := state.Store{Dir: cfg.StateDir}.Load()
+func Evaluate(ctx context.Context, node string, store state.Store, entries []Entry, allChecks bool) Report {
+	st, stErr := store.Load()
 	checkers := make([]check.Checker, len(entries))
 	timeouts := make([]time.Duration, len(entries))
 	for i, e := range entries {
@@ -183,14 +144,5 @@ func Evaluate(ctx context.Context, cfg *config.Config, entries []Entry, allCheck
 	for i, r := range results {
 		reports[i] = CheckReport{Result: r, Age: time.Since(r.At)}
 	}
-	return NewReport(cfg.Node, st, stErr, reports, nil)
-}
-
-// QueryVIP reads the VIP status when one is configured.
-func QueryVIP(cfg *config.Config) *vip.Status {
-	if !cfg.VIP.Configured() {
-		return nil
-	}
-	s := vip.Query(cfg.VIP.Interface, cfg.VIP.Address)
-	return &s
+	return NewReport(node, st, stErr, reports, nil)
 }

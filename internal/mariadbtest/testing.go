@@ -1,3 +1,8 @@
+// Package mariadbtest is internal/mariadbd for tests: Start registers a
+// cleanup that stops the process (SIGTERM, then SIGKILL) and removes its
+// directory even when the test fails, skips the test when mariadbd is not
+// installed (fails it when the CI environment variable is set), and the
+// helpers below fail the test on error instead of returning one.
 package mariadbtest
 
 import (
@@ -6,6 +11,20 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/hacheck/hacheck/internal/mariadbd"
+)
+
+// Server is a mariadbd.Server with test helpers.
+type Server struct{ *mariadbd.Server }
+
+// Options, HacheckGrants and the replication account are mariadbd's.
+type Options = mariadbd.Options
+
+const (
+	HacheckGrants = mariadbd.HacheckGrants
+	ReplUser      = mariadbd.ReplUser
+	ReplPassword  = mariadbd.ReplPassword
 )
 
 // opTimeout bounds each helper statement run from a test.
@@ -17,16 +36,17 @@ const opTimeout = 30 * time.Second
 // is set. When the test failed, the tail of the error log is logged first.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if _, _, err := Binaries(opts); err != nil {
+	if _, _, err := mariadbd.Binaries(opts); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v: CI must install mariadb-server to run the MariaDB tests", err)
 		}
 		t.Skipf("%v: skipping the MariaDB test", err)
 	}
-	s, err := StartProcess(opts)
+	p, err := mariadbd.StartProcess(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &Server{p}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("mariadbd %s (server_id %d) error log tail:\n%s", s.Addr, s.ServerID, s.ErrorLogTail(15))
@@ -81,7 +101,7 @@ func (s *Server) MakeReplicaOf(t testing.TB, primary *Server) {
 	t.Helper()
 	ctx, cancel := testCtx()
 	defer cancel()
-	if err := s.ReplicateFrom(ctx, primary); err != nil {
+	if err := s.ReplicateFrom(ctx, primary.Server); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -110,10 +130,10 @@ func (s *Server) WaitCaughtUp(t testing.TB, primary *Server, timeout time.Durati
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
 	defer cancel()
-	if err := s.WaitForPosition(ctx, primary, timeout); err != nil {
+	if err := s.WaitForPosition(ctx, primary.Server, timeout); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // IsNotInstalled reports whether err means mariadbd is missing.
-func IsNotInstalled(err error) bool { return errors.Is(err, ErrNotInstalled) }
+func IsNotInstalled(err error) bool { return errors.Is(err, mariadbd.ErrNotInstalled) }

@@ -147,34 +147,24 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 	// The drain may take up to drain.timeout: extend this response's write
 	// deadline past it, and do not let a client disconnect abort it
 	// halfway (a refused drain still undoes its steps).
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.Drain.Timeout + 5*time.Second))
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Drain.Timeout)
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.DrainTimeout + 5*time.Second))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opt.DrainTimeout)
 	defer cancel()
 	var out bytes.Buffer
-	plan, err := drain.PlanFor(s.cfg, opt)
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, adminResponse{Outcome: "error", Error: err.Error()})
-		return
-	}
-	res, err := drain.Run(ctx, state.Store{Dir: s.cfg.StateDir}, plan, opt, &out)
-	resp := adminResponse{Output: out.String()}
+	res, err := s.opt.Ops.Drain(ctx, opt, &out)
+	sum := drain.Summarize(res, err)
+	resp := adminResponse{Outcome: sum.Word, Output: out.String()}
 	for _, f := range res.Failures {
 		resp.Failures = append(resp.Failures, f.Name+": "+f.Detail)
 	}
 	code := http.StatusOK
-	switch {
-	case errors.Is(err, state.ErrBusy):
-		resp.Outcome, resp.Error, code = "busy", err.Error(), http.StatusConflict
-	case err != nil && res.Outcome == drain.Refused && len(res.Failures) > 0:
-		resp.Outcome, resp.Error, code = "refused", err.Error(), http.StatusConflict
-	case err != nil:
-		resp.Outcome, resp.Error, code = "error", err.Error(), http.StatusInternalServerError
-	case res.Outcome == drain.Drained:
-		resp.Outcome, resp.State = "drained", &res.State
-	case res.Outcome == drain.AlreadyDrained:
-		resp.Outcome = "already_drained"
-	case res.Outcome == drain.DryRunPassed:
-		resp.Outcome = "dry_run_passed"
+	switch sum.Word {
+	case "busy", "refused":
+		resp.Error, code = err.Error(), http.StatusConflict
+	case "error":
+		resp.Error, code = err.Error(), http.StatusInternalServerError
+	case "drained":
+		resp.State = &res.State
 	}
 	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
 	writeJSON(w, code, resp)
@@ -190,10 +180,10 @@ func (s *Server) adminUndrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by, from := who(r, req)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.Drain.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opt.DrainTimeout)
 	defer cancel()
 	var out bytes.Buffer
-	st, changed, err := drain.Undrain(ctx, s.cfg, drain.Options{Reason: req.Reason, By: by, Via: "http", From: from}, &out)
+	st, changed, err := s.opt.Ops.Undrain(ctx, drain.Options{Reason: req.Reason, By: by, Via: "http", From: from}, &out)
 	resp := adminResponse{Outcome: "up", State: &st, Output: out.String()}
 	code := http.StatusOK
 	switch {

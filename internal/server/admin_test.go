@@ -14,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"
 
-func adminConfig(t *testing.T) *config.Config {
+func adminConfig(t *testing.T) *testNode {
 	cfg := testConfig(t)
 	cfg.Drain.Timeout = 5 * time.Second
 	cfg.PreconditionTimeout = time.Second
@@ -29,7 +28,7 @@ func adminConfig(t *testing.T) *config.Config {
 	if err := os.WriteFile(tok, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Admin = config.Admin{Enabled: true, TokenFile: tok}
+	cfg.Admin = Admin{Enabled: true, TokenFile: tok}
 	return cfg
 }
 
@@ -53,12 +52,12 @@ func post(t *testing.T, url, token, body string) (int, adminResponse) {
 func TestAdminTokenFileMustBePrivate(t *testing.T) {
 	cfg := adminConfig(t)
 	os.Chmod(cfg.Admin.TokenFile, 0o644)
-	if _, err := New(cfg, quiet, nil); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := New(cfg.options(nil), quiet); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("group/other-readable token accepted: %v", err)
 	}
 	os.Chmod(cfg.Admin.TokenFile, 0o600)
 	os.WriteFile(cfg.Admin.TokenFile, []byte("short"), 0o600)
-	if _, err := New(cfg, quiet, nil); err == nil || !strings.Contains(err.Error(), "at least") {
+	if _, err := New(cfg.options(nil), quiet); err == nil || !strings.Contains(err.Error(), "at least") {
 		t.Fatalf("short token accepted: %v", err)
 	}
 }
@@ -137,7 +136,7 @@ func TestAdminUnixSocket(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Drain.Timeout = 5 * time.Second
 	sock := filepath.Join(t.TempDir(), "admin.sock")
-	cfg.Admin = config.Admin{Enabled: true, Socket: sock}
+	cfg.Admin = Admin{Enabled: true, Socket: sock}
 	st := state.Store{Dir: cfg.StateDir}
 	st.Set(state.Change{To: state.Up})
 	base, _ := start(t, cfg, nil)

@@ -12,8 +12,6 @@ import (
 
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/health"
-	"github.com/hacheck/hacheck/internal/state"
 )
 
 // counters are the cumulative metrics serve keeps in memory.
@@ -116,7 +114,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	s.counters.mu.Unlock()
 
-	if v := health.QueryVIP(s.cfg); v != nil {
+	if v := s.vipStatus(); v != nil {
 		m.gauge("hacheck_vip_held", "1 when this node holds the VIP (read through netlink).", labels("address", v.Address.String(), "interface", v.Interface), b2f(v.Held))
 	}
 
@@ -128,7 +126,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if rec, found, err := drain.LoadRecord(state.Store{Dir: s.cfg.StateDir}); err == nil && found {
+	if rec, found, err := drain.LoadRecord(s.opt.Store); err == nil && found {
 		m.gauge("hacheck_last_drain_timestamp_seconds", "When the last drain that did something started, as a Unix time.", "", unixSeconds(rec.At))
 		m.gauge("hacheck_last_drain_success", "1 when the last drain drained the node, 0 when it was refused.", "", b2f(rec.Outcome == "drained"))
 		m.header("hacheck_last_drain_phase_seconds", "gauge", "Duration of each phase of the last drain (preconditions, fence, catch-up, flip, ...).")

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,14 +20,48 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/hacheck/hacheck/check"
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
 )
+
+// Options is what a server needs of its node; internal/node fills it
+// from the configuration.
+type Options struct {
+	Node       string      // node: shown in /status
+	Store      state.Store // state_dir
+	Listen     string      // listen
+	StaleAfter int         // stale_after
+	Checks     []health.Entry
+	// VIP reads the VIP for /status and /metrics; nil: none configured.
+	VIP func() *vip.Status
+	// MySQL reads the last database decision for /status; nil: none.
+	MySQL func() *health.MySQLStatus
+	// Admin API (admin.*): off unless Enabled; Ops carries it out.
+	Admin        Admin
+	Ops          Operator
+	DrainTimeout time.Duration // drain.timeout: bounds an admin drain or undrain
+	AgentListen  string        // agent.listen; "" = off
+}
+
+// Admin is the admin API's configuration.
+type Admin struct {
+	Enabled   bool
+	TokenFile string // bearer token file; "" = no token auth
+	Socket    string // unix socket path; "" = none
+}
+
+// Operator drains and undrains the node: the same operations as the CLI
+// (internal/node implements it).
+type Operator interface {
+	Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error)
+	Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error)
+}
 
 // Server holds what the handlers read.
 type Server struct {
-	cfg       *config.Config
+	opt       Options
 	log       *slog.Logger
 	watcher   *state.Watcher
 	monitor   *health.Monitor
@@ -36,23 +71,37 @@ type Server struct {
 
 // New wires a server; Run starts the background parts and the listeners.
 // It fails when the admin API is enabled with an unusable token file.
-func New(cfg *config.Config, log *slog.Logger, entries []health.Entry) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, counters: newCounters()}
-	if cfg.Admin.Enabled && cfg.Admin.TokenFile != "" {
-		h, err := loadToken(cfg.Admin.TokenFile)
+func New(opt Options, log *slog.Logger) (*Server, error) {
+	s := &Server{opt: opt, log: log, counters: newCounters()}
+	if opt.Admin.Enabled && opt.Admin.TokenFile != "" {
+		h, err := loadToken(opt.Admin.TokenFile)
 		if err != nil {
 			return nil, err
 		}
 		s.tokenHash = h
 	}
-	s.watcher = state.NewWatcher(state.Store{Dir: cfg.StateDir}, log, s.stateChanged)
-	s.monitor = health.NewMonitor(entries, cfg.StaleAfter, s.checkRan)
+	s.watcher = state.NewWatcher(opt.Store, log, s.stateChanged)
+	s.monitor = health.NewMonitor(opt.Checks, opt.StaleAfter, s.checkRan)
 	return s, nil
+}
+
+func (s *Server) vipStatus() *vip.Status {
+	if s.opt.VIP == nil {
+		return nil
+	}
+	return s.opt.VIP()
+}
+
+func (s *Server) mysqlStatus() *health.MySQLStatus {
+	if s.opt.MySQL == nil {
+		return nil
+	}
+	return s.opt.MySQL()
 }
 
 // lastTransition is the last keepalived transition `hacheck notify` saw.
 func (s *Server) lastTransition() (state.Transition, bool) {
-	t, ok, err := state.Store{Dir: s.cfg.StateDir}.LoadTransition()
+	t, ok, err := s.opt.Store.LoadTransition()
 	return t, ok && err == nil
 }
 
@@ -143,8 +192,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	_, _, checks, st, stErr := s.healthy(time.Now())
-	rep := health.NewReport(s.cfg.Node, st, stErr, checks, health.QueryVIP(s.cfg))
-	rep.MySQL = health.MySQLStatusFor(s.cfg)
+	rep := health.NewReport(s.opt.Node, st, stErr, checks, s.vipStatus())
+	rep.MySQL = s.mysqlStatus()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if !rep.Healthy {
@@ -161,9 +210,9 @@ const ShutdownTimeout = 5 * time.Second
 // Run serves until ctx ends, then shuts down gracefully. Stopping never
 // changes the state. ready, when not nil, receives the bound address.
 func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := net.Listen("tcp", s.opt.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w", s.opt.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -179,32 +228,32 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 	srv := s.httpServer(s.Handler())
 	serveErr := make(chan error, 3)
 	go func() { serveErr <- srv.Serve(ln) }()
-	s.log.Info("serving", "listen", ln.Addr().String(), "state_dir", s.cfg.StateDir, "checks", len(s.cfg.Checks),
-		"admin_token", s.tokenHash != nil, "admin_socket", s.cfg.Admin.Enabled && s.cfg.Admin.Socket != "")
+	s.log.Info("serving", "listen", ln.Addr().String(), "state_dir", s.opt.Store.Dir, "checks", len(s.opt.Checks),
+		"admin_token", s.tokenHash != nil, "admin_socket", s.opt.Admin.Enabled && s.opt.Admin.Socket != "")
 
 	var sock *http.Server
-	if s.cfg.Admin.Enabled && s.cfg.Admin.Socket != "" {
-		sln, err := listenAdminSocket(s.cfg.Admin.Socket)
+	if s.opt.Admin.Enabled && s.opt.Admin.Socket != "" {
+		sln, err := listenAdminSocket(s.opt.Admin.Socket)
 		if err != nil {
 			srv.Close()
 			return err
 		}
-		defer os.Remove(s.cfg.Admin.Socket)
+		defer os.Remove(s.opt.Admin.Socket)
 		sock = s.httpServer(s.socketHandler())
 		sock.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, peerCredKey{}, peerCred(c))
 		}
 		go func() { serveErr <- sock.Serve(sln) }()
-		s.log.Info("admin socket", "path", s.cfg.Admin.Socket)
+		s.log.Info("admin socket", "path", s.opt.Admin.Socket)
 	}
-	if s.cfg.Agent.Listen != "" {
-		aln, err := net.Listen("tcp", s.cfg.Agent.Listen)
+	if s.opt.AgentListen != "" {
+		aln, err := net.Listen("tcp", s.opt.AgentListen)
 		if err != nil {
 			srv.Close()
 			if sock != nil {
 				sock.Close()
 			}
-			return fmt.Errorf("agent.listen %s: %w", s.cfg.Agent.Listen, err)
+			return fmt.Errorf("agent.listen %s: %w", s.opt.AgentListen, err)
 		}
 		bg.Go(func() { serveErr <- s.serveAgent(ctx, aln) })
 		s.log.Info("haproxy agent", "listen", aln.Addr().String())
@@ -220,7 +269,7 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 		runErr = fmt.Errorf("serve: %w", err)
 	case err := <-watchErr:
 		if err != nil {
-			runErr = fmt.Errorf("watch state directory %s: %w", s.cfg.StateDir, err)
+			runErr = fmt.Errorf("watch state directory %s: %w", s.opt.Store.Dir, err)
 		}
 	}
 	s.log.Info("shutting down")

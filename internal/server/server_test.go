@@ -15,23 +15,62 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/check"
-	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func testConfig(t *testing.T) *config.Config {
-	return &config.Config{Node: "n1", StateDir: t.TempDir(), Listen: "127.0.0.1:0", StaleAfter: 3}
+// testNode is what these tests set up of a node; options turns it into
+// the server's Options, with an Operator that drains as internal/node does
+// for a node without a database (the script preconditions, then the flip).
+type testNode struct {
+	StateDir            string
+	Listen              string
+	StaleAfter          int
+	PreconditionsDir    string
+	PreconditionTimeout time.Duration
+	Drain               struct{ Timeout time.Duration }
+	Admin               Admin
+	Agent               struct{ Listen string }
+}
+
+func testConfig(t *testing.T) *testNode {
+	return &testNode{StateDir: t.TempDir(), Listen: "127.0.0.1:0", StaleAfter: 3}
+}
+
+func (c *testNode) options(entries []health.Entry) Options {
+	store := state.Store{Dir: c.StateDir}
+	return Options{Node: "n1", Store: store, Listen: c.Listen, StaleAfter: c.StaleAfter, Checks: entries,
+		Admin: c.Admin, Ops: testOps{store: store, pre: c.PreconditionsDir, timeout: c.PreconditionTimeout},
+		DrainTimeout: c.Drain.Timeout, AgentListen: c.Agent.Listen}
+}
+
+type testOps struct {
+	store   state.Store
+	pre     string
+	timeout time.Duration
+}
+
+func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error) {
+	pre, err := check.ScriptPreconditions(o.pre, nil)
+	if err != nil {
+		return drain.Result{Outcome: drain.Refused}, err
+	}
+	return drain.Run(ctx, o.store, drain.Plan{Preconditions: pre, PreconditionTimeout: o.timeout}, opt, out)
+}
+
+func (o testOps) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {
+	return drain.Undrain(ctx, o.store, nil, opt, out)
 }
 
 // start runs a real server on a free port and returns its base URL and a
 // stop function (idempotent; also called at cleanup) that returns Run's
 // error.
-func start(t *testing.T, cfg *config.Config, entries []health.Entry) (string, func() error) {
+func start(t *testing.T, cfg *testNode, entries []health.Entry) (string, func() error) {
 	t.Helper()
-	srv, err := New(cfg, quiet, entries)
+	srv, err := New(cfg.options(entries), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +264,7 @@ func TestHealthzHandlerNoIO(t *testing.T) {
 	// the in-memory verdict still answers (until the watcher notices).
 	cfg := testConfig(t)
 	state.Store{Dir: cfg.StateDir}.Set(state.Change{To: state.Up})
-	s, _ := New(cfg, quiet, nil)
+	s, _ := New(cfg.options(nil), quiet)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != 200 || rec.Body.String() != "true\n" || rec.Header().Get("Cache-Control") != "no-store" {

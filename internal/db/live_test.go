@@ -1,4 +1,4 @@
-package mysql
+package db
 
 // Tests against real mariadbd processes (internal/mariadbtest). They skip
 // when mariadbd is not installed, and fail instead when CI is set.
@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/mariadbtest"
 )
 
@@ -94,42 +93,46 @@ func TestLiveReplicaStatusAndChecks(t *testing.T) {
 	if st, err := p.ReplicaStatus(ctx); err != nil || st != nil {
 		t.Errorf("primary's ReplicaStatus = %+v, %v; want nil, nil", st, err)
 	}
-	bs, err := p.BinlogStatus(ctx)
-	if err != nil || bs == nil || !strings.HasPrefix(bs.File, "mariadb-bin.") || bs.Position == 0 {
-		t.Errorf("BinlogStatus = %+v, %v", bs, err)
+	if err := r.Alive(ctx); err != nil {
+		t.Errorf("Alive on the replica: %v", err)
 	}
-
-	results := check.RunAll(ctx, []check.Checker{
-		&AliveCheck{Server: r},
-		&ReplicaCheck{Server: r, MaxLag: time.Minute},
-		&ReplicaCheck{Server: p, CheckName: "primary-as-replica"},
-	}, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second})
-	if !results[0].OK || !results[1].OK {
-		t.Errorf("alive/replica checks on the replica: %+v", results[:2])
+	if ok, d := replicaVerdict(ctx, r, ReplicaPolicy{MaxLag: time.Minute}); !ok {
+		t.Errorf("replica verdict on the replica: %s", d)
+	} else {
+		t.Logf("replica verdict: %s", d)
 	}
-	if results[2].OK || !strings.Contains(results[2].Detail, "not a replica") {
-		t.Errorf("replica check on the primary: %+v", results[2])
+	if ok, d := replicaVerdict(ctx, p, ReplicaPolicy{}); ok || !strings.Contains(d, "not a replica") {
+		t.Errorf("replica verdict on the primary: %v %s", ok, d)
 	}
-	t.Logf("replica check: %s", results[1].Detail)
 
 	// Break replication: a row written on the replica, then the same key on
 	// the primary, stops the replica's SQL thread.
 	replica.Exec(t, "INSERT INTO app.t VALUES (1, 'replica')")
 	primary.Exec(t, "INSERT INTO app.t VALUES (1, 'primary')")
-	var res check.Result
+	var ok bool
+	var d string
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		res = check.Run(ctx, &ReplicaCheck{Server: r}, 2*time.Second)
-		if !res.OK {
+		if ok, d = replicaVerdict(ctx, r, ReplicaPolicy{}); !ok {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if res.OK || !strings.Contains(res.Detail, "replica SQL thread stopped") ||
-		!strings.Contains(res.Detail, "Last_SQL_Errno=1062") || !strings.Contains(res.Detail, "Duplicate entry '1'") {
-		t.Errorf("after a duplicate key: %+v", res)
+	if ok || !strings.Contains(d, "replica SQL thread stopped") ||
+		!strings.Contains(d, "Last_SQL_Errno=1062") || !strings.Contains(d, "Duplicate entry '1'") {
+		t.Errorf("after a duplicate key: %v %s", ok, d)
 	}
-	t.Logf("broken replica check: %s", res.Detail)
+	t.Logf("broken replica verdict: %s", d)
+}
+
+// replicaVerdict reads s's replica status and judges it, as the replica
+// check does (check.MySQLReplica, tested live in package check).
+func replicaVerdict(ctx context.Context, s *Server, p ReplicaPolicy) (bool, string) {
+	st, err := s.ReplicaStatus(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	return EvaluateReplica(st, p)
 }
 
 func TestLiveIOThreadReconnects(t *testing.T) {
@@ -140,25 +143,26 @@ func TestLiveIOThreadReconnects(t *testing.T) {
 	if err := primary.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	waitCheck := func(wantOK bool, contains string) check.Result {
+	waitVerdict := func(wantOK bool, contains string) string {
 		t.Helper()
-		var res check.Result
+		var ok bool
+		var d string
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			res = check.Run(ctx, &ReplicaCheck{Server: r}, 2*time.Second)
-			if res.OK == wantOK && strings.Contains(res.Detail, contains) {
-				return res
+			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			ok, d = replicaVerdict(qctx, r, ReplicaPolicy{})
+			cancel()
+			if ok == wantOK && strings.Contains(d, contains) {
+				return d
 			}
 		}
-		t.Fatalf("replica check never became ok=%v with %q; last: %+v", wantOK, contains, res)
-		return res
+		t.Fatalf("replica verdict never became ok=%v with %q; last: %v %s", wantOK, contains, ok, d)
+		return d
 	}
-	res := waitCheck(false, "replica IO thread connecting")
-	t.Logf("source down: %s", res.Detail)
+	t.Logf("source down: %s", waitVerdict(false, "replica IO thread connecting"))
 	if err := primary.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	res = waitCheck(true, "IO and SQL threads running")
-	t.Logf("source back: %s", res.Detail)
+	t.Logf("source back: %s", waitVerdict(true, "IO and SQL threads running"))
 }
 
 func TestLiveFence(t *testing.T) {
@@ -247,8 +251,7 @@ func TestLiveGrantsMinimal(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	grants := strings.Split(mariadbtest.HacheckGrants, ", ")
 	ops := map[string]func(s *Server) error{
-		"SLAVE MONITOR":  func(s *Server) error { _, err := s.ReplicaStatus(ctx); return err },
-		"BINLOG MONITOR": func(s *Server) error { _, err := s.BinlogStatus(ctx); return err },
+		"SLAVE MONITOR": func(s *Server) error { _, err := s.ReplicaStatus(ctx); return err },
 		"READ_ONLY ADMIN": func(s *Server) error {
 			if err := s.SetReadOnly(ctx, true); err != nil {
 				return err
@@ -400,7 +403,7 @@ func TestLivePausedServer(t *testing.T) {
 	s := node(t)
 	srv := open(t, s, hcUser, hcPass, Options{})
 	ctx := ctxFor(t, 30*time.Second)
-	if err := srv.Ping(ctx); err != nil {
+	if err := srv.Alive(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Pause(); err != nil {
@@ -413,16 +416,12 @@ func TestLivePausedServer(t *testing.T) {
 	fresh := open(t, s, hcUser, hcPass, Options{})
 	for name, x := range map[string]*Server{"pooled": srv, "fresh": fresh} {
 		start := time.Now()
-		err := x.Ping(ctxFor(t, 500*time.Millisecond))
+		err := x.Alive(ctxFor(t, 500*time.Millisecond))
 		took := time.Since(start)
 		if err == nil || took > 1500*time.Millisecond {
 			t.Errorf("%s ping of a paused server: %v after %s", name, err, took)
 		}
 		t.Logf("%s ping of a paused server: %v after %s", name, err, took.Round(time.Millisecond))
-		res := check.Run(ctx, &AliveCheck{Server: x}, 500*time.Millisecond)
-		if res.OK || res.Took > 1500*time.Millisecond {
-			t.Errorf("%s alive check of a paused server: %+v", name, res)
-		}
 	}
 	// Without a context deadline the query timeout applies.
 	slow := open(t, s, hcUser, hcPass, Options{QueryTimeout: 400 * time.Millisecond})
@@ -434,7 +433,7 @@ func TestLivePausedServer(t *testing.T) {
 	if err := s.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Ping(ctxFor(t, 5*time.Second)); err != nil {
+	if err := srv.Alive(ctxFor(t, 5*time.Second)); err != nil {
 		t.Errorf("ping after SIGCONT: %v", err)
 	}
 }
@@ -443,17 +442,13 @@ func TestLiveWrongPassword(t *testing.T) {
 	s := node(t)
 	const wrong = "wrong-pw-4c1d"
 	srv := open(t, s, hcUser, wrong, Options{})
-	err := srv.Ping(ctxFor(t, 5*time.Second))
+	err := srv.Alive(ctxFor(t, 5*time.Second))
 	if err == nil {
 		t.Fatal("ping with a wrong password succeeded")
 	}
 	masked := fmt.Sprintf("%s:***@tcp(%s)/", hcUser, s.Addr)
 	if !strings.Contains(err.Error(), masked) || strings.Contains(err.Error(), wrong) || mysqlErrno(err) != 1045 {
 		t.Errorf("error %q: want errno 1045, %q in it and no password", err, masked)
-	}
-	res := check.Run(context.Background(), &AliveCheck{Server: srv}, 2*time.Second)
-	if res.OK || !strings.Contains(res.Detail, masked) || strings.Contains(res.Detail, wrong) {
-		t.Errorf("alive check: %+v", res)
 	}
 	t.Logf("wrong password: %v", err)
 
@@ -532,9 +527,9 @@ func cutover(t *testing.T, ctx context.Context, old, new *Server, newSrv *mariad
 	// The IO thread shows "Preparing", then "Connecting", before "Yes".
 	var d string
 	waitFor(t, 10*time.Second, func() bool {
-		res := check.Run(ctx, &ReplicaCheck{Server: old}, 2*time.Second)
-		d = res.Detail
-		return res.OK
+		var ok bool
+		ok, d = replicaVerdict(ctx, old, ReplicaPolicy{})
+		return ok
 	})
 	t.Logf("old primary now: %s", d)
 }
@@ -621,27 +616,6 @@ func TestLiveReverseReplication(t *testing.T) {
 	t.Logf("round 2: %d rows on B, %d on A; A %s, B %s", n3, n4, a.QueryString(t, "SELECT @@gtid_current_pos"), b.QueryString(t, "SELECT @@gtid_current_pos"))
 }
 
-// RESET SLAVE ALL needs RELOAD on MariaDB 10.11, which HacheckGrants leave
-// out on purpose.
-func TestLiveResetReplica(t *testing.T) {
-	_, replica := pair(t)
-	ctx := ctxFor(t, 20*time.Second)
-	hc := open(t, replica, hcUser, hcPass, Options{})
-	if err := hc.StopReplica(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := hc.ResetReplica(ctx); mysqlErrno(err) != 1227 || !strings.Contains(err.Error(), "RELOAD") {
-		t.Errorf("ResetReplica as hacheck: %v; want access denied naming RELOAD", err)
-	}
-	root := open(t, replica, "root", replica.RootPassword, Options{})
-	if err := root.ResetReplica(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := root.ReplicaStatus(ctx); err != nil || st != nil {
-		t.Errorf("replica status after reset: %+v, %v; want nil, nil", st, err)
-	}
-}
-
 // Why ChangeSource sets gtid_slave_pos first: the old primary has its own
 // transactions only in its binary log, so with MASTER_USE_GTID=slave_pos
 // alone it asks the new primary for its whole history, which fails once
@@ -672,15 +646,13 @@ func TestLiveFollowNewPrimaryAfterPurge(t *testing.T) {
 	// B purges the history it took over from A (A has all of it), then
 	// takes new writes.
 	b.Exec(t, "FLUSH BINARY LOGS")
-	bs, err := hb.BinlogStatus(ctx)
-	if err != nil || bs == nil {
-		t.Fatalf("BinlogStatus: %+v, %v", bs, err)
-	}
+	logs := binlogs(t, b)
+	current := logs[len(logs)-1]
 	// MariaDB keeps a binlog file (with only a warning) until InnoDB's
 	// checkpoint has passed it: retry until the purge took.
 	waitFor(t, 10*time.Second, func() bool {
-		b.Exec(t, fmt.Sprintf("PURGE BINARY LOGS TO '%s'", bs.File))
-		return firstBinlog(t, b) == bs.File
+		b.Exec(t, fmt.Sprintf("PURGE BINARY LOGS TO '%s'", current))
+		return firstBinlog(t, b) == current
 	})
 	b.Exec(t, "INSERT INTO app.t VALUES (3, 'b')", "INSERT INTO app.t VALUES (4, 'b')")
 	t.Logf("A: gtid_binlog_pos %q gtid_slave_pos %q", a.QueryString(t, "SELECT @@gtid_binlog_pos"), a.QueryString(t, "SELECT @@gtid_slave_pos"))
@@ -724,6 +696,12 @@ func TestLiveFollowNewPrimaryAfterPurge(t *testing.T) {
 // firstBinlog is the oldest binary log file s still has.
 func firstBinlog(t *testing.T, s *mariadbtest.Server) string {
 	t.Helper()
+	return binlogs(t, s)[0]
+}
+
+// binlogs lists the binary log files s has, oldest first.
+func binlogs(t *testing.T, s *mariadbtest.Server) []string {
+	t.Helper()
 	rows, err := s.DB().Query("SHOW BINARY LOGS")
 	if err != nil {
 		t.Fatal(err)
@@ -732,5 +710,9 @@ func firstBinlog(t *testing.T, s *mariadbtest.Server) string {
 	if err != nil || len(vals) == 0 || len(cols) == 0 {
 		t.Fatalf("SHOW BINARY LOGS: %v", err)
 	}
-	return vals[0][0].String
+	names := make([]string, len(vals))
+	for i, v := range vals {
+		names[i] = v[0].String
+	}
+	return names
 }

@@ -1,4 +1,4 @@
-// Command floor is the benchmark's floor for GET /healthz: a bare net/http
+// Command bench-floor is the benchmark's floor for GET /healthz: a bare net/http
 // server that answers "true" from memory with the same headers as
 // `hacheck serve`, and nothing else. scripts/bench-healthz.sh compares
 // hacheck serve against it.

@@ -1,10 +1,11 @@
-package mysql
+package db
 
 import (
 	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ReplicaStatus is one row of SHOW REPLICA STATUS / SHOW SLAVE STATUS,
@@ -172,36 +173,6 @@ func compactGTIDSet(s string) string {
 	return strings.Join(strings.Fields(s), "")
 }
 
-// BinlogStatus is the row of SHOW BINARY LOG STATUS (MySQL 8.4),
-// SHOW BINLOG STATUS (MariaDB) or SHOW MASTER STATUS.
-type BinlogStatus struct {
-	File     string
-	Position uint64
-	// ExecutedGTIDSet is MySQL's Executed_Gtid_Set; MariaDB has no such
-	// column (use GTIDPosition).
-	ExecutedGTIDSet string
-}
-
-// ParseBinlogStatus reads one binary log status row by column name.
-func ParseBinlogStatus(columns []string, values []sql.NullString) (*BinlogStatus, error) {
-	r, err := newRow(columns, values)
-	if err != nil {
-		return nil, fmt.Errorf("parse binlog status: %w", err)
-	}
-	if _, _, ok := r.lookup("File"); !ok {
-		return nil, fmt.Errorf("parse binlog status: no File column")
-	}
-	pos, err := r.int64("Position")
-	if err != nil || pos < 0 {
-		return nil, fmt.Errorf("parse binlog status: bad Position: %v", err)
-	}
-	return &BinlogStatus{
-		File:            r.str("File"),
-		Position:        uint64(pos),
-		ExecutedGTIDSet: compactGTIDSet(r.str("Executed_Gtid_Set")),
-	}, nil
-}
-
 // scanRows reads every row of rows as NullStrings.
 func scanRows(rows *sql.Rows) (columns []string, values [][]sql.NullString, err error) {
 	defer rows.Close()
@@ -220,4 +191,68 @@ func scanRows(rows *sql.Rows) (columns []string, values [][]sql.NullString, err 
 		values = append(values, vals)
 	}
 	return columns, values, rows.Err()
+}
+
+// ReplicaPolicy is what EvaluateReplica demands of a replica.
+type ReplicaPolicy struct {
+	MaxLag       time.Duration // 0: lag is not judged
+	AllowNonGTID bool
+}
+
+// EvaluateReplica decides whether st is a healthy replica under p and says
+// why in one line. nil st (not a replica) fails.
+func EvaluateReplica(st *ReplicaStatus, p ReplicaPolicy) (ok bool, detail string) {
+	if st == nil {
+		return false, "not a replica (no replica status)"
+	}
+	src := fmt.Sprintf("%s, server_id %d", st.Source(), st.SourceServerID)
+	if !st.IOThreadRunning() {
+		d := fmt.Sprintf("replica IO thread %s (source %s)", ioWord(st.IORunning), src)
+		if st.LastIOErrno != 0 || st.LastIOError != "" {
+			d += fmt.Sprintf(": Last_IO_Errno=%d Last_IO_Error=%q", st.LastIOErrno, st.LastIOError)
+		}
+		return false, d
+	}
+	if !st.SQLThreadRunning() {
+		d := fmt.Sprintf("replica SQL thread stopped (source %s)", src)
+		if st.LastSQLErrno != 0 || st.LastSQLError != "" {
+			d += fmt.Sprintf(": Last_SQL_Errno=%d Last_SQL_Error=%q", st.LastSQLErrno, st.LastSQLError)
+		}
+		return false, d
+	}
+	if st.LastSQLErrno != 0 {
+		return false, fmt.Sprintf("replica SQL error (source %s): Last_SQL_Errno=%d Last_SQL_Error=%q", src, st.LastSQLErrno, st.LastSQLError)
+	}
+	if !p.AllowNonGTID && !st.UsesGTID() {
+		return false, fmt.Sprintf("replica of %s does not use GTID positioning (Using_Gtid=%q, Auto_Position=%t)", src, st.UsingGTID, st.AutoPosition)
+	}
+	lag := "Seconds_Behind=NULL"
+	if st.SecondsBehind != nil {
+		lag = fmt.Sprintf("Seconds_Behind=%d", *st.SecondsBehind)
+	}
+	if p.MaxLag > 0 {
+		if st.SecondsBehind == nil {
+			return false, fmt.Sprintf("replica of %s: lag unknown (%s), max %s", src, lag, p.MaxLag)
+		}
+		if time.Duration(*st.SecondsBehind)*time.Second > p.MaxLag {
+			return false, fmt.Sprintf("replica of %s lags: %s exceeds max %s", src, lag, p.MaxLag)
+		}
+	}
+	d := fmt.Sprintf("replicating from %s, IO and SQL threads running, %s (a hint, not proof of catch-up)", src, lag)
+	if st.LastIOErrno != 0 {
+		// The IO thread is connected again: an IO error left from before
+		// the reconnection is history, not a fault.
+		d += fmt.Sprintf("; last IO error before reconnecting: Last_IO_Errno=%d Last_IO_Error=%q", st.LastIOErrno, st.LastIOError)
+	}
+	return true, d
+}
+
+func ioWord(state string) string {
+	switch state {
+	case "", "No":
+		return "stopped"
+	case "Connecting":
+		return "connecting"
+	}
+	return "not running (" + state + ")"
 }

@@ -1,4 +1,4 @@
-package mysql
+package db
 
 import (
 	"database/sql"
@@ -320,45 +320,6 @@ func TestParseReplicaStatusBad(t *testing.T) {
 	}
 	if _, err := ParseReplicaStatus([]string{"a", "b"}, make([]sql.NullString, 1)); err == nil {
 		t.Error("column/value count mismatch: no error")
-	}
-}
-
-func TestParseBinlogStatusRecorded(t *testing.T) {
-	tests := []struct {
-		name string
-		dump string
-		want BinlogStatus
-	}{
-		// MySQL 8.4 SHOW BINARY LOG STATUS.
-		{"mysql 8.4", `
-             File: binlog.000003
-         Position: 197
-     Binlog_Do_DB:
- Binlog_Ignore_DB:
-Executed_Gtid_Set: 73f86016-978b-11ee-ade5-8d2a2a562feb:1-42,
-8a94f357-aab4-11df-86ab-c80aa9429562:1-5`,
-			BinlogStatus{File: "binlog.000003", Position: 197, ExecutedGTIDSet: "73f86016-978b-11ee-ade5-8d2a2a562feb:1-42,8a94f357-aab4-11df-86ab-c80aa9429562:1-5"}},
-		// MariaDB 10.11 SHOW BINLOG STATUS: no GTID column.
-		{"mariadb 10.11", `
-            File: mariadb-bin.000001
-        Position: 1019
-    Binlog_Do_DB:
-Binlog_Ignore_DB:`,
-			BinlogStatus{File: "mariadb-bin.000001", Position: 1019}},
-	}
-	for _, tt := range tests {
-		cols, vals := recorded(t, tt.dump)
-		got, err := ParseBinlogStatus(cols, vals)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		if *got != tt.want {
-			t.Errorf("%s: got %+v, want %+v", tt.name, *got, tt.want)
-		}
-	}
-	cols, vals := recorded(t, "Position: 4\n")
-	if _, err := ParseBinlogStatus(cols, vals); err == nil {
-		t.Error("no File column: no error")
 	}
 }
 

@@ -1,4 +1,5 @@
-// Package mariadbtest starts throwaway MariaDB servers for tests and labs.
+// Package mariadbd starts throwaway MariaDB servers for the lab and, through
+// internal/mariadbtest, for tests.
 //
 // Each server gets its own temporary directory holding the datadir, the
 // socket, the pid file, the error log and the generated option file. It
@@ -6,11 +7,10 @@
 // a binary log (log_slave_updates ON, binlog_format ROW) and a relay log with
 // explicit names, so any two servers can replicate from each other with GTIDs.
 //
-// Start is the entry point for tests: it registers a cleanup that stops the
-// process (SIGTERM, then SIGKILL) and removes the directory even when the test
-// fails, and it skips the test when mariadbd is not installed (fails it when
-// the CI environment variable is set). StartProcess is the same without a
-// testing.TB, for a lab tool; the caller must call Stop.
+// StartProcess starts one; the caller must call Stop. Tests use
+// mariadbtest.Start instead, which registers the cleanup (and skips or
+// fails when mariadbd is not installed); this package does not import
+// testing, so the lab binary does not link it.
 //
 // Accounts on a fresh server:
 //
@@ -26,11 +26,10 @@
 //
 // # Grants for hacheck on MariaDB 10.11
 //
-// HacheckGrants is the minimal set that the check/mysql tests prove, one
+// HacheckGrants is the minimal set that the internal/db tests prove, one
 // privilege at a time, to be both sufficient and needed:
 //
 //   - SLAVE MONITOR: SHOW SLAVE STATUS / SHOW REPLICA STATUS (replica check);
-//   - BINLOG MONITOR: SHOW BINLOG STATUS (binary log file and position);
 //   - READ_ONLY ADMIN: SET GLOBAL read_only (fence and unfence);
 //   - REPLICATION SLAVE ADMIN: STOP/START SLAVE, CHANGE MASTER and
 //     SET GLOBAL gtid_slave_pos (promote, follow a new primary).
@@ -39,7 +38,7 @@
 // MASTER_GTID_WAIT need no privilege. READ_ONLY ADMIN also lets the holder
 // write while read_only is ON, as any ALL PRIVILEGES account can: the fence
 // stops applications, not hacheck or root.
-package mariadbtest
+package mariadbd
 
 import (
 	"bytes"
@@ -61,7 +60,7 @@ import (
 )
 
 // HacheckGrants is the minimal privilege list hacheck needs on MariaDB 10.11.
-const HacheckGrants = "SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN"
+const HacheckGrants = "SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN"
 
 // Replication account that MakeReplicaOf creates on both servers.
 const (

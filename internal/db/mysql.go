@@ -1,6 +1,8 @@
-// Package mysql is hacheck's MySQL/MariaDB layer: replication status,
-// fencing with read_only, GTID catch-up and re-pointing replication, in
-// both SQL dialects. Other packages import it as hamysql.
+// Package db is hacheck's client for the MySQL/MariaDB server of a node:
+// replication status, fencing with read_only, GTID catch-up and
+// re-pointing replication, in both SQL dialects. The checks that use it
+// live in package check; the decisions that use it in cutover, promote,
+// follow, notify and guard.
 //
 // Every method is bounded. The driver gets a dial timeout and read/write
 // timeouts; each call runs under the caller's context, or under
@@ -18,9 +20,9 @@
 //
 // MariaDB 10.11 (each one shown to be needed by the tests):
 //
-//	GRANT SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'hacheck'@'%';
+//	GRANT SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'hacheck'@'%';
 //
-// SLAVE MONITOR reads replica status, BINLOG MONITOR the binary log status,
+// SLAVE MONITOR reads replica status,
 // READ_ONLY ADMIN fences and unfences (and lets hacheck write while fenced),
 // REPLICATION SLAVE ADMIN stops, starts and re-points replication. GTID
 // variables and MASTER_GTID_WAIT need no privilege.
@@ -28,7 +30,7 @@
 // MySQL 8.0/8.4 (not tested live here): REPLICATION CLIENT for status,
 // SYSTEM_VARIABLES_ADMIN for super_read_only/read_only, REPLICATION_SLAVE_ADMIN
 // for STOP/START REPLICA and CHANGE REPLICATION SOURCE.
-package mysql
+package db
 
 import (
 	"context"
@@ -52,6 +54,13 @@ const (
 	DefaultQueryTimeout    = 10 * time.Second
 	DefaultLockWaitTimeout = 2 * time.Second
 )
+
+// MinFenceTimeout is the least time worth starting a fence in, and so the
+// shortest mysql.fence_timeout: the server bounds SET GLOBAL read_only's
+// wait for running writes in whole seconds, at least 1 s, and SetReadOnly
+// sets that to at most 3/4 of what is left; with less than this, the
+// client could give up while the statement may still land on the server.
+const MinFenceTimeout = 1500 * time.Millisecond
 
 // ErrGTIDWaitTimeout means the server-side GTID wait ran out before the
 // position was reached.
@@ -127,6 +136,12 @@ func Open(dsn string, opts Options) (*Server, error) {
 		s := &Server{password: guessPassword(dsn)}
 		return nil, fmt.Errorf("parse mysql dsn (want user:password@tcp(host:port)/): %w", s.scrub(err))
 	}
+	return OpenConfig(cfg, opts)
+}
+
+// OpenConfig is Open for a DSN that is already parsed (config.DSN); it
+// sets the timeouts on cfg, which must not be shared.
+func OpenConfig(cfg *mysql.Config, opts Options) (*Server, error) {
 	pick := func(opt, fromDSN, def time.Duration) time.Duration {
 		switch {
 		case opt > 0:
@@ -256,12 +271,16 @@ func (s *Server) queryString(ctx context.Context, query string, args ...any) (st
 	return v.String, v.Valid, nil
 }
 
-// Ping checks that the server answers (COM_PING) within ctx.
-func (s *Server) Ping(ctx context.Context) error {
+// Alive runs SELECT 1: the server accepts a connection and answers a query.
+func (s *Server) Alive(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if err := s.db.PingContext(ctx); err != nil {
-		return s.fail("ping", err)
+	v, _, err := s.queryString(ctx, "SELECT 1")
+	if err != nil {
+		return s.fail("select 1 on", err)
+	}
+	if v != "1" {
+		return fmt.Errorf("select 1 on %s: got %q", s, v)
 	}
 	return nil
 }
@@ -288,16 +307,6 @@ func (s *Server) Dialect(ctx context.Context) (Dialect, error) {
 	s.dialect, s.version = d, version.String
 	s.mu.Unlock()
 	return d, nil
-}
-
-// Version returns @@version (for example "10.11.6-MariaDB-log").
-func (s *Server) Version(ctx context.Context) (string, error) {
-	if _, err := s.Dialect(ctx); err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.version, nil
 }
 
 // ServerID returns @@server_id.
@@ -589,9 +598,19 @@ func isParseError(err error) bool {
 
 // execFirst runs the first statement the server understands.
 func (s *Server) execFirst(ctx context.Context, stmts ...string) error {
+	return firstSpelling(stmts, func(q string) error {
+		_, err := s.db.ExecContext(ctx, q)
+		return err
+	})
+}
+
+// firstSpelling runs each spelling of one statement in turn (the newer
+// first: MySQL 8.4 removed the older; MariaDB and older MySQL may lack the
+// newer) until one is not a syntax error, and returns its result.
+func firstSpelling(spellings []string, run func(stmt string) error) error {
 	var err error
-	for _, q := range stmts {
-		if _, err = s.db.ExecContext(ctx, q); err == nil || !isParseError(err) {
+	for _, q := range spellings {
+		if err = run(q); err == nil || !isParseError(err) {
 			return err
 		}
 	}
@@ -608,17 +627,13 @@ func (s *Server) ReplicaStatus(ctx context.Context) (*ReplicaStatus, error) {
 	defer cancel()
 	var cols []string
 	var vals [][]sql.NullString
-	var err error
-	for _, q := range []string{"SHOW REPLICA STATUS", "SHOW SLAVE STATUS"} {
-		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, q)
+	err := firstSpelling([]string{"SHOW REPLICA STATUS", "SHOW SLAVE STATUS"}, func(q string) error {
+		rows, err := s.db.QueryContext(ctx, q)
 		if err == nil {
 			cols, vals, err = scanRows(rows)
 		}
-		if err == nil || !isParseError(err) {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		return nil, s.fail("read replica status", err)
 	}
@@ -641,44 +656,6 @@ func (s *Server) ReplicaStatus(ctx context.Context) (*ReplicaStatus, error) {
 	return st, nil
 }
 
-// BinlogStatus returns the current binary log file and position (and
-// MySQL's executed GTID set), or nil, nil when binary logging is off.
-func (s *Server) BinlogStatus(ctx context.Context) (*BinlogStatus, error) {
-	d, err := s.Dialect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	stmts := []string{"SHOW BINLOG STATUS", "SHOW MASTER STATUS"}
-	if d == MySQL {
-		stmts = []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"}
-	}
-	var cols []string
-	var vals [][]sql.NullString
-	for _, q := range stmts {
-		var rows *sql.Rows
-		rows, err = s.db.QueryContext(ctx, q)
-		if err == nil {
-			cols, vals, err = scanRows(rows)
-		}
-		if err == nil || !isParseError(err) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, s.fail("read binlog status", err)
-	}
-	if len(vals) == 0 {
-		return nil, nil
-	}
-	st, err := ParseBinlogStatus(cols, vals[0])
-	if err != nil {
-		return nil, s.fail("read binlog status", err)
-	}
-	return st, nil
-}
-
 // StopReplica stops both replica threads and keeps the replication
 // configuration (STOP REPLICA / STOP SLAVE). Stopping a stopped replica is
 // not an error.
@@ -697,20 +674,6 @@ func (s *Server) StartReplica(ctx context.Context) error {
 	defer cancel()
 	if err := s.execFirst(ctx, "START REPLICA", "START SLAVE"); err != nil {
 		return s.fail("start replica", err)
-	}
-	return nil
-}
-
-// ResetReplica forgets the replication configuration (RESET REPLICA ALL /
-// RESET SLAVE ALL), so a promoted primary does not follow its old source
-// after a restart. The replica must be stopped. MariaDB 10.11 requires
-// RELOAD for it, which is not among the grants above: without it, run the
-// servers with skip-slave-start instead.
-func (s *Server) ResetReplica(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	if err := s.execFirst(ctx, "RESET REPLICA ALL", "RESET SLAVE ALL"); err != nil {
-		return s.fail("reset replica", err)
 	}
 	return nil
 }
@@ -759,12 +722,13 @@ func (s *Server) ChangeSource(ctx context.Context, src Source) error {
 		return err
 	}
 	if d == MySQL {
-		_, err = s.db.ExecContext(ctx, "CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = ?",
-			src.Host, src.Port, src.User, src.Password, retry)
-		if isParseError(err) {
-			_, err = s.db.ExecContext(ctx, "CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = ?",
-				src.Host, src.Port, src.User, src.Password, retry)
-		}
+		err = firstSpelling([]string{
+			"CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, SOURCE_CONNECT_RETRY = ?",
+			"CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_AUTO_POSITION = 1, MASTER_CONNECT_RETRY = ?",
+		}, func(q string) error {
+			_, err := s.db.ExecContext(ctx, q, src.Host, src.Port, src.User, src.Password, retry)
+			return err
+		})
 		if err != nil {
 			return s.fail(op, scrub(err))
 		}

@@ -1,14 +1,11 @@
-package mysql
+package db
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/hacheck/hacheck/check"
 )
 
 func TestParseDialect(t *testing.T) {
@@ -112,11 +109,3 @@ func TestScrub(t *testing.T) {
 type errBoom string
 
 func (e errBoom) Error() string { return string(e) }
-
-func TestChecksWithoutServer(t *testing.T) {
-	for _, c := range []check.Checker{&AliveCheck{}, &ReplicaCheck{}} {
-		if r := check.Run(context.Background(), c, time.Second); r.OK || r.Detail != "no server configured" {
-			t.Errorf("%s without a server: %+v", c.Name(), r)
-		}
-	}
-}

@@ -1,0 +1,420 @@
+// Package node is the one place that builds a hacheck node from its
+// configuration: the state store, this node's database server and the
+// peer's, the peer's hacheck, the VIP view and the live checks, each once.
+// The commands and `serve` build a Node and call it; the packages below
+// (health, drain, cutover, server, check) take what they use and never
+// read the configuration themselves.
+//
+// One connection pool is opened per distinct DSN (a mysql check on
+// mysql.dsn shares the pool of the split-brain guard and the drain steps)
+// and every pool is closed once, by Close.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hacheck/hacheck/check"
+	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/db"
+	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/peer"
+	"github.com/hacheck/hacheck/internal/server"
+	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
+)
+
+// EnvNode and EnvStateDir are set for every exec check and precondition
+// script: which node runs it, and where its state is.
+const (
+	EnvNode     = "HACHECK_NODE"
+	EnvStateDir = "HACHECK_STATE_DIR"
+	EnvDryRun   = "HACHECK_DRY_RUN"
+)
+
+// Node is one hacheck node, built once from its configuration.
+type Node struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store state.Store
+	peer  peer.Client
+	// local is this node's server (mysql.dsn) and peerDB the peer's
+	// (peer.mysql_dsn); nil when not configured.
+	local, peerDB *db.Server
+	checks        []health.Entry
+	pools         map[string]*db.Server // by DSN, closed once by Close
+}
+
+// New builds the node. Opening a pool does not connect, so New fails only
+// on what the configuration itself gets wrong.
+func New(cfg *config.Config, log *slog.Logger) (n *Node, err error) {
+	n = &Node{
+		cfg:   cfg,
+		log:   log,
+		store: state.Store{Dir: cfg.StateDir},
+		peer:  peer.Client{URL: cfg.Peer.URL, Timeout: cfg.Peer.Timeout},
+		pools: map[string]*db.Server{},
+	}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if cfg.MySQL.DSN.IsSet() {
+		if n.local, err = n.open(cfg.MySQL.DSN); err != nil {
+			return nil, fmt.Errorf("mysql.dsn: %w", err)
+		}
+	}
+	if cfg.Peer.MySQLDSN.IsSet() {
+		if n.peerDB, err = n.open(cfg.Peer.MySQLDSN); err != nil {
+			return nil, fmt.Errorf("peer.mysql_dsn: %w", err)
+		}
+	}
+	if n.checks, err = n.buildChecks(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close closes every pool.
+func (n *Node) Close() error {
+	var errs []error
+	for _, s := range n.pools {
+		errs = append(errs, s.Close())
+	}
+	n.pools = map[string]*db.Server{}
+	return errors.Join(errs...)
+}
+
+// open returns the pool for d, opening it the first time, with the
+// configured bounds: mysql.query_timeout for calls without a deadline and
+// mysql.fence_timeout for the server-side lock wait of SET GLOBAL
+// read_only. The dial timeout is capped at mysql.query_timeout (at least
+// 500 ms) when the DSN sets none, so an unreachable server fails within
+// the caller's budget.
+func (n *Node) open(d config.DSN) (*db.Server, error) {
+	drv := d.Driver()
+	key := drv.FormatDSN()
+	if s, ok := n.pools[key]; ok {
+		return s, nil
+	}
+	opts := db.Options{
+		QueryTimeout:    n.cfg.MySQL.QueryTimeout,
+		LockWaitTimeout: n.cfg.MySQL.FenceTimeout,
+		DialTimeout:     min(db.DefaultDialTimeout, max(n.cfg.MySQL.QueryTimeout, 500*time.Millisecond)),
+	}
+	if drv.Timeout > 0 {
+		opts.DialTimeout = 0 // the DSN's own timeout= wins
+	}
+	s, err := db.OpenConfig(drv, opts)
+	if err != nil {
+		return nil, err
+	}
+	n.pools[key] = s
+	return s, nil
+}
+
+// scriptEnv is the environment of exec checks and precondition scripts.
+func (n *Node) scriptEnv() []string {
+	return []string{EnvNode + "=" + n.cfg.Node, EnvStateDir + "=" + n.cfg.StateDir}
+}
+
+// buildChecks makes the configured live checks, then the ones the
+// configuration implies: the split-brain guard when mysql.dsn is set.
+func (n *Node) buildChecks() ([]health.Entry, error) {
+	out := make([]health.Entry, 0, len(n.cfg.Checks)+1)
+	for _, c := range n.cfg.Checks {
+		var ck check.Checker
+		switch c.Type {
+		case config.TypeTCP:
+			ck = &check.TCP{CheckName: c.Name, Address: c.Address}
+		case config.TypeHTTP:
+			ck = &check.HTTP{CheckName: c.Name, URL: c.URL}
+		case config.TypeExec:
+			ck = &check.Exec{CheckName: c.Name, Command: c.Command, Env: n.scriptEnv()}
+		case config.TypeMySQL:
+			srv, err := n.open(c.DSN)
+			if err != nil {
+				return nil, fmt.Errorf("check %s: %w", c.Name, err)
+			}
+			switch c.Mode {
+			case "replica":
+				ck = &check.MySQLReplica{CheckName: c.Name, Server: srv, MaxLag: c.MaxLag}
+			default:
+				ck = &check.MySQLAlive{CheckName: c.Name, Server: srv}
+			}
+		default:
+			return nil, fmt.Errorf("check %s: unknown type %q", c.Name, c.Type)
+		}
+		out = append(out, health.Entry{Checker: ck, Timeout: c.Timeout, Interval: c.Interval})
+	}
+	if g := n.guard(); g != nil {
+		// The guard's own budget is check_timeout: it keeps room for a fence.
+		out = append(out, health.Entry{Checker: g, Timeout: g.Budget, Interval: config.DefaultCheckInterval})
+	}
+	return out, nil
+}
+
+// guard is the split-brain guard, when mysql.dsn is set; without a vip it
+// only enforces a fence that notify could not apply.
+func (n *Node) guard() *cutover.SplitBrainGuard {
+	if n.local == nil {
+		return nil
+	}
+	g := &cutover.SplitBrainGuard{Local: n.local, StateDir: n.cfg.StateDir, PeerStatus: n.peerStatus(), Budget: n.cfg.CheckTimeout}
+	if n.peerDB != nil {
+		g.Peer = n.peerDB
+	}
+	if n.cfg.VIP.Configured() {
+		g.Held = n.vipHeld
+	}
+	return g
+}
+
+// peerStatus reads the peer's hacheck; nil when peer.url is not set.
+func (n *Node) peerStatus() func(context.Context) (health.Report, error) {
+	if n.peer.URL == "" {
+		return nil
+	}
+	return n.peer.Status
+}
+
+// vipHeld reads, through netlink, whether this node holds the VIP.
+func (n *Node) vipHeld() (bool, error) {
+	return vip.Held(n.cfg.VIP.Interface, n.cfg.VIP.Address.Addr())
+}
+
+// vipView is what notify and promote know of the VIP; Known is false when
+// no VIP is configured.
+func (n *Node) vipView() cutover.VIPView {
+	if !n.cfg.VIP.Configured() {
+		return cutover.VIPView{}
+	}
+	held, err := n.vipHeld()
+	return cutover.VIPView{Known: true, Held: held, Err: err}
+}
+
+// VIPStatus is the VIP as status shows it; nil when none is configured.
+func (n *Node) VIPStatus() *vip.Status {
+	if !n.cfg.VIP.Configured() {
+		return nil
+	}
+	s := vip.Query(n.cfg.VIP.Interface, n.cfg.VIP.Address)
+	return &s
+}
+
+// MySQLStatus is the last recorded database decision (notify.json); nil
+// when there is none or no database is configured.
+func (n *Node) MySQLStatus() *health.MySQLStatus {
+	if n.local == nil {
+		return nil
+	}
+	r, ok, err := cutover.LoadRecord(n.cfg.StateDir)
+	if err != nil {
+		return &health.MySQLStatus{Action: cutover.ActionFailed, Detail: "read " + cutover.NotifyRecordName + ": " + err.Error()}
+	}
+	if !ok {
+		return nil
+	}
+	return &r.MySQLStatus
+}
+
+// Evaluate runs every check once within ctx: `hacheck check` (allChecks
+// false: checks are skipped when the state alone says unhealthy).
+func (n *Node) Evaluate(ctx context.Context, allChecks bool) health.Report {
+	return health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
+}
+
+// Status is `hacheck status`: every check, the VIP and the database
+// decision.
+func (n *Node) Status(ctx context.Context) health.Report {
+	rep := n.Evaluate(ctx, true)
+	rep.VIP = n.VIPStatus()
+	rep.MySQL = n.MySQLStatus()
+	return rep
+}
+
+// HasDatabase reports whether mysql.dsn is set.
+func (n *Node) HasDatabase() bool { return n.local != nil }
+
+// DrainPlan is what a drain runs before the flip. The CLI and the admin
+// API both use it, so a drain is the same whichever way it is asked for.
+//
+// With mysql.dsn set, the drain is a database cutover: after the scripts
+// in preconditions_dir comes peer-ready (the peer's hacheck is up and its
+// server replicates from this one), then the steps fence (this server
+// read-only within mysql.fence_timeout, frozen GTID position read) and
+// catch-up (the peer applies that position within drain.catchup_timeout).
+func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
+	env := n.scriptEnv()
+	if opt.DryRun {
+		env = append(env, EnvDryRun+"=1")
+	}
+	pre, err := check.ScriptPreconditions(n.cfg.PreconditionsDir, env)
+	if err != nil {
+		return drain.Plan{}, err
+	}
+	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout}
+	if n.local == nil {
+		return plan, nil
+	}
+	ready := &cutover.PeerReady{Local: n.local, Status: n.peerStatus(), QueryTimeout: n.cfg.MySQL.QueryTimeout}
+	if n.peerDB != nil {
+		ready.Peer = n.peerDB
+	}
+	plan.Preconditions = append(plan.Preconditions, ready)
+	frozen := &cutover.Frozen{}
+	plan.Steps = append(plan.Steps, &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout, Frozen: frozen})
+	if n.peerDB != nil {
+		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
+	}
+	return plan, nil
+}
+
+var (
+	_ drain.Step = (*cutover.Fence)(nil)
+	_ drain.Step = (*cutover.CatchUp)(nil)
+)
+
+// Drain runs a drain with the node's plan (see DrainPlan).
+func (n *Node) Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error) {
+	return n.DrainKeeping(ctx, opt, false, out)
+}
+
+// DrainKeeping is Drain; with keepSteps a failed step does not undo the
+// steps before it (`drain --keep-fenced`).
+func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bool, out io.Writer) (drain.Result, error) {
+	plan, err := n.DrainPlan(opt)
+	if err != nil {
+		return drain.Result{Outcome: drain.Refused}, err
+	}
+	plan.KeepSteps = keepSteps
+	return drain.Run(ctx, n.store, plan, opt, out)
+}
+
+// Undrain marks the node up. With mysql.dsn set it first makes this
+// node's server an eligible standby (cutover.PrepareStandby: a writable
+// server whose peer holds the VIP is fenced; at bootstrap the writable
+// primary stays writable), writing what it found to out.
+func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {
+	var prepare func(context.Context, io.Writer) error
+	if n.local != nil {
+		prepare = n.prepareStandby
+	}
+	return drain.Undrain(ctx, n.store, prepare, opt, out)
+}
+
+func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
+	held := false
+	if v := n.vipView(); v.Known {
+		if v.Err != nil {
+			return fmt.Errorf("whether this node holds the VIP is unknown: %v", v.Err)
+		}
+		held = v.Held
+	}
+	peerStatus := n.peerStatus()
+	if peerStatus == nil {
+		peerStatus = func(context.Context) (health.Report, error) { return health.Report{}, peer.ErrNotConfigured }
+	}
+	what, err := cutover.PrepareStandby(ctx, n.local, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, what)
+	return nil
+}
+
+var _ server.Operator = (*Node)(nil)
+
+// ErrNoDatabase is returned by the database commands when mysql.dsn is
+// not set.
+var ErrNoDatabase = errors.New("mysql.dsn is not set (this command needs this node's server)")
+
+// Notifier applies keepalived events (and `hacheck promote`) to this
+// node's server. Promotion reads the VIP again just before the server is
+// made writable.
+func (n *Node) Notifier() (*cutover.Notifier, error) {
+	if n.local == nil {
+		return nil, ErrNoDatabase
+	}
+	nt := &cutover.Notifier{Dir: n.cfg.StateDir, Local: n.local, FenceTimeout: n.cfg.MySQL.FenceTimeout, Log: n.log,
+		Promote: cutover.PromoteOptions{Unplanned: n.cfg.Promote.Unplanned, CatchupTimeout: n.cfg.Drain.CatchupTimeout,
+			FenceTimeout: n.cfg.MySQL.FenceTimeout, PeerTimeout: n.cfg.Peer.Timeout}}
+	if n.peerDB != nil {
+		nt.Peer = n.peerDB
+	}
+	if n.cfg.VIP.Configured() {
+		nt.VIP = n.vipView
+		nt.Promote.VIP = n.vipView
+	}
+	return nt, nil
+}
+
+// NotifyBudget bounds one notify or promote: the lock wait for a previous
+// one, then asking the old primary, fencing it if needed, the catch-up
+// wait and the local changes.
+func (n *Node) NotifyBudget() time.Duration {
+	c := n.cfg
+	work := c.Peer.Timeout + c.MySQL.FenceTimeout + c.Drain.CatchupTimeout + 4*c.MySQL.QueryTimeout + 2*time.Second
+	return 2 * work
+}
+
+// ErrFollowConfig is returned by Follow when the configuration lacks what
+// following needs.
+var ErrFollowConfig = errors.New("follow needs mysql.dsn, peer.mysql_dsn (a tcp address) and replication.user (and replication.password) in the configuration")
+
+// Follow makes this node's (read-only) server a GTID replica of the
+// peer's (cutover.Follow). With retry > 0 it tries again every retry while
+// the peer is not promoted yet, until ctx ends.
+func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) error {
+	if n.local == nil || n.peerDB == nil || n.cfg.Replication.User == "" {
+		return ErrFollowConfig
+	}
+	host, port, err := n.cfg.Peer.MySQLDSN.HostPort()
+	if err != nil {
+		return fmt.Errorf("%w: peer.mysql_dsn: %v", ErrFollowConfig, err)
+	}
+	opt := cutover.FollowOptions{Host: host, Port: port, User: n.cfg.Replication.User, Password: n.cfg.Replication.Password, Wait: n.cfg.Drain.CatchupTimeout}
+	for {
+		err = cutover.Follow(ctx, n.local, n.peerDB, opt, out)
+		if err == nil || retry <= 0 || !errors.Is(err, cutover.ErrPeerNotPrimary) || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintf(out, "waiting for the peer to be promoted: %v\n", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-time.After(retry):
+		}
+	}
+}
+
+// Server is `hacheck serve` for this node. It fails when the admin API is
+// enabled with an unusable token file.
+func (n *Node) Server() (*server.Server, error) {
+	c := n.cfg
+	opt := server.Options{
+		Node:         c.Node,
+		Store:        n.store,
+		Listen:       c.Listen,
+		StaleAfter:   c.StaleAfter,
+		Checks:       n.checks,
+		Admin:        server.Admin{Enabled: c.Admin.Enabled, TokenFile: c.Admin.TokenFile, Socket: c.Admin.Socket},
+		Ops:          n,
+		DrainTimeout: c.Drain.Timeout,
+		AgentListen:  c.Agent.Listen,
+	}
+	if c.VIP.Configured() {
+		opt.VIP = n.VIPStatus
+	}
+	if n.local != nil {
+		opt.MySQL = n.MySQLStatus
+	}
+	return server.New(opt, n.log)
+}
