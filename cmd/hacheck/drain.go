@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,21 +116,29 @@ func (a *app) undrainCmd() *cobra.Command {
 			defer n.Close()
 			ctx, cancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
 			defer cancel()
+			if opt.ClearStale && strings.TrimSpace(opt.Reason) == "" {
+				return usageErr("--clear-stale needs --reason (it is recorded: say how you know this server lacks none of the primary's writes)")
+			}
 			warnPreempt(a.stderr, keepalivedConf)
 			opt.Via = "cli"
 			s, changed, err := n.Undrain(ctx, opt, a.stdout)
 			if err != nil {
 				return failErr("undrain: %v", err)
 			}
-			if !changed {
+			switch {
+			case s.Stale != nil:
+				fmt.Fprintf(a.stdout, "up (generation %d), but NOT eligible: a stale ex-primary since %s (%s); run `hacheck follow` (or, if you know this server lacks nothing, `hacheck undrain --clear-stale --reason ...`)\n",
+					s.Generation, s.Stale.Since.Format(time.RFC3339), s.Stale.Why)
+			case !changed:
 				fmt.Fprintf(a.stdout, "already up (generation %d); nothing to do\n", s.Generation)
-				return nil
+			default:
+				fmt.Fprintf(a.stdout, "up (generation %d)\n", s.Generation)
 			}
-			fmt.Fprintf(a.stdout, "up (generation %d)\n", s.Generation)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state)")
+	cmd.Flags().BoolVar(&opt.ClearStale, "clear-stale", false, "also clear a stale ex-primary mark (recorded; only when this server is known to lack none of the primary's writes: `hacheck follow` is the safe way)")
 	cmd.Flags().StringVar(&keepalivedConf, "keepalived-config", defaultKeepalivedConf, "keepalived configuration to look at for nopreempt (warning only)")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -35,7 +36,7 @@ func (a *app) statusCmd() *cobra.Command {
 			} else {
 				printStatus(a.stdout, rep)
 			}
-			if !rep.Healthy {
+			if !rep.Healthy || notAcceptingWrites(rep) {
 				return &exitError{code: ExitFail}
 			}
 			return nil
@@ -52,12 +53,22 @@ func printStatus(w io.Writer, rep health.Report) {
 		verdict = "NOT HEALTHY"
 	}
 	fmt.Fprintf(tw, "node\t%s\n", rep.Node)
-	fmt.Fprintf(tw, "verdict\t%s: %s\n", verdict, rep.Reason)
+	if notAcceptingWrites(rep) {
+		// Eligible for the VIP, perhaps, but the one thing that matters
+		// on the VIP holder is that writes fail: never say HEALTHY then.
+		fmt.Fprintf(tw, "verdict\tNOT ACCEPTING WRITES: %s\n", rep.Role.Writes)
+		fmt.Fprintf(tw, "eligibility\t%s: %s\n", strings.ToLower(verdict), rep.Reason)
+	} else {
+		fmt.Fprintf(tw, "verdict\t%s: %s\n", verdict, rep.Reason)
+	}
 	if rep.State != nil {
 		s := rep.State
 		fmt.Fprintf(tw, "state\t%s (generation %d)\n", s.State, s.Generation)
 		fmt.Fprintf(tw, "changed\t%s by %s via %s\n", s.ChangedAt.Local().Format(time.RFC3339), s.ChangedBy, orDash(s.Via))
 		fmt.Fprintf(tw, "reason\t%s\n", orDash(s.Reason))
+		if s.Stale != nil {
+			fmt.Fprintf(tw, "stale\tSTALE EX-PRIMARY since %s: %s; run `hacheck follow`\n", s.Stale.Since.Local().Format(time.RFC3339), s.Stale.Why)
+		}
 		if s.Forced {
 			fmt.Fprintf(tw, "forced\tyes: the last drain skipped its preconditions\n")
 		}
@@ -73,6 +84,13 @@ func printStatus(w io.Writer, rep health.Report) {
 			held = "unknown: " + rep.VIP.Error
 		}
 		fmt.Fprintf(tw, "vip\t%s on %s: %s\n", rep.VIP.Address, rep.VIP.Interface, held)
+	}
+	if r := rep.Role; r != nil {
+		ro := "unknown"
+		if r.ReadOnly != nil {
+			ro = map[bool]string{true: "read-only", false: "writable"}[*r.ReadOnly]
+		}
+		fmt.Fprintf(tw, "database\t%s now; %s\n", ro, r.Writes)
 	}
 	if m := rep.MySQL; m != nil {
 		fmt.Fprintf(tw, "mysql\t%s after %s (seq %d, %s): %s\n", m.Action, m.Event, m.Seq, m.At.Local().Format(time.RFC3339), m.Detail)
@@ -92,6 +110,12 @@ func printStatus(w io.Writer, rep health.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, res, c.Took.Round(time.Millisecond), c.Detail)
 	}
 	tw.Flush()
+}
+
+// notAcceptingWrites: this node holds the VIP and its server does not take
+// writes.
+func notAcceptingWrites(rep health.Report) bool {
+	return rep.Role != nil && rep.Role.HoldsVIP && !rep.Role.AcceptingWrites
 }
 
 func orDash(s string) string {

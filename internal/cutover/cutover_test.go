@@ -166,6 +166,8 @@ func TestEvaluateGuard(t *testing.T) {
 		// Bootstrap only when it is known that no node holds the VIP and
 		// the peer's server is read-only.
 		{"bootstrap", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: ro}, true, false, "rightful claimant"},
+		{"stale ex-primary: the peer has more", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: ro, PeerAhead: true}, false, true, "STALE EX-PRIMARY"},
+		{"bootstrap, positions not comparable", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: ro, PeerAheadErr: errors.New("timeout")}, false, false, "unknown (timeout)"},
 		{"no VIP anywhere, peer server not read", GuardFacts{ReadOnly: rw, Peer: held(false)}, false, false, "peer.mysql_dsn is not set"},
 		{"no VIP anywhere, peer server down", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDBErr: errors.New("refused")}, false, false, "cannot be read"},
 		{"no VIP anywhere, peer server writable", GuardFacts{ReadOnly: rw, Peer: held(false), PeerDBAsked: true, PeerDB: rw}, false, true, "SPLIT BRAIN"},
@@ -278,8 +280,22 @@ func TestPromote(t *testing.T) {
 		stillRO   bool
 		wantInMsg string
 	}{
-		{name: "already primary (bootstrap)", local: &fakeDB{name: "b", ro: true}, peer: &fakeDB{name: "a"},
-			action: ActionWritable, localLog: "unfence", wantInMsg: "no replication source"},
+		{name: "bootstrap: no source, the peer lacks nothing", local: &fakeDB{name: "b", ro: true, applied: true}, peer: &fakeDB{name: "a", ro: true, pos: "0-2-3"},
+			action: ActionPromoted, localLog: "unfence", wantInMsg: "b applied it"},
+		{name: "bootstrap: a writable peer is fenced first", local: &fakeDB{name: "b", ro: true, applied: true}, peer: &fakeDB{name: "a", pos: "0-2-3"},
+			action: ActionPromoted, localLog: "unfence", peerLog: "fence"},
+		{name: "single server: no source, no peer configured", local: &fakeDB{name: "b", ro: true},
+			action: ActionWritable, localLog: "unfence", wantInMsg: "no peer is configured"},
+		{name: "stale ex-primary: the peer has more, no replication account", local: &fakeDB{name: "b", ro: true, pos: "0-1-312"},
+			peer: &fakeDB{name: "a", id: 2, pos: "0-2-1215"}, action: ActionRefused, stillRO: true, peerLog: "fence", wantInMsg: "DIVERGED"},
+		{name: "stale ex-primary: catches up from the peer, then promotes", local: &fakeDB{name: "b", ro: true, pos: "0-1-312"},
+			peer: &fakeDB{name: "a", id: 2, ro: true, pos: "0-2-1215"}, opt: func(o *PromoteOptions) { o.CatchUpFrom = &FollowOptions{Host: "192.0.2.11", Port: 3306, User: "repl"} },
+			action: ActionPromoted, localLog: "change-source 192.0.2.11,start-replica,stop-replica,unfence", wantInMsg: "caught up from a first"},
+		{name: "stale ex-primary cannot catch up", local: &fakeDB{name: "b", ro: true, pos: "0-1-312", waitErr: db.ErrGTIDWaitTimeout},
+			peer: &fakeDB{name: "a", id: 2, ro: true, pos: "0-2-1215"}, opt: func(o *PromoteOptions) { o.CatchUpFrom = &FollowOptions{Host: "192.0.2.11", Port: 3306, User: "repl"} },
+			action: ActionRefused, stillRO: true, localLog: "change-source 192.0.2.11,start-replica", wantInMsg: "DIVERGED"},
+		{name: "no source, the peer cannot be asked", local: &fakeDB{name: "b", ro: true},
+			peer: &fakeDB{name: "a", down: errors.New("connection refused")}, action: ActionRefused, stillRO: true, wantInMsg: "which may have writes this one lacks"},
 		{name: "planned: old primary fenced, applied", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
 			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
 		{name: "planned, MySQL dialect", local: &fakeDB{name: "b", dialect: db.MySQL, ro: true, replica: mysql84Row(t, "Yes", "Yes"), applied: true},

@@ -27,6 +27,11 @@ type GuardFacts struct {
 	PeerDB      db.ReadOnlyState
 	PeerDBErr   error
 	PeerDBAsked bool
+	// PeerAhead: the peer's server has transactions this one lacks (its
+	// GTID position is not contained in ours); PeerAheadErr when that
+	// could not be compared. Read with PeerDB.
+	PeerAhead    bool
+	PeerAheadErr error
 	// FencePending: notify decided to fence this server and the fence did
 	// not land (Record.FencePending).
 	FencePending bool
@@ -57,7 +62,10 @@ type guardVerdict struct {
 //     (the VIP, wherever it goes, promotes its holder through notify);
 //     it is positively known that no node holds the VIP and the peer's
 //     server is read-only: healthy, bootstrap (this primary is the
-//     rightful claimant and must be able to take the VIP);
+//     rightful claimant and must be able to take the VIP), but only when
+//     the peer's server has no transaction this one lacks; if it has,
+//     this is a stale ex-primary: unhealthy, fenced; if that cannot be
+//     compared, unhealthy, not fenced;
 //     anything else unknown (peer hacheck down, slow, reporting no VIP;
 //     peer server unreachable or peer.mysql_dsn unset): unhealthy, not
 //     fenced (it may be the only primary left, but a writable server
@@ -117,8 +125,12 @@ func evaluateGuard(f GuardFacts) guardVerdict {
 			why = "no node holds the VIP"
 		}
 		return guardVerdict{Fence: true, Detail: fmt.Sprintf("SPLIT BRAIN: writable (%s) without the VIP while %s; %s", f.ReadOnly, dbView, why)}
+	case known && dbKnown && f.PeerAheadErr != nil:
+		return guardVerdict{Detail: fmt.Sprintf("writable (%s); no node holds the VIP and %s, but whether it has transactions this server lacks is unknown (%v): not healthy", f.ReadOnly, dbView, f.PeerAheadErr)}
+	case known && dbKnown && f.PeerAhead:
+		return guardVerdict{Fence: true, Detail: fmt.Sprintf("STALE EX-PRIMARY: writable (%s) without the VIP, and %s but has transactions this server lacks", f.ReadOnly, dbView)}
 	case known && dbKnown:
-		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s); no node holds the VIP yet and %s: this primary is the rightful claimant", f.ReadOnly, dbView)}
+		return guardVerdict{OK: true, Detail: fmt.Sprintf("writable (%s); no node holds the VIP yet and %s with nothing this server lacks: this primary is the rightful claimant", f.ReadOnly, dbView)}
 	}
 	why := dbView
 	if !known {
@@ -164,6 +176,8 @@ type SplitBrainGuard struct {
 	Budget     time.Duration // check_timeout; default 2s
 	// FenceBudget is kept for a fence; default db.MinFenceTimeout (1.5s).
 	FenceBudget time.Duration
+	// Roles, when set, is told when the guard fences a writable server.
+	Roles RoleRecorder
 }
 
 var _ check.Checker = (*SplitBrainGuard)(nil)
@@ -239,6 +253,9 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 	if f.FencePending {
 		g.settle(pendingSeq, "fenced by the split-brain guard")
 	}
+	if g.Roles != nil {
+		g.Roles.LostPrimary("fenced by the split-brain guard: " + v.Detail)
+	}
 	return check.Result{Detail: v.Detail + "; fenced it: now read-only"}
 }
 
@@ -252,6 +269,9 @@ func (g *SplitBrainGuard) askPeer(ctx context.Context, f *GuardFacts) {
 		go func() {
 			defer wg.Done()
 			f.PeerDB, f.PeerDBErr = g.Peer.ReadOnly(ctx)
+			if f.PeerDBErr == nil {
+				f.PeerAhead, f.PeerAheadErr = peerAhead(ctx, g.Local, g.Peer)
+			}
 		}()
 	}
 	if g.PeerStatus == nil {
@@ -270,27 +290,54 @@ func (g *SplitBrainGuard) settle(seq uint64, how string) {
 
 // PrepareStandby runs before `undrain` marks the node up. It applies the
 // split-brain guard's rule once: a writable server on a node without the
-// VIP while the peer holds it is made read-only; a writable server when no
-// node holds the VIP (bootstrap) or when that cannot be learned is left
-// writable, as the rightful claimant; a node that holds the VIP is left as
-// it is. peer is asked only when needed. It returns what it found or did.
-func PrepareStandby(ctx context.Context, local DB, holdsVIP bool, peer func(context.Context) (health.Report, error), timeout time.Duration) (string, error) {
+// VIP while the peer holds it, or while the peer's server (peerDB, nil
+// when not configured) is writable or has transactions this one lacks, is
+// made read-only (fenced reports that: the node then is a stale
+// ex-primary); a writable server when no node holds the VIP and the peer's
+// server lacks nothing (bootstrap), or when that cannot be learned, is
+// left writable, as the rightful claimant; a node that holds the VIP is
+// left as it is. The peer is asked only when needed. It returns what it
+// found or did.
+func PrepareStandby(ctx context.Context, local, peerDB DB, holdsVIP bool, peer func(context.Context) (health.Report, error), timeout time.Duration) (what string, fenced bool, err error) {
 	f := GuardFacts{VIPHeld: holdsVIP}
-	f.ReadOnly, f.ReadErr = bounded(ctx, queryTimeout(local, 0), local.ReadOnly)
+	q := queryTimeout(local, 0)
+	f.ReadOnly, f.ReadErr = bounded(ctx, q, local.ReadOnly)
 	if f.ReadErr != nil {
-		return "", f.ReadErr
+		return "", false, f.ReadErr
 	}
 	if !f.ReadOnly.Fenced() && !holdsVIP {
 		f.Peer, f.PeerErr = peer(ctx)
+		if peerDB != nil {
+			f.PeerDBAsked, f.PeerServer = true, peerDB.String()
+			f.PeerDB, f.PeerDBErr = bounded(ctx, queryTimeout(peerDB, 0), peerDB.ReadOnly)
+			if f.PeerDBErr == nil {
+				f.PeerAhead, f.PeerAheadErr = bounded(ctx, 2*q, func(ctx context.Context) (bool, error) { return peerAhead(ctx, local, peerDB) })
+			}
+		}
 	}
 	v := evaluateGuard(f)
 	if !v.Fence {
-		return fmt.Sprintf("%s: %s", local, v.Detail), nil
+		return fmt.Sprintf("%s: %s", local, v.Detail), false, nil
 	}
 	fctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	if err := local.SetReadOnly(fctx, true); err != nil {
-		return "", err
+		return "", false, err
 	}
-	return fmt.Sprintf("%s: %s; made it read-only", local, v.Detail), nil
+	return fmt.Sprintf("%s: %s; made it read-only", local, v.Detail), true, nil
+}
+
+// peerAhead reports whether peer's server has transactions that local
+// lacks: its GTID position is not contained in what local has applied
+// (MariaDB: per domain, by sequence number; MySQL: GTID_SUBSET).
+func peerAhead(ctx context.Context, local, peer DB) (bool, error) {
+	pos, err := peer.GTIDPosition(ctx)
+	if err != nil {
+		return false, err
+	}
+	has, err := local.HasApplied(ctx, pos)
+	if err != nil {
+		return false, err
+	}
+	return !has, nil
 }

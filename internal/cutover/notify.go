@@ -121,6 +121,20 @@ type Notifier struct {
 	// when the context cannot hold another attempt (db.MinFenceTimeout).
 	FenceAttempts     int
 	FenceRetryBackoff time.Duration
+	// Roles, when set, is told when this server loses or takes the
+	// primary role (internal/node marks or clears the stale ex-primary in
+	// the state).
+	Roles RoleRecorder
+}
+
+// RoleRecorder is told of role changes of this node's server.
+type RoleRecorder interface {
+	// LostPrimary: a writable server was fenced other than by a drain
+	// (the VIP went away, or the split-brain guard fenced it).
+	LostPrimary(why string)
+	// BecamePrimary: the server was promoted (it has every transaction
+	// the peer had).
+	BecamePrimary(how string)
 }
 
 func (n *Notifier) vip(want bool) VIPView {
@@ -175,6 +189,7 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 		out, err = n.fence(ctx)
 	}
 	out.Detail = why + ": " + out.Detail
+	n.tellRoles(out)
 	return n.record(ctx, last, applied, out, err)
 }
 
@@ -199,8 +214,11 @@ func (n *Notifier) fence(ctx context.Context) (Outcome, error) {
 		backoff = defaultFenceBackoff
 	}
 	start := time.Now()
+	wasWritable := false
 	for i := 1; ; i++ {
 		out, err := Demote(ctx, n.Local, n.FenceTimeout)
+		wasWritable = wasWritable || out.WasWritable
+		out.WasWritable = wasWritable
 		if err == nil {
 			if i > 1 {
 				out.Detail += fmt.Sprintf(" (attempt %d, %s after the first)", i, time.Since(start).Round(time.Millisecond))
@@ -260,12 +278,27 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	opt.Force = force
 	out, err := Promote(ctx, n.Local, n.Peer, opt)
 	out.Detail = "promote by hand: " + out.Detail
+	n.tellRoles(out)
 	return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp, plan: PlanPromote}, out, err)
+}
+
+// tellRoles reports a role change to Roles: a fence that found the server
+// writable lost the primary role; a promotion took it.
+func (n *Notifier) tellRoles(out Outcome) {
+	if n.Roles == nil {
+		return
+	}
+	switch {
+	case out.Action == ActionFenced && out.WasWritable:
+		n.Roles.LostPrimary(out.Detail)
+	case out.Action == ActionPromoted:
+		n.Roles.BecamePrimary(out.Detail)
+	}
 }
 
 func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outcome, err error) (Record, error) {
 	event := a.event
-	r := Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq + 1, Event: event, Action: out.Action, Detail: out.Detail, At: time.Now().UTC()},
+	r := Record{MySQLStatus: health.MySQLStatus{Seq: last.Seq + 1, Event: event, Action: out.Action, Detail: out.Detail, Diverged: out.Diverged, At: time.Now().UTC()},
 		Instance: a.instance, Started: a.started, Stamp: a.stamp, Plan: a.plan}
 	// The record keeps the newest stamp applied so far: an event older
 	// than any applied one stays stale, even after a stale fence.

@@ -52,6 +52,9 @@ type Options struct {
 	From   string // http: the client
 	DryRun bool
 	Force  bool // skip preconditions and steps
+	// ClearStale (undrain only) also clears a stale ex-primary mark: the
+	// operator vouches that this server lacks nothing of the primary's.
+	ClearStale bool
 }
 
 // Outcome is how a drain ended.
@@ -227,7 +230,7 @@ func Undrain(ctx context.Context, st state.Store, prepare func(context.Context, 
 			return state.State{}, false, fmt.Errorf("%w: could not make this server a read-only standby: %v; the state is unchanged", ErrRefused, err)
 		}
 	}
-	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
+	return st.Set(state.Change{To: state.Up, ClearStale: opt.ClearStale, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
 }
 
 // Summary is how a drain ended, in the words that both the CLI and the

@@ -32,6 +32,9 @@ type MySQLStatus struct {
 	Action   string    `json:"action"` // promoted, writable, fenced, refused, ignored, failed
 	Detail   string    `json:"detail"`
 	ReadOnly *bool     `json:"read_only,omitempty"`
+	// Diverged: the decision found the peer's server ahead of this one
+	// while this one did not replicate (caught up first, or refused).
+	Diverged bool      `json:"diverged,omitempty"`
 	At       time.Time `json:"at"`
 }
 
@@ -53,7 +56,9 @@ type Report struct {
 	Checks     []CheckReport `json:"checks"`
 	VIP        *vip.Status   `json:"vip,omitempty"`
 	MySQL      *MySQLStatus  `json:"mysql,omitempty"`
-	At         time.Time     `json:"at"`
+	// Role is this node's database role as read now (not as recorded).
+	Role *Role     `json:"role,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // Verdict decides health from a state load and check results, and says why
@@ -68,6 +73,10 @@ func Verdict(st state.State, stErr error, results []check.Result) (healthy bool,
 			why += ": " + st.Reason
 		}
 		return false, why
+	}
+	if st.Stale != nil {
+		return false, fmt.Sprintf("stale ex-primary since %s (%s): this server may lack the new primary's writes; run `hacheck follow`",
+			st.Stale.Since.Format(time.RFC3339), st.Stale.Why)
 	}
 	var failed []string
 	for _, r := range results {
@@ -137,7 +146,7 @@ func Evaluate(ctx context.Context, node string, store state.Store, entries []Ent
 		checkers[i], timeouts[i] = e.Checker, e.Timeout
 	}
 	var results []check.Result
-	if allChecks || stErr == nil && st.IsUp() {
+	if allChecks || stErr == nil && st.Eligible() {
 		results = check.RunAll(ctx, checkers, timeouts)
 	}
 	reports := make([]CheckReport, len(results))

@@ -167,7 +167,7 @@ func (n *Node) guard() *cutover.SplitBrainGuard {
 	if n.local == nil {
 		return nil
 	}
-	g := &cutover.SplitBrainGuard{Local: n.local, StateDir: n.cfg.StateDir, PeerStatus: n.peerStatus(), Budget: n.cfg.CheckTimeout}
+	g := &cutover.SplitBrainGuard{Local: n.local, StateDir: n.cfg.StateDir, PeerStatus: n.peerStatus(), Budget: n.cfg.CheckTimeout, Roles: n.roles()}
 	if n.peerDB != nil {
 		g.Peer = n.peerDB
 	}
@@ -231,12 +231,16 @@ func (n *Node) Evaluate(ctx context.Context, allChecks bool) health.Report {
 	return health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
 }
 
-// Status is `hacheck status`: every check, the VIP and the database
-// decision.
+// Status is `hacheck status`: every check, the VIP, the database
+// decision and the database role as read now.
 func (n *Node) Status(ctx context.Context) health.Report {
 	rep := n.Evaluate(ctx, true)
 	rep.VIP = n.VIPStatus()
 	rep.MySQL = n.MySQLStatus()
+	if n.local != nil {
+		role := n.Role(ctx)
+		rep.Role = &role
+	}
 	return rep
 }
 
@@ -322,9 +326,16 @@ func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
 	if peerStatus == nil {
 		peerStatus = func(context.Context) (health.Report, error) { return health.Report{}, peer.ErrNotConfigured }
 	}
-	what, err := cutover.PrepareStandby(ctx, n.local, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	var peerDB cutover.DB
+	if n.peerDB != nil {
+		peerDB = n.peerDB
+	}
+	what, fenced, err := cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
 	if err != nil {
 		return err
+	}
+	if fenced {
+		n.roles().LostPrimary("fenced at undrain: " + what)
 	}
 	fmt.Fprintln(out, what)
 	return nil
@@ -353,6 +364,10 @@ func (n *Node) Notifier() (*cutover.Notifier, error) {
 		nt.VIP = n.vipView
 		nt.Promote.VIP = n.vipView
 	}
+	if fo, err := n.followOptions(); err == nil {
+		nt.Promote.CatchUpFrom = &fo
+	}
+	nt.Roles = n.roles()
 	return nt, nil
 }
 
@@ -373,17 +388,19 @@ var ErrFollowConfig = errors.New("follow needs mysql.dsn, peer.mysql_dsn (a tcp 
 // peer's (cutover.Follow). With retry > 0 it tries again every retry while
 // the peer is not promoted yet, until ctx ends.
 func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) error {
-	if n.local == nil || n.peerDB == nil || n.cfg.Replication.User == "" {
-		return ErrFollowConfig
-	}
-	host, port, err := n.cfg.Peer.MySQLDSN.HostPort()
+	opt, err := n.followOptions()
 	if err != nil {
-		return fmt.Errorf("%w: peer.mysql_dsn: %v", ErrFollowConfig, err)
+		return err
 	}
-	opt := cutover.FollowOptions{Host: host, Port: port, User: n.cfg.Replication.User, Password: n.cfg.Replication.Password, Wait: n.cfg.Drain.CatchupTimeout}
 	for {
 		err = cutover.Follow(ctx, n.local, n.peerDB, opt, out)
-		if err == nil || retry <= 0 || !errors.Is(err, cutover.ErrPeerNotPrimary) || ctx.Err() != nil {
+		if err == nil {
+			if _, cerr := n.store.ClearStale("follows the new primary "+n.peerDB.String(), ""); cerr != nil {
+				fmt.Fprintf(out, "warning: could not clear the stale ex-primary mark: %v\n", cerr)
+			}
+			return nil
+		}
+		if retry <= 0 || !errors.Is(err, cutover.ErrPeerNotPrimary) || ctx.Err() != nil {
 			return err
 		}
 		fmt.Fprintf(out, "waiting for the peer to be promoted: %v\n", err)
@@ -393,6 +410,20 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 		case <-time.After(retry):
 		}
 	}
+}
+
+// followOptions is where this node's server replicates from when it
+// follows the peer: peer.mysql_dsn's address, replication.user/password.
+func (n *Node) followOptions() (cutover.FollowOptions, error) {
+	if n.local == nil || n.peerDB == nil || n.cfg.Replication.User == "" {
+		return cutover.FollowOptions{}, ErrFollowConfig
+	}
+	host, port, err := n.cfg.Peer.MySQLDSN.HostPort()
+	if err != nil {
+		return cutover.FollowOptions{}, fmt.Errorf("%w: peer.mysql_dsn: %v", ErrFollowConfig, err)
+	}
+	return cutover.FollowOptions{Host: host, Port: port, User: n.cfg.Replication.User, Password: n.cfg.Replication.Password,
+		Wait: n.cfg.Drain.CatchupTimeout, QueryTimeout: n.cfg.MySQL.QueryTimeout, PeerTimeout: n.cfg.Peer.Timeout}, nil
 }
 
 // Server is `hacheck serve` for this node. It fails when the admin API is
@@ -415,6 +446,10 @@ func (n *Node) Server() (*server.Server, error) {
 	}
 	if n.local != nil {
 		opt.MySQL = n.MySQLStatus
+		opt.Role = n.Role
+		rec := n.Reconciler()
+		opt.Reconcile = rec.Step
+		opt.ReconcileStats = rec.Stats
 	}
 	return server.New(opt, n.log)
 }

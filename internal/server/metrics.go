@@ -82,6 +82,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	m.gauge("hacheck_healthy", "1 when this node is healthy: state up and every live check passing (the /healthz verdict).", "", b2f(ok))
 	m.gauge("hacheck_state_valid", "1 when state.json could be read and is valid; 0 means missing, corrupt or unknown version.", "", b2f(stErr == nil))
 	m.gauge("hacheck_state_up", "1 when the state is up, 0 when drained or unusable.", "", b2f(stErr == nil && st.IsUp()))
+	m.gauge("hacheck_stale_ex_primary", "1 while this node is a stale ex-primary: not eligible until it follows the new primary.", "", b2f(stErr == nil && st.Stale != nil))
 	if stErr == nil {
 		m.gauge("hacheck_state_generation", "Generation of state.json: +1 on every change.", "", float64(st.Generation))
 		m.gauge("hacheck_state_changed_timestamp_seconds", "When the state last changed, as a Unix time.", "", unixSeconds(st.ChangedAt))
@@ -118,6 +119,21 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		m.gauge("hacheck_vip_held", "1 when this node holds the VIP (read through netlink).", labels("address", v.Address.String(), "interface", v.Interface), b2f(v.Held))
 	}
 
+	if d := s.mysqlStatus(); d != nil {
+		m.gauge("hacheck_promotion_refused", "1 while the last database decision (notify or promote) is a refused promotion.", "", b2f(d.Action == "refused"))
+		m.gauge("hacheck_divergence_detected", "1 when the last database decision found the peer's server ahead of this one while this one did not replicate.", "", b2f(d.Diverged))
+	}
+	if s.opt.ReconcileStats != nil {
+		retries, followed := s.opt.ReconcileStats()
+		m.header("hacheck_promotion_retries_total", "counter", "Promotions serve retried after a refusal.")
+		m.sample("hacheck_promotion_retries_total", "", float64(retries))
+		m.header("hacheck_stale_follows_total", "counter", "Times serve made a stale ex-primary follow the new primary.")
+		m.sample("hacheck_stale_follows_total", "", float64(followed))
+	}
+	if role, ok := s.roles.fresh(time.Now(), s.roleLimit()); ok {
+		m.gauge("hacheck_primary", "1 when this node holds the VIP and its server is writable and not a stale ex-primary (as /primary).", "", b2f(role.Primary))
+		m.gauge("hacheck_replicating", "1 while this node's server replicates with both threads running (as /replica).", "", b2f(role.Replicating))
+	}
 	if t, ok := s.lastTransition(); ok {
 		m.gauge("hacheck_keepalived_transition_timestamp_seconds", "When `hacheck notify` last saw a keepalived transition, as a Unix time.", labels("instance", t.Instance, "state", t.State), unixSeconds(t.At))
 		m.header("hacheck_keepalived_state", "gauge", "1 for the VRRP state of the last transition seen by `hacheck notify`.")

@@ -43,6 +43,15 @@ type Options struct {
 	Ops          Operator
 	DrainTimeout time.Duration // drain.timeout: bounds an admin drain or undrain
 	AgentListen  string        // agent.listen; "" = off
+	// Role reads this node's database role now, every RoleInterval, for
+	// /primary, /replica and /status; nil: no database (both 503).
+	Role func(context.Context) health.Role
+	// Reconcile, when set, runs in the background: one look and repair
+	// per call, returning when to call again (internal/node's Reconciler).
+	Reconcile func(context.Context) time.Duration
+	// ReconcileStats counts what Reconcile did: promotions retried and
+	// follows of a stale ex-primary.
+	ReconcileStats func() (retries, followed uint64)
 }
 
 // Admin is the admin API's configuration.
@@ -66,7 +75,8 @@ type Server struct {
 	watcher   *state.Watcher
 	monitor   *health.Monitor
 	counters  *counters
-	tokenHash []byte // sha256 of the admin token; nil: no token auth
+	roles     *roleWatch // nil without a database
+	tokenHash []byte     // sha256 of the admin token; nil: no token auth
 }
 
 // New wires a server; Run starts the background parts and the listeners.
@@ -82,6 +92,9 @@ func New(opt Options, log *slog.Logger) (*Server, error) {
 	}
 	s.watcher = state.NewWatcher(opt.Store, log, s.stateChanged)
 	s.monitor = health.NewMonitor(opt.Checks, opt.StaleAfter, s.checkRan)
+	if opt.Role != nil {
+		s.roles = &roleWatch{read: opt.Role}
+	}
 	return s, nil
 }
 
@@ -127,6 +140,10 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/healthz", s.healthz)
 	r.Head("/healthz", s.healthz)
+	r.Get("/primary", s.counters.countRequests("primary", s.primary))
+	r.Head("/primary", s.counters.countRequests("primary", s.primary))
+	r.Get("/replica", s.counters.countRequests("replica", s.replica))
+	r.Head("/replica", s.counters.countRequests("replica", s.replica))
 	r.Get("/status", s.counters.countRequests("status", s.status))
 	r.Get("/metrics", s.metrics)
 	if s.tokenHash != nil {
@@ -194,6 +211,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	_, _, checks, st, stErr := s.healthy(time.Now())
 	rep := health.NewReport(s.opt.Node, st, stErr, checks, s.vipStatus())
 	rep.MySQL = s.mysqlStatus()
+	if role, ok := s.roles.fresh(time.Now(), s.roleLimit()); ok {
+		rep.Role = &role
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if !rep.Healthy {
@@ -224,6 +244,12 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 	watchErr := make(chan error, 1)
 	bg.Go(func() { watchErr <- s.watcher.Run(ctx) })
 	bg.Go(func() { s.monitor.Run(ctx) })
+	if s.roles != nil {
+		bg.Go(func() { s.roles.run(ctx, RoleInterval) })
+	}
+	if s.opt.Reconcile != nil {
+		bg.Go(func() { s.reconcile(ctx) })
+	}
 
 	srv := s.httpServer(s.Handler())
 	serveErr := make(chan error, 3)

@@ -62,10 +62,29 @@ type State struct {
 	// From is where an HTTP change came from (the client address, or the
 	// peer process of the admin unix socket).
 	From string `json:"from,omitempty"`
+	// Stale is set while this node's server is a stale ex-primary: it
+	// lost the primary role other than through a completed drain (the VIP
+	// went away while it was writable, or the split-brain guard fenced
+	// it), so the new primary may have writes it lacks. A stale node is
+	// not eligible for the VIP, whatever State says, until it follows the
+	// new primary (`hacheck follow` clears it) or an operator clears it
+	// (`hacheck undrain --clear-stale`).
+	Stale *Stale `json:"stale_ex_primary,omitempty"`
 }
 
-// IsUp reports whether the state marks the node as eligible.
+// Stale records why and since when a node is a stale ex-primary.
+type Stale struct {
+	Since time.Time `json:"since"`
+	Why   string    `json:"why"`
+}
+
+// IsUp reports whether the state is "up" (an operator's choice; see
+// Eligible for what keepalived and load balancers act on).
 func (s State) IsUp() bool { return s.State == Up }
+
+// Eligible reports whether the node may hold the VIP: up and not a stale
+// ex-primary.
+func (s State) Eligible() bool { return s.IsUp() && s.Stale == nil }
 
 // validate checks a decoded state; the error says what is wrong.
 func (s State) validate() error {
@@ -116,8 +135,11 @@ func Decode(b []byte, name string) (State, error) {
 
 // Change describes one requested change of state.
 type Change struct {
-	To     string // Up or Drained
-	Reason string
+	To string // Up or Drained
+	// ClearStale also clears a stale ex-primary mark (recorded with Reason
+	// and By); otherwise the mark is kept across the change.
+	ClearStale bool
+	Reason     string
 	By     string // who asks; Actor() when empty
 	Forced bool
 	Via    string
@@ -134,7 +156,7 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 	}
 	err = st.Locked(func() error {
 		cur, lerr := st.Load()
-		if lerr == nil && cur.State == c.To {
+		if lerr == nil && cur.State == c.To && (cur.Stale == nil || !c.ClearStale) {
 			s = cur
 			return st.writeTrack(cur)
 		}
@@ -148,6 +170,9 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 			Forced:     c.Forced,
 			Via:        c.Via,
 			From:       c.From,
+		}
+		if lerr == nil && !c.ClearStale {
+			next.Stale = cur.Stale
 		}
 		if next.ChangedBy == "" {
 			next.ChangedBy = Actor()
@@ -177,10 +202,48 @@ func (st Store) write(s State) error {
 	return st.writeTrack(s)
 }
 
+// MarkStale marks the node a stale ex-primary (see State.Stale), keeping
+// an existing mark's time. It does nothing to a missing or unreadable
+// state (that is never eligible anyway).
+func (st Store) MarkStale(why string) (marked bool, err error) {
+	err = st.Locked(func() error {
+		cur, lerr := st.Load()
+		if lerr != nil || cur.Stale != nil {
+			return nil
+		}
+		cur.Stale = &Stale{Since: time.Now().UTC().Truncate(time.Millisecond), Why: why}
+		cur.Generation++
+		marked = true
+		return st.write(cur)
+	})
+	return marked, err
+}
+
+// ClearStale removes the stale ex-primary mark, recording how (the
+// reason) and who; it reports whether there was one.
+func (st Store) ClearStale(how, by string) (cleared bool, err error) {
+	err = st.Locked(func() error {
+		cur, lerr := st.Load()
+		if lerr != nil || cur.Stale == nil {
+			return nil
+		}
+		if by == "" {
+			by = Actor()
+		}
+		cur.Stale, cur.Reason, cur.ChangedBy = nil, how, by
+		cur.ChangedAt = time.Now().UTC().Truncate(time.Millisecond)
+		cur.Generation++
+		cleared = true
+		return st.write(cur)
+	})
+	return cleared, err
+}
+
 // TrackValue is what keepalived.track must hold for a state load result:
-// "0" only for a valid state that is up, "1" for anything else.
+// "0" only for a valid state that is eligible (up, not a stale
+// ex-primary), "1" for anything else.
 func TrackValue(s State, loadErr error) string {
-	if loadErr == nil && s.IsUp() {
+	if loadErr == nil && s.Eligible() {
 		return "0\n"
 	}
 	return "1\n"

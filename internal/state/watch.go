@@ -40,7 +40,8 @@ func NewWatcher(st Store, log *slog.Logger, onChange func(State, error)) *Watche
 	return w
 }
 
-// Up reports whether the latest load is a valid state that is up.
+// Up reports whether the latest load is a valid state that is eligible
+// (up, and not a stale ex-primary).
 func (w *Watcher) Up() bool { return w.up.Load() }
 
 // Current returns the latest load: a State, or the error that makes the
@@ -92,7 +93,7 @@ func (w *Watcher) reload() {
 	w.mu.Lock()
 	changed := s != w.cur || errString(err) != errString(w.err)
 	w.cur, w.err = s, err
-	w.up.Store(err == nil && s.IsUp())
+	w.up.Store(err == nil && s.Eligible())
 	w.mu.Unlock()
 	if repaired, serr := w.store.SyncTrack(); serr != nil {
 		w.log.Error("cannot update keepalived track file", "path", w.store.TrackPath(), "err", serr)
