@@ -14,17 +14,20 @@ func (a *app) serveCmd() *cobra.Command {
 ` + "`hacheck check`" + `) and GET /status (JSON) on the listen address. Live checks run
 in the background on their own intervals; answers come from memory. serve also
 keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
-gracefully; stopping never changes the state.`,
+gracefully; stopping never changes the state. SIGHUP is logged and ignored:
+a changed configuration takes a restart.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, entries, err := a.loadChecks()
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, a.logger(cfg), entries)
+			log := a.logger(cfg)
+			srv, err := server.New(cfg, log, entries)
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			ignoreHUP(c.Context(), log)
 			if err := srv.Run(c.Context(), nil); err != nil {
 				return failErr("%v", err)
 			}
