@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
-	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.versionCmd())
+	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.versionCmd(), a.genManCmd())
 
 	err := root.Execute()
 	if err == nil {
