@@ -68,6 +68,13 @@ gzip -9n "$STAGE"/man/*.8
 "$host" completion zsh >"$STAGE/completions/_hacheck"
 "$host" completion fish >"$STAGE/completions/hacheck.fish"
 
+# Debian wants a changelog even for a package built outside Debian.
+{
+	printf 'hacheck (%s) unstable; urgency=medium\n\n' "$VERSION"
+	printf '  * Built from commit %s.\n\n' "$commit"
+	printf ' -- hacheck developers <devel@hacheck.invalid>  %s\n' "$(date -u -R -d "@$SOURCE_DATE_EPOCH")"
+} | gzip -9n >"$STAGE/changelog.gz"
+
 mkdir -p "$DIST"
 out="$DIST/hacheck_${VERSION}_${ARCH}.deb"
 rm -f "$out"
