@@ -293,7 +293,9 @@ func serveAsTheUnit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", args...)
-	cmd.Env = append(os.Environ(), "HACHECK_LISTEN="+addr)
+	// The admin socket in RuntimeDirectory=, as the README recommends.
+	const sock = "/run/hacheck/admin.sock"
+	cmd.Env = append(os.Environ(), "HACHECK_LISTEN="+addr, "HACHECK_ADMIN_ENABLED=true", "HACHECK_ADMIN_SOCKET="+sock)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -368,6 +370,29 @@ func serveAsTheUnit(t *testing.T) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// An admin drain through the socket: serve, as user hacheck, takes the
+	// operation lock root created and writes state.json and the track file.
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 || fi.Sys().(*syscall.Stat_t).Uid != uint32(uid) {
+		t.Errorf("admin socket: %v %v", fi, err)
+	}
+	unixClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	resp, err = unixClient.Post("http://admin/v1/drain", "application/json", strings.NewReader(`{"reason":"package test"}`))
+	if err != nil {
+		t.Fatalf("admin drain through %s: %v", sock, err)
+	}
+	drainReply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(drainReply), `"drained"`) {
+		t.Errorf("admin drain as user hacheck: %d %s", resp.StatusCode, drainReply)
+	}
+	if b, err := os.ReadFile("/var/lib/hacheck/keepalived.track"); err != nil || string(b) != "1\n" {
+		t.Errorf("after the admin drain keepalived.track = %q %v, want 1", b, err)
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
