@@ -231,6 +231,18 @@ func checkInstalled(t *testing.T) {
 	if out := sh(t, "getent", "passwd", "hacheck"); !strings.HasSuffix(strings.TrimSpace(out), ":/usr/sbin/nologin") || u.HomeDir != "/var/lib/hacheck" {
 		t.Errorf("user hacheck: %s", out)
 	}
+	// The completions: bash loads its file and knows the command; zsh's
+	// and fish's are the scripts those shells look for (neither shell need
+	// be installed here).
+	if out := sh(t, "bash", "-c", "source /usr/share/bash-completion/completions/hacheck && complete -p hacheck"); !strings.Contains(out, "hacheck") {
+		t.Errorf("bash completion: %q", out)
+	}
+	if b, _ := os.ReadFile("/usr/share/zsh/vendor-completions/_hacheck"); !strings.HasPrefix(string(b), "#compdef hacheck") {
+		t.Errorf("zsh completion starts %.40q, want #compdef hacheck", b)
+	}
+	if b, _ := os.ReadFile("/usr/share/fish/vendor_completions.d/hacheck.fish"); !strings.Contains(string(b), "complete -c hacheck") {
+		t.Errorf("fish completion has no `complete -c hacheck`")
+	}
 	if out := sh(t, "/usr/sbin/hacheck", "version"); !strings.HasPrefix(out, "hacheck "+testVersion+" (commit ") || strings.Contains(out, "commit unknown") {
 		t.Errorf("hacheck version: %q, want the package's version and commit", out)
 	}
