@@ -11,12 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hacheck/hacheck/internal/buildinfo"
 	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/node"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // app is what every subcommand shares.
 type app struct {
@@ -62,10 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "hacheck",
 		Short:         "Safe keepalived failovers: one state for keepalived, its track script and load balancers",
-		Version:       version,
+		Version:       buildinfo.Read().String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -74,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
-	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd())
+	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.versionCmd(), a.genManCmd())
 
 	err := root.Execute()
 	if err == nil {

@@ -12,7 +12,8 @@ func (a *app) serveCmd() *cobra.Command {
 ` + "`hacheck check`" + `) and GET /status (JSON) on the listen address. Live checks run
 in the background on their own intervals; answers come from memory. serve also
 keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
-gracefully; stopping never changes the state.`,
+gracefully; stopping never changes the state. SIGHUP is logged and ignored:
+a changed configuration takes a restart.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			_, n, err := a.node()
@@ -24,6 +25,7 @@ gracefully; stopping never changes the state.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			ignoreHUP(c.Context(), n.Log())
 			if err := srv.Run(c.Context(), nil); err != nil {
 				return failErr("%v", err)
 			}

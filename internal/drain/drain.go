@@ -90,8 +90,9 @@ var ErrRefused = errors.New("drain refused")
 func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (res Result, err error) {
 	started := time.Now()
 	defer func() {
-		if res.Outcome == Drained || res.Outcome == Refused && !errors.Is(err, state.ErrBusy) {
-			if rerr := SaveRecord(st, NewRecord(started, opt, res, err)); rerr != nil {
+		if Counted(opt, res, err) {
+			rec := NewRecord(started, opt, res, err)
+			if rerr := errors.Join(SaveRecord(st, rec), AddStats(st, rec)); rerr != nil {
 				fmt.Fprintf(out, "warning: could not record this drain for metrics: %v\n", rerr)
 			}
 		}

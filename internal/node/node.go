@@ -453,3 +453,6 @@ func (n *Node) Server() (*server.Server, error) {
 	}
 	return server.New(opt, n.log)
 }
+
+// Log is the node's logger, built in main from the configuration.
+func (n *Node) Log() *slog.Logger { return n.log }

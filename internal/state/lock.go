@@ -18,7 +18,7 @@ func (st Store) Locked(fn func() error) error {
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(st.Dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(filepath.Join(st.Dir, lockName))
 	if err != nil {
 		return fmt.Errorf("open state lock: %w", err)
 	}
@@ -62,7 +62,7 @@ func (st Store) OpLock(ctx context.Context) (release func(), err error) {
 // ctx's error. The kernel releases the lock if its holder dies, so a
 // kill -9 never leaves it stuck.
 func FileLock(ctx context.Context, path string) (release func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(path)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
@@ -82,4 +82,12 @@ func FileLock(ctx context.Context, path string) (release func(), err error) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// openLock opens (creating if missing) a lock file read-only: flock needs
+// no write access, and a lock file created by root (the CLI, keepalived's
+// scripts) stays usable by serve running as the dedicated hacheck user.
+// Mode 0644: the state directory (0750) is what keeps others out.
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 }
