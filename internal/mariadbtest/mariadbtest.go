@@ -33,7 +33,10 @@
 //   - BINLOG MONITOR: SHOW BINLOG STATUS (binary log file and position);
 //   - READ_ONLY ADMIN: SET GLOBAL read_only (fence and unfence);
 //   - REPLICATION SLAVE ADMIN: STOP/START SLAVE, CHANGE MASTER and
-//     SET GLOBAL gtid_slave_pos (promote, follow a new primary).
+//     SET GLOBAL gtid_slave_pos (promote, follow a new primary);
+//   - PROCESS: see other users' connections and open transactions
+//     (information_schema.PROCESSLIST, INNODB_TRX), for the fence's kill;
+//   - CONNECTION ADMIN: KILL them when they hold the fence up.
 //
 // Reading @@gtid_binlog_pos, @@gtid_slave_pos, @@read_only and calling
 // MASTER_GTID_WAIT need no privilege. READ_ONLY ADMIN also lets the holder
@@ -61,7 +64,7 @@ import (
 )
 
 // HacheckGrants is the minimal privilege list hacheck needs on MariaDB 10.11.
-const HacheckGrants = "SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN"
+const HacheckGrants = "SLAVE MONITOR, BINLOG MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, PROCESS, CONNECTION ADMIN"
 
 // Replication account that MakeReplicaOf creates on both servers.
 const (
