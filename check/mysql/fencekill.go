@@ -305,7 +305,11 @@ const DefaultFenceGrace = 300 * time.Millisecond
 func (s *Server) ProcessList(ctx context.Context) ([]ProcessRow, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	return readProcessList(ctx, s.db)
+	rows, err := readProcessList(ctx, s.db)
+	if err != nil {
+		return nil, s.fail("read processlist", err)
+	}
+	return rows, nil
 }
 
 type queryer interface {
@@ -315,7 +319,7 @@ type queryer interface {
 func readProcessList(ctx context.Context, q queryer) ([]ProcessRow, error) {
 	rs, err := q.QueryContext(ctx, processListQuery)
 	if err != nil {
-		return nil, fmt.Errorf("read processlist: %w", err)
+		return nil, err
 	}
 	defer rs.Close()
 	var rows []ProcessRow
@@ -324,13 +328,13 @@ func readProcessList(ctx context.Context, q queryer) ([]ProcessRow, error) {
 		var user, host, db, command, state, info sql.NullString
 		var t sql.NullInt64
 		if err := rs.Scan(&r.ID, &user, &host, &db, &command, &t, &state, &info, &r.Trx); err != nil {
-			return nil, fmt.Errorf("read processlist: %w", err)
+			return nil, err
 		}
 		r.User, r.Host, r.DB, r.Command, r.Time, r.State, r.Info = user.String, host.String, db.String, command.String, t.Int64, state.String, info.String
 		rows = append(rows, r)
 	}
 	if err := rs.Err(); err != nil {
-		return nil, fmt.Errorf("read processlist: %w", err)
+		return nil, err
 	}
 	return rows, nil
 }
@@ -340,7 +344,7 @@ func readProcessList(ctx context.Context, q queryer) ([]ProcessRow, error) {
 func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, own map[int64]bool, mode KillMode) ([]KilledConn, error) {
 	rows, err := readProcessList(ctx, ctl)
 	if err != nil {
-		return nil, err
+		return nil, grantHint(fmt.Errorf("read processlist: %w", err))
 	}
 	var killed []KilledConn
 	var errs []error
@@ -354,7 +358,16 @@ func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, own map[int64]
 			errs = append(errs, fmt.Errorf("%s %d (%s@%s): %w", mode.sql(), r.ID, r.User, r.Host, err))
 		}
 	}
-	return killed, errors.Join(errs...)
+	return killed, grantHint(errors.Join(errs...))
+}
+
+// grantHint names the missing grant in an access-denied error.
+func grantHint(err error) error {
+	switch serverErrno(err) {
+	case 1227, 1095, 1142:
+		return fmt.Errorf("%w (hacheck's user needs PROCESS and CONNECTION ADMIN, on MySQL CONNECTION_ADMIN, to kill what holds the fence up)", err)
+	}
+	return err
 }
 
 // closedWith is a channel that yields err once.

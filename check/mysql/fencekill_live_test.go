@@ -6,11 +6,15 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"io"
+	"log"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/hacheck/hacheck/internal/mariadbtest"
 	"github.com/hacheck/hacheck/internal/txnload"
@@ -201,4 +205,10 @@ func pct(ds []time.Duration, p int) time.Duration {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	i := (p*len(s) + 99) / 100
 	return s[max(0, min(len(s), i)-1)].Round(time.Millisecond)
+}
+
+func init() {
+	// The load's connections are killed on purpose: the driver's own log
+	// of each one would drown the test's.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 }
