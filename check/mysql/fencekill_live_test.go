@@ -212,3 +212,26 @@ func init() {
 	// of each one would drown the test's.
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 }
+
+// Without PROCESS and CONNECTION ADMIN the fence cannot kill: it gives up
+// at its deadline, names the grants, and its statement is stopped on the
+// server, so the server stays writable.
+func TestLiveFenceKillWithoutGrants(t *testing.T) {
+	primary, _ := killPair(t)
+	primary.CreateUserWith(t, "nokill", "pw", "READ_ONLY ADMIN")
+	s := open(t, primary, "nokill", "pw", Options{LockWaitTimeout: time.Second})
+	l := startLoad(t, primary)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	rep, err := s.FenceWithKill(ctx, FenceKillOptions{})
+	cancel()
+	t.Logf("without the grants: %v (waited %s, %d rounds)", err, rep.Waited.Round(time.Millisecond), rep.Rounds)
+	if err == nil || !strings.Contains(err.Error(), "needs PROCESS and CONNECTION ADMIN") || len(rep.Killed) != 0 {
+		t.Fatalf("FenceWithKill without the grants: %v, killed %v", err, rep.Killed)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := primary.QueryString(t, "SELECT @@GLOBAL.read_only"); got != "0" {
+		t.Errorf("read_only = %s after the fence gave up: it landed later", got)
+	}
+	n := len(l.Snapshot().Acked)
+	waitFor(t, 10*time.Second, func() bool { return len(l.Snapshot().Acked) > n })
+}
