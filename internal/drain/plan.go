@@ -48,7 +48,8 @@ func PlanFor(cfg *config.Config, opt Options) (Plan, error) {
 	}
 	plan.Preconditions = append(plan.Preconditions, ready)
 	frozen := &cutover.Frozen{}
-	plan.Steps = append(plan.Steps, &cutover.Fence{Local: pair.Local, Timeout: cfg.MySQL.FenceTimeout, Frozen: frozen})
+	plan.Steps = append(plan.Steps, &cutover.Fence{Local: pair.Local, Timeout: cfg.MySQL.FenceTimeout,
+		Kill: cfg.MySQL.FenceKill, Grace: cfg.MySQL.FenceGrace, Frozen: frozen})
 	if pair.Peer != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: pair.Peer, Timeout: cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}

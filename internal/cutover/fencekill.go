@@ -1,0 +1,51 @@
+package cutover
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	hamysql "github.com/hacheck/hacheck/check/mysql"
+)
+
+// fenceKiller fences a server and kills the connections that hold the
+// fence up; *hamysql.Server implements it.
+type fenceKiller interface {
+	FenceWithKill(ctx context.Context, opts hamysql.FenceKillOptions) (hamysql.FenceReport, error)
+}
+
+var _ fenceKiller = (*hamysql.Server)(nil)
+
+// setFence issues the fence for the Fence step: with Kill (mysql.fence_kill)
+// and a server that can, it waits Grace (mysql.fence_grace) for running
+// writes, then kills what holds the fence up, until it lands within ctx;
+// without, it waits for running writes and gives up when ctx ends. The
+// connections it killed are kept in f.Killed and listed on out.
+func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
+	k, ok := f.Local.(fenceKiller)
+	if !f.Kill || !ok {
+		return f.Local.SetReadOnly(ctx, true)
+	}
+	rep, err := k.FenceWithKill(ctx, hamysql.FenceKillOptions{Grace: f.Grace})
+	f.Killed, f.Waited = rep.Killed, rep.Waited
+	if len(rep.Killed) > 0 {
+		fmt.Fprintf(out, "  the fence waited %s for running writes; it killed %d connection(s) that held it up (their open transactions rolled back; none had been acknowledged):\n",
+			rep.Waited.Round(time.Millisecond), len(rep.Killed))
+		for _, c := range rep.Killed {
+			fmt.Fprintf(out, "    %s\n", c)
+		}
+	}
+	return err
+}
+
+// KilledConns lists the connections the fence killed, for the drain's record.
+func (f *Fence) KilledConns() []hamysql.KilledConn { return f.Killed }
+
+// killNote completes the message of a fence that timed out.
+func (f *Fence) killNote() string {
+	if !f.Kill {
+		return "; mysql.fence_kill is off"
+	}
+	return fmt.Sprintf(", even after killing %d connection(s) that held it up", len(f.Killed))
+}
