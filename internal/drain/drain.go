@@ -93,7 +93,9 @@ func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 	defer plan.Close()
 	defer func() {
 		if res.Outcome == Drained || res.Outcome == Refused && !errors.Is(err, state.ErrBusy) {
-			if rerr := SaveRecord(st, NewRecord(started, opt, res, err)); rerr != nil {
+			rec := NewRecord(started, opt, res, err)
+			rec.Killed = killedBy(plan)
+			if rerr := SaveRecord(st, rec); rerr != nil {
 				fmt.Fprintf(out, "warning: could not record this drain for metrics: %v\n", rerr)
 			}
 		}

@@ -136,6 +136,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 			m.sample("hacheck_last_drain_phase_seconds", labels("phase", p.Name), p.Seconds)
 		}
 		m.gauge("hacheck_last_drain_duration_seconds", "Total duration of the last drain.", "", rec.Total)
+		m.gauge("hacheck_last_drain_fence_killed_connections", "Connections the fence of the last drain killed because they held it up (mysql.fence_kill).", "", float64(len(rec.Killed)))
 	}
 }
 
