@@ -385,3 +385,7 @@ func serverErrno(err error) uint16 {
 	}
 	return 0
 }
+
+// IsLockWaitTimeout reports whether err is the server's lock wait timeout
+// (1205): how a plain fence fails when running writes hold it up.
+func IsLockWaitTimeout(err error) bool { return serverErrno(err) == 1205 }

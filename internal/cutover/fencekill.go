@@ -25,7 +25,11 @@ var _ fenceKiller = (*hamysql.Server)(nil)
 func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
 	k, ok := f.Local.(fenceKiller)
 	if !f.Kill || !ok {
-		return f.Local.SetReadOnly(ctx, true)
+		err := f.Local.SetReadOnly(ctx, true)
+		if hamysql.IsLockWaitTimeout(err) && !f.Kill {
+			err = fmt.Errorf("%w (running writes held the fence up; mysql.fence_kill is off, so hacheck did not kill them)", err)
+		}
+		return err
 	}
 	rep, err := k.FenceWithKill(ctx, hamysql.FenceKillOptions{Grace: f.Grace})
 	f.Killed, f.Waited = rep.Killed, rep.Waited
@@ -45,7 +49,7 @@ func (f *Fence) KilledConns() []hamysql.KilledConn { return f.Killed }
 // killNote completes the message of a fence that timed out.
 func (f *Fence) killNote() string {
 	if !f.Kill {
-		return "; mysql.fence_kill is off"
+		return ""
 	}
 	return fmt.Sprintf(", even after killing %d connection(s) that held it up", len(f.Killed))
 }
