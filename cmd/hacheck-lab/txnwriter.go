@@ -84,7 +84,7 @@ func verifyTxnLoad(ctx context.Context, out io.Writer, load *txnload.Load, lc tx
 	diff := txnload.DiffChecksums(a, b)
 	fmt.Fprintf(out, "  transactions acknowledged:              %d (%d failed or rolled back; errors by number %v)\n", len(st.Acked), st.Failed, st.Errors)
 	fmt.Fprintf(out, "  transactions lost:                      %d (acknowledged ledger ids missing on %s, which has %d)\n", len(lost), newPrimary.node.Name, rows)
-	fmt.Fprintf(out, "  %-38s%d of %d (CHECKSUM TABLE of every table, once %s caught up)\n", fmt.Sprintf("tables differing on %s and %s:", newPrimary.node.Name, oldPrimary.node.Name), len(diff), len(a), oldPrimary.node.Name)
+	fmt.Fprintf(out, "  %-40s%d of %d (CHECKSUM TABLE of every table, once %s caught up)\n", fmt.Sprintf("tables differing on %s and %s:", newPrimary.node.Name, oldPrimary.node.Name), len(diff), len(a), oldPrimary.node.Name)
 	if len(lost) > 0 || len(diff) > 0 {
 		return fmt.Errorf("FAILED: %d acknowledged transactions lost (first ids %v), tables differ: %v", len(lost), lost[:min(len(lost), 10)], diff)
 	}
