@@ -125,12 +125,22 @@ func (k KilledConn) String() string {
 // KillMode is how a blocking connection is killed.
 type KillMode int
 
+// Measured on MariaDB 10.11 under internal/txnload (8 clients, hot rows;
+// TestLiveFenceKillModes): both modes landed the fence 3 of 3 times, about
+// 310 ms after it was issued (the 300 ms grace plus one round of kills).
+// The fence waits for running statements and commits, not for open
+// transactions, so stopping the statements is enough for the fence itself.
+// KILL CONNECTION is the default all the same: it rolls the transaction
+// back at once and releases its row locks whatever the client does next,
+// where KILL QUERY leaves the transaction open, holding its locks until
+// the client gives up on it; and a client that reconnects after a killed
+// connection reaches the new primary through the VIP, as it must anyway.
 const (
 	// KillConnection ends the connection and rolls its transaction back,
-	// releasing its row locks. The default: it is what works.
+	// releasing its row locks. The default.
 	KillConnection KillMode = iota
 	// KillQuery stops only the running statement; an open transaction
-	// keeps its row locks, so the fence can stay blocked.
+	// stays open with its row locks.
 	KillQuery
 )
 
