@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
+	"github.com/hacheck/hacheck/internal/txnload"
 )
 
 // cutoverMode is one way of moving the primary.
@@ -69,6 +71,7 @@ type cutoverSummary struct {
 	lost       int
 	overlaps   int
 	violations []string
+	txn        string // the transactional workload's verdict, when it ran
 }
 
 func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,6 +81,7 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	runs := fs.Int("runs", 10, "cutovers per mode, alternating a->b and b->a")
 	modes := fs.String("modes", "hacheck,baseline,hacheck-v3,baseline-v3", "modes to run: hacheck, baseline, hacheck-v3, baseline-v3")
 	wc := registerWriterFlags(fs)
+	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 			continue
 		}
 		order = append(order, m)
-		s, err := benchCutoverMode(ctx, c, m, *runs, *wc, tmp, stderr)
+		s, err := benchCutoverMode(ctx, c, m, *runs, *wc, *tc, tmp, stderr)
 		res[m.name] = s
 		if err != nil {
 			return fmt.Errorf("mode %s: %w", m.name, err)
@@ -118,11 +122,11 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 				m.name, s.lost, s.overlaps, len(s.violations), s.violations[:min(3, len(s.violations))]))
 		}
 	}
-	printCutoverTable(stdout, order, res, *wc)
+	printCutoverTable(stdout, order, res, *wc, *tc)
 	return errors.Join(failures...)
 }
 
-func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, wc writerConfig, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
+func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, wc writerConfig, tc txnConfig, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
 	tpl, params, err := m.template(tmp)
 	if err != nil {
 		return s, err
@@ -163,6 +167,15 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 	w, err := startWriter(l, wc)
 	if err != nil {
 		return s, err
+	}
+	var load *txnload.Load
+	var lc txnload.Config
+	if tc.threads > 0 {
+		if load, lc, err = startTxnLoad(ctx, l, dbs[l.A], tc, wc.connectTimeout); err != nil {
+			w.Stop()
+			return s, err
+		}
+		defer load.Stop()
 	}
 	// Invariant: a writable server is on the node that holds the VIP. Read
 	// read_only first, then the holders: a promotion follows the VIP, so
@@ -224,10 +237,18 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 	}
 	s.acked, s.lost = len(acks), len(lost)
 	s.overlaps = len(mon.Overlaps())
+	if load != nil {
+		var b strings.Builder
+		terr := verifyTxnLoad(ctx, &b, load, lc, dbs[from], dbs[other(l, from)])
+		s.txn = strings.Join(strings.Fields(b.String()), " ")
+		if terr != nil {
+			return s, terr
+		}
+	}
 	return s, mon.Err()
 }
 
-func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary, wc writerConfig) {
+func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary, wc writerConfig, tc txnConfig) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| cutover | runs | drain→VIP median | max | writes blocked median | max | acknowledged | lost | VIP on both | writable without VIP |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
@@ -251,4 +272,10 @@ func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverS
 		fmt.Fprintf(w, "Write-blocked window with VRRPv3 0.1 s, baseline / hacheck (medians): %.1f×.\n", b.Seconds()/h.Seconds())
 	}
 	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary.\n", wc.interval, wc.connectTimeout)
+	if tc.threads > 0 {
+		fmt.Fprintf(w, "Beside it, a transactional workload: %s.\n", tc)
+		for _, m := range order {
+			fmt.Fprintf(w, "- %s: %s\n", m.label, res[m.name].txn)
+		}
+	}
 }

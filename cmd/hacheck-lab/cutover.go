@@ -77,6 +77,10 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 		case strings.HasPrefix(line, "step fence: done"):
 			fenceAt = now
 			add(now, "fence: "+from.Name+" read-only")
+		case strings.Contains(line, "the fence waited"):
+			// "  the fence waited 305ms for running writes; it killed 8 connection(s) ..."
+			what, _, _ := strings.Cut(strings.TrimSpace(line), " that held it up")
+			add(now, what)
 		case strings.HasPrefix(line, "step catch-up: done"):
 			add(now, "catch-up reached: "+to.Name+" applied "+from.Name+"'s frozen GTID position")
 		case strings.HasPrefix(line, "drained ("):

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
+	"github.com/hacheck/hacheck/internal/txnload"
 )
 
 // cmdDemo builds the MariaDB lab, runs a writer through the VIP from the
@@ -21,6 +22,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	var c commonFlags
 	c.register(fs)
 	wc := registerWriterFlags(fs)
+	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -67,6 +69,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 			w.Stop()
 		}
 	}()
+	var load *txnload.Load
+	var lc txnload.Config
+	if tc.threads > 0 {
+		fmt.Fprintf(stdout, "starting the transactional workload beside it: %s\n", tc)
+		if load, lc, err = startTxnLoad(ctx, l, dbs[l.A], *tc, wc.connectTimeout); err != nil {
+			return err
+		}
+		defer load.Stop()
+	}
 	if err := sleepCtx(ctx, 3*time.Second); err != nil {
 		return err
 	}
@@ -92,6 +103,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	}
 	overlaps := mon.Overlaps()
 	fmt.Fprintf(stdout, "\nverdict\n")
+	var txnErr error
+	if load != nil {
+		txnErr = verifyTxnLoad(ctx, stdout, load, lc, dbs[l.B], dbs[l.A])
+	}
 	fmt.Fprintf(stdout, "  VIP move (drain started -> VIP on b):  %s\n", msecs(r.vipMove))
 	fmt.Fprintf(stdout, "  write-blocked window:                   %s (last write acknowledged on a -> first on b)\n", msecs(r.blocked))
 	fmt.Fprintf(stdout, "  writes acknowledged:                    %d (%d attempts failed during the move; the writer reconnected and went on with new ids)\n", len(acks), fails)
@@ -99,6 +114,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 	fmt.Fprintf(stdout, "  VIP on both nodes at once:              %d times\n", len(overlaps))
 	if len(lost) > 0 || len(overlaps) > 0 {
 		return fmt.Errorf("FAILED: %d acknowledged writes lost (first ids %v), VIP on both nodes %d times", len(lost), lost[:min(len(lost), 10)], len(overlaps))
+	}
+	if txnErr != nil {
+		return txnErr
 	}
 	fmt.Fprintln(stdout, "  OK: no acknowledged write was lost")
 	return nil

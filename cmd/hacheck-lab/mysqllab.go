@@ -108,7 +108,7 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 			if err := s.CreateUser(ctx, hacheckUser, hacheckPass, mariadbd.HacheckGrants); err != nil {
 				return err
 			}
-			if err := s.CreateUser(ctx, appUser, appPass, "SELECT, INSERT"); err != nil {
+			if err := s.CreateUser(ctx, appUser, appPass, "SELECT, INSERT, UPDATE, DELETE"); err != nil {
 				return err
 			}
 		}

@@ -62,12 +62,7 @@ func registerWriterFlags(fs *flag.FlagSet) *writerConfig {
 }
 
 func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) {
-	name := "lab-client-" + l.ID
-	if _, loaded := registerOnce.LoadOrStore(l.ID, name); !loaded {
-		mysql.RegisterDialContext(name, func(ctx context.Context, addr string) (net.Conn, error) {
-			return l.DialContext(l.Client)(ctx, "tcp", addr)
-		})
-	}
+	name := clientNet(l)
 	// The driver logs a reset connection itself; the writer counts errors.
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	c := mysql.NewConfig()
@@ -82,6 +77,18 @@ func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) {
 	w := &writer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop(wc.interval)
 	return w, nil
+}
+
+// clientNet is the driver network name that dials from the lab's client
+// namespace, registered once per lab.
+func clientNet(l *lab.Lab) string {
+	name := "lab-client-" + l.ID
+	if _, loaded := registerOnce.LoadOrStore(l.ID, name); !loaded {
+		mysql.RegisterDialContext(name, func(ctx context.Context, addr string) (net.Conn, error) {
+			return l.DialContext(l.Client)(ctx, "tcp", addr)
+		})
+	}
+	return name
 }
 
 func (w *writer) loop(interval time.Duration) {

@@ -79,6 +79,12 @@ type MySQL struct {
 	DSN          DSN
 	QueryTimeout time.Duration
 	FenceTimeout time.Duration
+	// FenceGrace is how long the fence may wait for running writes before
+	// it kills what holds it up (FenceKill), and again after each round.
+	FenceGrace time.Duration
+	// FenceKill: kill what holds the fence up after FenceGrace, within
+	// FenceTimeout; false refuses the drain when the fence times out.
+	FenceKill bool
 }
 
 // Peer is the other node of the pair.
@@ -149,6 +155,8 @@ func defaults() map[string]any {
 		"mysql.dsn":             "",
 		"mysql.query_timeout":   "1s",
 		"mysql.fence_timeout":   "2s",
+		"mysql.fence_grace":     "300ms",
+		"mysql.fence_kill":      true,
 		"peer.url":              "",
 		"peer.mysql_dsn":        "",
 		"peer.timeout":          "2s",
@@ -265,6 +273,17 @@ func Load(file string) (*Config, error) {
 	cfg.MySQL.DSN = parseDSN(bad, "mysql.dsn", v.GetString("mysql.dsn"))
 	cfg.MySQL.QueryTimeout = dur("mysql.query_timeout")
 	cfg.MySQL.FenceTimeout = dur("mysql.fence_timeout")
+	cfg.MySQL.FenceGrace = dur("mysql.fence_grace")
+	if g, f := cfg.MySQL.FenceGrace, cfg.MySQL.FenceTimeout; g > 0 && f > 0 && g >= f {
+		bad("mysql.fence_grace", "%s is not shorter than mysql.fence_timeout (%s): the fence would give up before it kills anything (write e.g. 300ms)", g, f)
+	}
+	switch strings.ToLower(strings.TrimSpace(v.GetString("mysql.fence_kill"))) {
+	case "true", "1", "yes", "on":
+		cfg.MySQL.FenceKill = true
+	case "false", "0", "no", "off":
+	default:
+		bad("mysql.fence_kill", "%q is not true or false", v.GetString("mysql.fence_kill"))
+	}
 	cfg.Peer.URL = v.GetString("peer.url")
 	if cfg.Peer.URL != "" {
 		u, err := url.Parse(cfg.Peer.URL)

@@ -24,8 +24,19 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.StateDir != "/var/lib/hacheck" || cfg.Listen != ":8530" || cfg.CheckTimeout != 2*time.Second ||
-		cfg.StaleAfter != 3 || cfg.Promote.Unplanned != "refuse" || cfg.VIP.Configured() {
+		cfg.StaleAfter != 3 || cfg.Promote.Unplanned != "refuse" || cfg.VIP.Configured() ||
+		cfg.MySQL.FenceGrace != 300*time.Millisecond || !cfg.MySQL.FenceKill {
 		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestFenceKillOff(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "node: a\nmysql: {fence_kill: false, fence_grace: 1s, fence_timeout: 5s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MySQL.FenceKill || cfg.MySQL.FenceGrace != time.Second {
+		t.Fatalf("fence_kill %v fence_grace %s", cfg.MySQL.FenceKill, cfg.MySQL.FenceGrace)
 	}
 }
 
@@ -91,6 +102,8 @@ func TestErrors(t *testing.T) {
 		{"bad unplanned", "promote: {unplanned: yolo}\n", []string{"promote.unplanned"}},
 		{"bad peer url", "peer: {url: 192.0.2.12:8530}\n", []string{"peer.url"}},
 		{"fence timeout under a second", "mysql: {fence_timeout: 1s}\n", []string{"mysql.fence_timeout", "too short", "at least 1.5s"}},
+		{"grace not under the fence timeout", "mysql: {fence_grace: 2s}\n", []string{"mysql.fence_grace", "not shorter than mysql.fence_timeout (2s)"}},
+		{"bad fence kill", "mysql: {fence_kill: sometimes}\n", []string{"mysql.fence_kill", `"sometimes"`}},
 		{"drain shorter than its steps", "mysql: {dsn: 'u:p@tcp(127.0.0.1:3306)/'}\ndrain: {timeout: 10s, catchup_timeout: 9s}\n", []string{"drain.timeout", "drain.catchup_timeout (9s)", "= 13s"}},
 		{"missing preconditions dir", "preconditions_dir: /nonexistent/hacheck.d\n", []string{"preconditions_dir"}},
 	}

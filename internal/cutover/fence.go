@@ -31,10 +31,15 @@ type Frozen struct {
 type Fence struct {
 	Local   DB
 	Timeout time.Duration // mysql.fence_timeout
+	Kill    bool          // mysql.fence_kill: kill what holds the fence up (fencekill.go)
+	Grace   time.Duration // mysql.fence_grace: wait this long before killing
 	Frozen  *Frozen
 
+	Killed []db.KilledConn // connections the fence killed
+	Waited time.Duration        // how long the fence waited to land
+
 	prior  db.ReadOnlyState // before the fence
-	issued bool             // this step sent the fence and has not restored it
+	issued bool                  // this step sent the fence and has not restored it
 }
 
 func (f *Fence) Name() string { return "fence" }
@@ -54,9 +59,9 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	start := time.Now()
 	if !st.Fenced() {
 		f.issued = true
-		if err := f.Local.SetReadOnly(fctx, true); err != nil {
+		if err := f.setFence(fctx, out); err != nil {
 			if fctx.Err() != nil && ctx.Err() == nil {
-				err = fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s)", err, f.Timeout)
+				err = fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s%s)", err, f.Timeout, f.killNote())
 			}
 			return f.failed(ctx, out, err)
 		}

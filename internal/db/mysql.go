@@ -20,16 +20,18 @@
 //
 // MariaDB 10.11 (each one shown to be needed by the tests):
 //
-//	GRANT SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN ON *.* TO 'hacheck'@'%';
+//	GRANT SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, PROCESS, CONNECTION ADMIN ON *.* TO 'hacheck'@'%';
 //
 // SLAVE MONITOR reads replica status,
 // READ_ONLY ADMIN fences and unfences (and lets hacheck write while fenced),
-// REPLICATION SLAVE ADMIN stops, starts and re-points replication. GTID
-// variables and MASTER_GTID_WAIT need no privilege.
+// REPLICATION SLAVE ADMIN stops, starts and re-points replication, PROCESS
+// and CONNECTION ADMIN let FenceWithKill see and kill what holds a fence up.
+// GTID variables and MASTER_GTID_WAIT need no privilege.
 //
 // MySQL 8.0/8.4 (not tested live here): REPLICATION CLIENT for status,
 // SYSTEM_VARIABLES_ADMIN for super_read_only/read_only, REPLICATION_SLAVE_ADMIN
-// for STOP/START REPLICA and CHANGE REPLICATION SOURCE.
+// for STOP/START REPLICA and CHANGE REPLICATION SOURCE, PROCESS and
+// CONNECTION_ADMIN for FenceWithKill.
 package db
 
 import (

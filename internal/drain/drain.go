@@ -92,6 +92,7 @@ func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 	defer func() {
 		if Counted(opt, res, err) {
 			rec := NewRecord(started, opt, res, err)
+			rec.Killed = killedBy(plan)
 			if rerr := errors.Join(SaveRecord(st, rec), AddStats(st, rec)); rerr != nil {
 				fmt.Fprintf(out, "warning: could not record this drain for metrics: %v\n", rerr)
 			}

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
@@ -24,6 +25,9 @@ type Record struct {
 	Failures []string      `json:"failures,omitempty"`
 	Phases   []PhaseRecord `json:"phases"`
 	Total    float64       `json:"total_seconds"`
+	// Killed lists the connections the fence killed because they held it
+	// up (mysql.fence_kill).
+	Killed []db.KilledConn `json:"killed,omitempty"`
 }
 
 // PhaseRecord is one phase of Record, in seconds.
@@ -52,6 +56,22 @@ func NewRecord(started time.Time, opt Options, res Result, err error) Record {
 		r.Phases = append(r.Phases, PhaseRecord{Name: p.Name, Seconds: p.Took.Seconds()})
 	}
 	return r
+}
+
+// killReporter is a step that killed connections (the fence).
+type killReporter interface {
+	KilledConns() []db.KilledConn
+}
+
+// killedBy collects the connections the plan's steps killed.
+func killedBy(p Plan) []db.KilledConn {
+	var out []db.KilledConn
+	for _, s := range p.Steps {
+		if k, ok := s.(killReporter); ok {
+			out = append(out, k.KilledConns()...)
+		}
+	}
+	return out
 }
 
 // SaveRecord writes last_drain.json atomically.

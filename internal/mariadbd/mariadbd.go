@@ -32,7 +32,10 @@
 //   - SLAVE MONITOR: SHOW SLAVE STATUS / SHOW REPLICA STATUS (replica check);
 //   - READ_ONLY ADMIN: SET GLOBAL read_only (fence and unfence);
 //   - REPLICATION SLAVE ADMIN: STOP/START SLAVE, CHANGE MASTER and
-//     SET GLOBAL gtid_slave_pos (promote, follow a new primary).
+//     SET GLOBAL gtid_slave_pos (promote, follow a new primary);
+//   - PROCESS: see other users' connections and open transactions
+//     (information_schema.PROCESSLIST, INNODB_TRX), for the fence's kill;
+//   - CONNECTION ADMIN: KILL them when they hold the fence up.
 //
 // Reading @@gtid_binlog_pos, @@gtid_slave_pos, @@read_only and calling
 // MASTER_GTID_WAIT need no privilege. READ_ONLY ADMIN also lets the holder
@@ -60,7 +63,7 @@ import (
 )
 
 // HacheckGrants is the minimal privilege list hacheck needs on MariaDB 10.11.
-const HacheckGrants = "SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN"
+const HacheckGrants = "SLAVE MONITOR, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, PROCESS, CONNECTION ADMIN"
 
 // Replication account that MakeReplicaOf creates on both servers.
 const (

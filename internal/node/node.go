@@ -274,7 +274,8 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	}
 	plan.Preconditions = append(plan.Preconditions, ready)
 	frozen := &cutover.Frozen{}
-	plan.Steps = append(plan.Steps, &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout, Frozen: frozen})
+	plan.Steps = append(plan.Steps, &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
+		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen})
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}

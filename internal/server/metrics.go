@@ -156,6 +156,7 @@ var (
 	descDrains       = newDesc("hacheck_drains_total", "Drains by outcome (drained, refused), from the CLI and the admin API; dry runs are not counted.", "outcome")
 	descDrainPhase   = newDesc("hacheck_drain_phase_duration_seconds", "Duration of each phase of every counted drain.", "phase")
 	descDrainTotal   = newDesc("hacheck_drain_duration_seconds", "Total duration of every counted drain.")
+	descLastKilled   = newDesc("hacheck_last_drain_fence_killed_connections", "Connections the fence of the last drain killed because they held it up (mysql.fence_kill).")
 	descStale        = newDesc("hacheck_stale_ex_primary", "1 while this node is a stale ex-primary: not eligible until it follows the new primary.")
 	descRefused      = newDesc("hacheck_promotion_refused", "1 while the last database decision (notify or promote) is a refused promotion.")
 	descDiverged     = newDesc("hacheck_divergence_detected", "1 when the last database decision found the peer's server ahead of this one while this one did not replicate.")
@@ -177,7 +178,7 @@ func (c nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHealthy, descStateValid, descStateUp, descGeneration, descChanged,
 		descCheckOK, descCheckLast, descCheckAge, descRequests, descVIP, descTransitionAt, descVRRPState,
 		descLastDrainAt, descLastDrainOK, descLastPhase, descLastTotal, descDrains, descDrainPhase, descDrainTotal,
-		descStale, descRefused, descDiverged, descRetries, descFollows, descPrimary, descReplicating} {
+		descLastKilled, descStale, descRefused, descDiverged, descRetries, descFollows, descPrimary, descReplicating} {
 		ch <- d
 	}
 }
@@ -245,6 +246,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descLastPhase, p.Seconds, p.Name)
 		}
 		gauge(descLastTotal, rec.Total)
+		gauge(descLastKilled, float64(len(rec.Killed)))
 	}
 	stats, _, err := drain.LoadStats(store)
 	if err != nil {

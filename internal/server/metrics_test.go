@@ -127,6 +127,7 @@ func TestMetricsExposition(t *testing.T) {
 		"hacheck_drain_phase_duration_seconds":            dto.MetricType_HISTOGRAM,
 		"hacheck_drain_duration_seconds":                  dto.MetricType_HISTOGRAM,
 		"hacheck_stale_ex_primary":                        dto.MetricType_GAUGE,
+		"hacheck_last_drain_fence_killed_connections":     dto.MetricType_GAUGE,
 	}
 	for name, typ := range wantTypes {
 		f := fams[name]

@@ -7,20 +7,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 )
 
 // WriteFileAtomic replaces path with data so that a reader, or a crash at
 // any instant (kill -9, power loss), sees either the old content or the new
 // one, never a mix: write a temp file in the same directory, fsync it,
 // rename it over path, then fsync the directory so the rename is durable.
+// It first removes the temp files of path that a killed writer left behind
+// (see temps.go), never a live writer's.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	_ = removeStaleTempsOf(dir, base) // best effort: a leftover costs only space
+	f, err := os.CreateTemp(dir, tempPattern(base))
 	if err != nil {
 		return err
 	}
@@ -60,32 +61,6 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, serr)
 	}
 	return cerr
-}
-
-// staleTempAge is how old a temp file must be before it counts as left
-// behind by a killed writer (a live writer renames it within milliseconds).
-const staleTempAge = time.Minute
-
-// removeStaleTemps deletes temp files left by a writer killed between
-// creating and renaming them. Call it only while holding the lock.
-func removeStaleTemps(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasPrefix(n, "."+FileName+".tmp-") && !strings.HasPrefix(n, "."+TrackName+".tmp-") {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil && !os.IsNotExist(err) {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // SaveJSON writes v as indented JSON to path, atomically.
