@@ -208,11 +208,16 @@ func Load(file string) (*Config, error) {
 	}
 
 	var errs []error
+	src := loadSources(cfg.File)
 	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+		msg := fmt.Sprintf("%s: %s", key, fmt.Sprintf(format, a...))
+		if where := src.of(key); where != "" {
+			msg = where + ": " + msg
+		}
+		errs = append(errs, errors.New(msg))
 	}
 	for _, k := range unknownKeys(v) {
-		bad(k, "unknown setting (known: %s)", strings.Join(knownKeys(), ", "))
+		bad(k, "%s", unknownKeyHint(k, knownKeys()))
 	}
 
 	dur := func(key string) time.Duration {
@@ -405,7 +410,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		var rc rawCheck
 		for k := range m {
 			if !slices.Contains(rawCheckKeys, k) {
-				bad(key+"."+k, "unknown setting (known: %s)", strings.Join(rawCheckKeys, ", "))
+				bad(key+"."+k, "%s", unknownKeyHint(k, rawCheckKeys))
 			}
 		}
 		str := func(k string) string {

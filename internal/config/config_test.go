@@ -188,3 +188,47 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("example lost its essentials: %+v", cfg)
 	}
 }
+
+// Errors name the place to fix: the file and line, or the environment
+// variable; unknown keys get the nearest known one.
+func TestErrorsNameTheirSource(t *testing.T) {
+	f := writeConfig(t, "node: a\nvip:\n  adress: 192.0.2.100/24\n  interface: eth0\ncheck_timeout: 5x\nchecks:\n  - name: web\n    type: tcp\n    adress: x\n")
+	_, err := Load(f)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{
+		f + ":3: vip.adress: unknown setting; did you mean vip.address?",
+		f + ":5: check_timeout:",
+		f + ":9: checks[0].adress: unknown setting; did you mean address?",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\ndoes not say %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "known:") {
+		t.Errorf("error lists every key: %q", err)
+	}
+
+	_, err = Load(writeConfig(t, "node: a\nvip: 192.0.2.100/24\n"))
+	if err == nil || !strings.Contains(err.Error(), "vip is a section, not a value: write it as a mapping with address, interface") {
+		t.Errorf("flat vip: %v", err)
+	}
+
+	t.Setenv("HACHECK_CHECK_TIMEOUT", "soon")
+	_, err = Load(writeConfig(t, "node: a\ncheck_timeout: 2s\n"))
+	if err == nil || !strings.Contains(err.Error(), "environment HACHECK_CHECK_TIMEOUT: check_timeout:") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"state_dri", "state_dir", 2}, {"vip.adress", "vip.address", 1}, {"abc", "", 3}} {
+		if got := editDistance(c.a, c.b); got != c.d {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.d)
+		}
+	}
+}
