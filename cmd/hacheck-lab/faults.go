@@ -390,12 +390,18 @@ func (r *faultRun) status(ctx context.Context, n *lab.Node) string {
 // command ("run `hacheck ...`"); when strict (the scenario demands writes
 // resume without a person), not resuming is a violation in itself.
 func (r *faultRun) awaitResume(ctx context.Context, strict bool) error {
+	return r.awaitResumeBy(ctx, strict, r.resumeFrom.Add(resumeWithin))
+}
+
+// awaitResumeBy is awaitResume with its own deadline (resumeWithin after
+// the end of a fault that ended before r.resumeFrom).
+func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time.Time) error {
 	from := r.resumeFrom
-	deadline := from.Add(resumeWithin)
 	for {
 		if a, ok := firstAfter(r.w.snapshot(), from); ok {
 			r.resume = a.at.Sub(from)
 			r.logf("writes through the VIP resumed %s after %s", secs(r.resume), r.resumeWhat)
+			r.note("writes resumed %s after %s", secs(r.resume), r.resumeWhat)
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -408,8 +414,8 @@ func (r *faultRun) awaitResume(ctx context.Context, strict bool) error {
 	fails, last := r.w.stats()
 	h := r.holder()
 	if h == nil {
-		r.fail("no write acknowledged within %v after %s (%d failed, last: %s), and no single node holds the VIP (holders %v)",
-			resumeWithin, r.resumeWhat, fails, last, names(r.mon.Holders()))
+		r.fail("no write acknowledged by %s after %s (%d failed, last: %s), and no single node holds the VIP (holders %v)",
+			r.rel(deadline), r.resumeWhat, fails, last, names(r.mon.Holders()))
 		return nil
 	}
 	out := r.status(ctx, h)
@@ -417,13 +423,13 @@ func (r *faultRun) awaitResume(ctx context.Context, strict bool) error {
 	line := safeCommand.FindString(out)
 	switch {
 	case strict:
-		r.fail("no write acknowledged within %v after %s (last error: %s): writes must resume without a person; status on %s: %s",
-			resumeWithin, r.resumeWhat, last, h.Name, firstLine(out, "verdict"))
+		r.fail("no write acknowledged by %s, %v after %s (last error: %s): writes must resume without a person; status on %s: %s",
+			r.rel(deadline), deadline.Sub(r.resumeFrom).Round(time.Millisecond), r.resumeWhat, last, h.Name, firstLine(out, "verdict"))
 	case line == "":
-		r.fail("no write acknowledged within %v after %s (last error: %s), and status on %s, the VIP holder, names no safe command (no line with \"run `hacheck ...`\"): %s",
-			resumeWithin, r.resumeWhat, last, h.Name, firstLine(out, "verdict"))
+		r.fail("no write acknowledged by %s, %v after %s (last error: %s), and status on %s, the VIP holder, names no safe command (no line with \"run `hacheck ...`\"): %s",
+			r.rel(deadline), deadline.Sub(r.resumeFrom).Round(time.Millisecond), r.resumeWhat, last, h.Name, firstLine(out, "verdict"))
 	default:
-		r.note("writes blocked %v after %s; status on %s says why and names %s", resumeWithin, r.resumeWhat, h.Name, line)
+		r.note("writes still blocked %v after %s; status on %s says why and names %s", deadline.Sub(r.resumeFrom).Round(time.Millisecond), r.resumeWhat, h.Name, line)
 	}
 	return nil
 }

@@ -92,8 +92,11 @@ func keepalivedRestart(ctx context.Context, r *faultRun) error {
 	if err := r.stopKeepalived(l.A); err != nil {
 		return err
 	}
-	if _, err := r.waitHolder(ctx, l.B, 10*time.Second); err != nil {
+	r.resumeFrom, r.resumeWhat = stopAt, "keepalived on a stopped"
+	if at, err := r.waitHolder(ctx, l.B, 10*time.Second); err != nil {
 		r.fail("the VIP did not move to b after keepalived on a stopped: %v", err)
+	} else {
+		r.resumeFrom, r.resumeWhat = at, "the VIP moved to b"
 	}
 	if err := sleepCtx(ctx, time.Until(stopAt.Add(keepalivedDown))); err != nil {
 		return err
@@ -107,6 +110,11 @@ func keepalivedRestart(ctx context.Context, r *faultRun) error {
 		return err
 	}
 	restartAt := time.Now()
+	// The first fault ends here: writes must flow again through b (a's
+	// server answered the whole time, so b's promotion is safe).
+	if err := r.awaitResumeBy(ctx, false, restartAt.Add(resumeWithin)); err != nil {
+		return err
+	}
 	if err := sleepCtx(ctx, 6*time.Second); err != nil {
 		return err
 	}
