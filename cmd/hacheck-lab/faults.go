@@ -418,6 +418,7 @@ func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time
 			r.rel(deadline), r.resumeWhat, fails, last, names(r.mon.Holders()))
 		return nil
 	}
+	r.note("%s", r.vipNeighbour(ctx))
 	out := r.status(ctx, h)
 	r.logf("hacheck status on %s, the VIP holder:\n%s", h.Name, indent(out))
 	line := safeCommand.FindString(out)
@@ -432,6 +433,27 @@ func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time
 		r.note("writes still blocked %v after %s; status on %s says why and names %s", deadline.Sub(r.resumeFrom).Round(time.Millisecond), r.resumeWhat, h.Name, line)
 	}
 	return nil
+}
+
+// vipNeighbour says which node the client's ARP entry for the VIP points
+// to: after a heal, a master that never changed state sends no gratuitous
+// ARP, and the client may keep sending to the node that lost the VIP.
+func (r *faultRun) vipNeighbour(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := r.l.Exec(ctx, r.l.Client, "ip", "neigh", "show", lab.VIP.Addr().String())
+	if err != nil {
+		return "client's neighbour entry for the VIP: " + err.Error()
+	}
+	entry := strings.TrimSpace(string(out))
+	who := "neither node"
+	for _, n := range r.l.Pair() {
+		m, err := r.l.Exec(ctx, n, "cat", "/sys/class/net/eth0/address")
+		if err == nil && strings.Contains(entry, strings.TrimSpace(string(m))) {
+			who = n.Name
+		}
+	}
+	return fmt.Sprintf("client's neighbour entry for the VIP: %q (%s's MAC)", entry, who)
 }
 
 // verifyFinal compares the acknowledged ids with the rows on the final
