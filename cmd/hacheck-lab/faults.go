@@ -414,8 +414,27 @@ func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time
 	fails, last := r.w.stats()
 	h := r.holder()
 	if h == nil {
-		r.fail("no write acknowledged by %s after %s (%d failed, last: %s), and no single node holds the VIP (holders %v)",
-			r.rel(deadline), r.resumeWhat, fails, last, names(r.mon.Holders()))
+		// Nobody to route writes to (e.g. the only eligible node's
+		// keepalived is stopped): then some node's status must say why
+		// and name the safe command.
+		var named []string
+		for _, n := range r.l.Pair() {
+			out := r.status(ctx, n)
+			r.logf("hacheck status on %s (no single node holds the VIP):\n%s", n.Name, indent(out))
+			if line := safeCommand.FindString(out); line != "" {
+				named = append(named, n.Name+": "+line)
+			}
+		}
+		switch {
+		case strict:
+			r.fail("no write acknowledged by %s after %s (%d failed, last: %s), no single node holds the VIP (holders %v): writes must resume without a person",
+				r.rel(deadline), r.resumeWhat, fails, last, names(r.mon.Holders()))
+		case len(named) == 0:
+			r.fail("no write acknowledged by %s after %s (%d failed, last: %s), no single node holds the VIP (holders %v), and no node's status names the safe command (no line with \"run `hacheck ...`\")",
+				r.rel(deadline), r.resumeWhat, fails, last, names(r.mon.Holders()))
+		default:
+			r.note("writes still blocked after %s and no node holds the VIP; status names %s", r.resumeWhat, strings.Join(named, "; "))
+		}
 		return nil
 	}
 	r.note("%s", r.vipNeighbour(ctx))
