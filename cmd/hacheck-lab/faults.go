@@ -397,6 +397,7 @@ func (r *faultRun) awaitResume(ctx context.Context, strict bool) error {
 // the end of a fault that ended before r.resumeFrom).
 func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time.Time) error {
 	from := r.resumeFrom
+	r.resume = -1 // the report shows the last wait's outcome
 	for {
 		if a, ok := firstAfter(r.w.snapshot(), from); ok {
 			r.resume = a.at.Sub(from)
@@ -438,6 +439,7 @@ func (r *faultRun) awaitResumeBy(ctx context.Context, strict bool, deadline time
 		return nil
 	}
 	r.note("%s", r.vipNeighbour(ctx))
+	r.logf("keepalived log of %s, the VIP holder, ends:\n%s", h.Name, indent(lab.Tail(h.KeepalivedLog, 12)))
 	out := r.status(ctx, h)
 	r.logf("hacheck status on %s, the VIP holder:\n%s", h.Name, indent(out))
 	line := safeCommand.FindString(out)
