@@ -10,6 +10,7 @@
 //	hacheck-lab demo    [flags]   cutover under a writer: timeline, verdict (exit 1 if a write was lost)
 //	hacheck-lab bench-failover [flags]   drain-to-VIP-moved: hacheck vs a polled shell script
 //	hacheck-lab bench-cutover  [flags]   cutovers under a writer: hacheck vs a hand-written runbook
+//	hacheck-lab faults  [flags]   unplanned failures under a writer: invariants, write gap, time to resume
 //
 // Run `hacheck-lab CMD -h` for the flags of each.
 package main
@@ -44,6 +45,7 @@ func commands() []command {
 		{"demo", "drain the MariaDB primary under a writer; timeline and lost-write verdict", cmdDemo},
 		{"bench-failover", "drain-to-VIP-moved times: hacheck vs a polled shell vrrp_script", cmdBenchFailover},
 		{"bench-cutover", "many MySQL cutovers under a writer: hacheck vs a hand-written runbook", cmdBenchCutover},
+		{"faults", "unplanned failures (keepalived stopped, node killed, partition, frozen mysqld) under a writer", cmdFaults},
 	}
 }
 

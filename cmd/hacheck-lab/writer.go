@@ -34,7 +34,8 @@ type ack struct {
 // still points there), which no longer has the address and drops it
 // silently, so a connect attempt started then hangs until the timeout.
 type writer struct {
-	db *sql.DB
+	db    *sql.DB
+	first int64 // ids start after it (0: at 1), so two writers never collide
 
 	mu      sync.Mutex
 	acks    []ack
@@ -104,7 +105,7 @@ func (w *writer) loop(interval time.Duration) {
 		}
 	}
 	defer drop()
-	var id int64
+	id := w.first
 	for {
 		select {
 		case <-w.stop:
