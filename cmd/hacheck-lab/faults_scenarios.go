@@ -150,8 +150,10 @@ func (r *faultRun) exPrimaryWritable(ctx context.Context, since time.Time) {
 	deadline := time.Now().Add(resumeWithin)
 	for {
 		if t, ok := r.smp.writableAfter(l.A, since); ok {
-			a, aerr := gtidPos(ctx, r.dbs[l.A])
+			// b first: once a is writable, b may replicate a's new writes,
+			// and read after a they would look like transactions a lacks.
 			b, berr := gtidPos(ctx, r.dbs[l.B])
+			a, aerr := gtidPos(ctx, r.dbs[l.A])
 			if aerr != nil || berr != nil {
 				r.note("a writable again from %s; positions unreadable (%v, %v)", r.rel(t), aerr, berr)
 				return
@@ -277,7 +279,18 @@ func nodeKilled(ctx context.Context, r *faultRun) error {
 	if err := r.awaitResume(ctx, true); err != nil {
 		return err
 	}
-	code, body, err := get(ctx, c, fmt.Sprintf("http://%s:8530/primary", l.B.Addr.Addr()))
+	// serve reads the role every second: give /primary two of them.
+	var code int
+	var body string
+	for end := time.Now().Add(2500 * time.Millisecond); ; {
+		code, body, err = get(ctx, c, fmt.Sprintf("http://%s:8530/primary", l.B.Addr.Addr()))
+		if err == nil && code == http.StatusOK || time.Now().After(end) {
+			break
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
 	if err != nil || code != http.StatusOK {
 		r.fail("GET /primary on b after promote --force: %d %q %v, want 200", code, strings.TrimSpace(body), err)
 	}

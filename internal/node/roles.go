@@ -125,6 +125,10 @@ const (
 //     backoff. It promotes as soon as the old primary answers and is
 //     fenced and applied (or the peer's writes are caught up), and
 //     refuses again otherwise; --force is never used.
+//   - This node does not hold the VIP, its server is writable, and the
+//     last notify decision was a fence that did not land (the server hung
+//     or was frozen when keepalived took the VIP away): fence it now,
+//     without waiting for notify's next retry or the guard's next run.
 //   - This node is a stale ex-primary, does not hold the VIP, and the
 //     peer's server is a writable primary: follow it (`hacheck follow`),
 //     which clears the mark when replication runs.
@@ -158,6 +162,8 @@ func (r *Reconciler) Step(ctx context.Context) time.Duration {
 	switch {
 	case st.IsUp() && role.HoldsVIP && role.ReadOnly != nil && *role.ReadOnly:
 		return r.retryPromotion(ctx)
+	case !role.HoldsVIP && role.VIPError == "" && role.ReadOnly != nil && !*role.ReadOnly:
+		r.finishFence(ctx)
 	case st.Stale != nil && !role.HoldsVIP && role.VIPError == "" && !role.Replicating:
 		r.follow(ctx)
 	}
@@ -192,6 +198,26 @@ func (r *Reconciler) retryPromotion(ctx context.Context) time.Duration {
 	r.backoff = min(max(2*r.backoff, reconcileMin), reconcileMax)
 	n.log.Warn("serve: promotion still refused; trying again", "retry_in", r.backoff, "detail", rec.Detail, "err", err)
 	return r.backoff
+}
+
+// finishFence fences a writable server without the VIP when notify decided
+// to fence it and could not (notify.json: a pending fence).
+func (r *Reconciler) finishFence(ctx context.Context) {
+	n := r.n
+	rec, ok, err := cutover.LoadRecord(n.cfg.StateDir)
+	if err != nil || !ok || !rec.FencePending {
+		return // the split-brain guard judges any other writable server
+	}
+	out, err := cutover.Demote(ctx, n.local, n.cfg.MySQL.FenceTimeout)
+	if err != nil {
+		n.log.Warn("serve: notify's pending fence still fails", "err", err)
+		return
+	}
+	_ = cutover.SettlePendingFence(n.cfg.StateDir, rec.Seq, "fenced by serve (notify's fence had not landed)", 100*time.Millisecond)
+	if out.WasWritable {
+		n.roles().LostPrimary("notify's pending fence, finished by serve: " + rec.Detail)
+	}
+	n.log.Warn("serve: fenced this server: notify's fence had not landed and this node does not hold the VIP", "detail", out.Detail)
 }
 
 func (r *Reconciler) follow(ctx context.Context) {
