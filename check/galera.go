@@ -1,0 +1,186 @@
+package check
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Galera node states (wsrep_local_state).
+const (
+	GaleraInitialized = 0 // not in a Primary component (also: before joining)
+	GaleraJoining     = 1
+	GaleraDonor       = 2 // Donor/Desynced: serving an SST, or wsrep_desync=ON
+	GaleraJoined      = 3 // caught up on state transfer, still applying
+	GaleraSynced      = 4
+)
+
+// GaleraFacts is what a MariaDB Galera node says about itself.
+type GaleraFacts struct {
+	WsrepOn       bool   // @@wsrep_on
+	LocalState    int    // wsrep_local_state
+	StateComment  string // wsrep_local_state_comment
+	ClusterStatus string // wsrep_cluster_status: Primary, non-Primary, Disconnected
+	ClusterSize   int    // wsrep_cluster_size
+	Ready         bool   // wsrep_ready
+	Desync        bool   // @@wsrep_desync
+	ReadOnly      bool   // @@read_only
+}
+
+// GaleraPolicy is what the galera check tolerates.
+type GaleraPolicy struct {
+	// DonorOK passes a node that is the donor of a state transfer
+	// (wsrep_local_state 2 with wsrep_desync OFF). Safe only with a
+	// non-blocking SST method (mariabackup); an rsync or mysqldump donor
+	// blocks writes (FLUSH TABLES WITH READ LOCK) for the whole transfer.
+	DonorOK bool
+	// ReadOnlyOK passes a node with read_only=ON. false fails it, like
+	// clustercheck's AVAILABLE_WHEN_READONLY=0.
+	ReadOnlyOK bool
+}
+
+// GaleraVerdict decides whether a Galera node may take traffic. It passes
+// only when the node is in the Primary component, wsrep_ready is ON,
+// wsrep_desync is OFF and it is Synced (or a donor, with DonorOK); with
+// ReadOnlyOK false, read_only must also be OFF.
+//
+// A desynced node fails even with DonorOK: wsrep_desync=ON is an operator
+// (or backup tool) taking the node out of flow control, so it may fall
+// arbitrarily far behind the cluster while it still answers every query.
+func GaleraVerdict(f GaleraFacts, p GaleraPolicy) (ok bool, detail string) {
+	state := fmt.Sprintf("wsrep_local_state %d (%s)", f.LocalState, f.StateComment)
+	switch {
+	case !f.WsrepOn:
+		return false, "wsrep_on is OFF: not a Galera node"
+	case f.ClusterStatus != "Primary":
+		return false, fmt.Sprintf("in a %s component (cluster size %d), %s: its reads may be stale and it takes no writes", orUnknown(f.ClusterStatus), f.ClusterSize, state)
+	case !f.Ready:
+		return false, fmt.Sprintf("wsrep_ready is OFF, %s", state)
+	case f.Desync:
+		return false, fmt.Sprintf("desynced (wsrep_desync=ON), %s: it may lag the cluster without bound", state)
+	}
+	switch f.LocalState {
+	case GaleraSynced:
+	case GaleraDonor:
+		if !p.DonorOK {
+			return false, fmt.Sprintf("donor of a state transfer, %s (donor_ok is false)", state)
+		}
+	default:
+		return false, fmt.Sprintf("not synced, %s", state)
+	}
+	if f.ReadOnly && !p.ReadOnlyOK {
+		return false, fmt.Sprintf("read_only is ON (read_only_ok is false), %s", state)
+	}
+	detail = fmt.Sprintf("%s, Primary, cluster size %d", f.StateComment, f.ClusterSize)
+	if f.LocalState == GaleraDonor {
+		detail += " (donor, donor_ok)"
+	}
+	if f.ReadOnly {
+		detail += ", read_only ON (read_only_ok)"
+	}
+	return true, detail
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// RowQuerier is the one method the galera check needs of a database
+// handle; *sql.DB has it.
+type RowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var _ RowQuerier = (*sql.DB)(nil)
+
+// Galera checks a MariaDB Galera node with GaleraVerdict. It reads every
+// fact in one statement, bounded on the server (max_statement_time) to
+// 3/4 of what is left of the check's deadline, so the statement ends on the
+// server before the check gives up on it.
+type Galera struct {
+	CheckName string // default "galera"
+	DB        RowQuerier
+	Server    string // how to name the server in details (a masked DSN)
+	Policy    GaleraPolicy
+}
+
+var _ Checker = (*Galera)(nil)
+
+func (g *Galera) Name() string {
+	if g.CheckName == "" {
+		return "galera"
+	}
+	return g.CheckName
+}
+
+// galeraQuery reads every fact in one row. information_schema.GLOBAL_STATUS
+// answers in every node state, non-Primary included (measured on MariaDB
+// 10.11 with galera-4), and needs no privilege.
+const galeraQuery = `SELECT @@GLOBAL.wsrep_on, @@GLOBAL.wsrep_desync, @@GLOBAL.read_only,
+ MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_SIZE', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, NULL))
+ FROM information_schema.GLOBAL_STATUS
+ WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', 'WSREP_CLUSTER_STATUS', 'WSREP_CLUSTER_SIZE', 'WSREP_READY')`
+
+// defaultGaleraBound is the query's bound when ctx has no deadline.
+const defaultGaleraBound = time.Second
+
+// ReadGaleraFacts reads f from db in one statement bounded on the server
+// to 3/4 of ctx's remaining time (defaultGaleraBound without a deadline).
+func ReadGaleraFacts(ctx context.Context, db RowQuerier) (GaleraFacts, error) {
+	bound := defaultGaleraBound
+	if dl, ok := ctx.Deadline(); ok {
+		bound = time.Until(dl) * 3 / 4
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, bound*4/3)
+		defer cancel()
+	}
+	if bound < 10*time.Millisecond {
+		return GaleraFacts{}, errors.New("no time left for the query")
+	}
+	q := fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", bound.Seconds(), galeraQuery)
+	var wsrepOn, desync, readOnly, state, comment, status, size, ready sql.NullString
+	if err := db.QueryRowContext(ctx, q).Scan(&wsrepOn, &desync, &readOnly, &state, &comment, &status, &size, &ready); err != nil {
+		return GaleraFacts{}, err
+	}
+	f := GaleraFacts{
+		WsrepOn:       on(wsrepOn.String),
+		Desync:        on(desync.String),
+		ReadOnly:      on(readOnly.String),
+		StateComment:  comment.String,
+		ClusterStatus: status.String,
+		Ready:         on(ready.String),
+	}
+	f.LocalState, _ = strconv.Atoi(state.String)
+	if !state.Valid {
+		f.LocalState = -1
+	}
+	f.ClusterSize, _ = strconv.Atoi(size.String)
+	return f, nil
+}
+
+// on reads a MariaDB switch as it comes back from @@var (1/0) or from a
+// status table (ON/OFF).
+func on(v string) bool { return v == "1" || v == "ON" || v == "on" }
+
+func (g *Galera) Check(ctx context.Context) Result {
+	if g.DB == nil {
+		return Result{Detail: "no server configured"}
+	}
+	f, err := ReadGaleraFacts(ctx, g.DB)
+	if err != nil {
+		return Result{Detail: fmt.Sprintf("read galera state of %s: %v", g.Server, err)}
+	}
+	ok, detail := GaleraVerdict(f, g.Policy)
+	return Result{OK: ok, Detail: fmt.Sprintf("%s: %s", g.Server, detail)}
+}
