@@ -52,16 +52,18 @@ type Config struct {
 
 // Check is one configured live check.
 type Check struct {
-	Name     string
-	Type     string // tcp, http, exec, mysql
-	Address  string // tcp: host:port
-	URL      string // http
-	Command  []string
-	Mode     string // mysql: alive or replica
-	MaxLag   time.Duration
-	DSN      string // mysql: defaults to mysql.dsn
-	Timeout  time.Duration
-	Interval time.Duration // how often `serve` runs it
+	Name       string
+	Type       string // tcp, http, exec, mysql
+	Address    string // tcp: host:port
+	URL        string // http
+	Command    []string
+	Mode       string // mysql: alive or replica
+	MaxLag     time.Duration
+	DSN        string // mysql, galera: defaults to mysql.dsn
+	DonorOK    bool   // galera: a donor of a state transfer passes
+	ReadOnlyOK bool   // galera: a read_only node passes (default true)
+	Timeout    time.Duration
+	Interval   time.Duration // how often `serve` runs it
 }
 
 // VIP is the virtual address this node may hold.
@@ -122,13 +124,14 @@ type Promote struct {
 
 // Check types.
 const (
-	TypeTCP   = "tcp"
-	TypeHTTP  = "http"
-	TypeExec  = "exec"
-	TypeMySQL = "mysql"
+	TypeTCP    = "tcp"
+	TypeHTTP   = "http"
+	TypeExec   = "exec"
+	TypeMySQL  = "mysql"
+	TypeGalera = "galera"
 )
 
-var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL}
+var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL, TypeGalera}
 
 // defaults lists every scalar key with its default. Declaring each key here
 // is also what lets HACHECK_* environment variables override it.
@@ -362,16 +365,18 @@ func (e *Error) Unwrap() []error { return e.Problems }
 // rawCheck is one entry of `checks` as written; durations stay strings so
 // that a bad one is reported with its key rather than as a decoder error.
 type rawCheck struct {
-	Name     string `mapstructure:"name"`
-	Type     string `mapstructure:"type"`
-	Address  string `mapstructure:"address"`
-	URL      string `mapstructure:"url"`
-	Command  any    `mapstructure:"command"`
-	Mode     string `mapstructure:"mode"`
-	MaxLag   string `mapstructure:"max_lag"`
-	DSN      string `mapstructure:"dsn"`
-	Timeout  string `mapstructure:"timeout"`
-	Interval string `mapstructure:"interval"`
+	Name       string `mapstructure:"name"`
+	Type       string `mapstructure:"type"`
+	Address    string `mapstructure:"address"`
+	URL        string `mapstructure:"url"`
+	Command    any    `mapstructure:"command"`
+	Mode       string `mapstructure:"mode"`
+	MaxLag     string `mapstructure:"max_lag"`
+	DSN        string `mapstructure:"dsn"`
+	Timeout    string `mapstructure:"timeout"`
+	Interval   string `mapstructure:"interval"`
+	DonorOK    string `mapstructure:"donor_ok"`
+	ReadOnlyOK string `mapstructure:"read_only_ok"`
 }
 
 func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...any)) []Check {
@@ -403,7 +408,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		}
 		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
 			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
-			Timeout: str("timeout"), Interval: str("interval")}
+			Timeout: str("timeout"), Interval: str("interval"), DonorOK: str("donor_ok"), ReadOnlyOK: str("read_only_ok")}
 		if rc.Name != "" {
 			key = fmt.Sprintf("checks[%d] (%s)", i, rc.Name)
 		}
@@ -464,6 +469,17 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			} else {
 				checkDSN(bad, key+".dsn", c.DSN)
 			}
+		case TypeGalera:
+			c.DonorOK = optBool(bad, key+".donor_ok", rc.DonorOK, false)
+			c.ReadOnlyOK = optBool(bad, key+".read_only_ok", rc.ReadOnlyOK, true)
+			if c.DSN == "" {
+				c.DSN = cfg.MySQL.DSN
+			}
+			if c.DSN == "" {
+				bad(key+".dsn", "empty and mysql.dsn is not set (set mysql.dsn or the check's dsn)")
+			} else {
+				checkDSN(bad, key+".dsn", c.DSN)
+			}
 		default:
 			bad(key+".type", "%q is not one of %s", c.Type, strings.Join(checkTypes, ", "))
 		}
@@ -472,7 +488,21 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 	return out
 }
 
-var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval"}
+var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval", "donor_ok", "read_only_ok"}
+
+// optBool reads an optional true/false setting; "" is def.
+func optBool(bad func(key, format string, a ...any), key, s string, def bool) bool {
+	switch strings.ToLower(s) {
+	case "":
+		return def
+	case "true", "1", "yes", "on":
+		return true
+	case "false", "0", "no", "off":
+		return false
+	}
+	bad(key, "%q is not true or false", s)
+	return def
+}
 
 func commandList(v any) []string {
 	switch c := v.(type) {
