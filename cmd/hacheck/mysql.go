@@ -10,6 +10,7 @@ import (
 
 func init() {
 	health.MySQLChecker = cutover.BuildChecker
+	health.GaleraChecker = buildGaleraChecker
 	health.AutoCheckers = cutover.AutoCheckers
 	health.MySQLStatusLoader = cutover.StatusLoader
 }

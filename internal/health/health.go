@@ -28,6 +28,10 @@ type Entry struct {
 // depend on the database driver.
 var MySQLChecker func(config.Check, *config.Config) (check.Checker, error)
 
+// GaleraChecker builds the checker for a check of type galera; set, like
+// MySQLChecker, by the package that owns the database driver.
+var GaleraChecker func(config.Check, *config.Config) (check.Checker, error)
+
 // AutoCheckers, when set, adds checks that the configuration implies
 // without listing them under checks (the MySQL split-brain guard when
 // mysql.dsn and vip are set). Set by the package that implements them.
@@ -75,6 +79,14 @@ func Build(cfg *config.Config) ([]Entry, error) {
 			}
 			var err error
 			if ck, err = MySQLChecker(c, cfg); err != nil {
+				return nil, fmt.Errorf("check %s: %w", c.Name, err)
+			}
+		case config.TypeGalera:
+			if GaleraChecker == nil {
+				return nil, fmt.Errorf("check %s: galera checks are not available in this build", c.Name)
+			}
+			var err error
+			if ck, err = GaleraChecker(c, cfg); err != nil {
 				return nil, fmt.Errorf("check %s: %w", c.Name, err)
 			}
 		default:
