@@ -20,7 +20,7 @@ const (
 
 // GaleraFacts is what a MariaDB Galera node says about itself.
 type GaleraFacts struct {
-	WsrepOn       bool   // @@wsrep_on
+	Galera        bool   // the server has wsrep status (wsrep_local_state)
 	LocalState    int    // wsrep_local_state
 	StateComment  string // wsrep_local_state_comment
 	ClusterStatus string // wsrep_cluster_status: Primary, non-Primary, Disconnected
@@ -53,8 +53,8 @@ type GaleraPolicy struct {
 func GaleraVerdict(f GaleraFacts, p GaleraPolicy) (ok bool, detail string) {
 	state := fmt.Sprintf("wsrep_local_state %d (%s)", f.LocalState, f.StateComment)
 	switch {
-	case !f.WsrepOn:
-		return false, "wsrep_on is OFF: not a Galera node"
+	case !f.Galera:
+		return false, "no wsrep_local_state: not a Galera node"
 	case f.ClusterStatus != "Primary":
 		return false, fmt.Sprintf("in a %s component (cluster size %d), %s: its reads may be stale and it takes no writes", orUnknown(f.ClusterStatus), f.ClusterSize, state)
 	case !f.Ready:
@@ -99,10 +99,10 @@ type RowQuerier interface {
 
 var _ RowQuerier = (*sql.DB)(nil)
 
-// Galera checks a MariaDB Galera node with GaleraVerdict. It reads every
-// fact in one statement, bounded on the server (max_statement_time) to
-// 3/4 of what is left of the check's deadline, so the statement ends on the
-// server before the check gives up on it.
+// Galera checks a MariaDB Galera node with GaleraVerdict. It reads the
+// facts in two statements, each bounded on the server (max_statement_time)
+// to 3/4 of what is left of the check's deadline, so a statement ends on
+// the server before the check gives up on it.
 type Galera struct {
 	CheckName string // default "galera"
 	DB        RowQuerier
@@ -119,10 +119,16 @@ func (g *Galera) Name() string {
 	return g.CheckName
 }
 
-// galeraQuery reads every fact in one row. information_schema.GLOBAL_STATUS
-// answers in every node state, non-Primary included (measured on MariaDB
-// 10.11 with galera-4), and needs no privilege.
-const galeraQuery = `SELECT @@GLOBAL.wsrep_on, @@GLOBAL.wsrep_desync, @@GLOBAL.read_only,
+// The facts take two statements. Measured on MariaDB 10.11 with galera-4:
+// @@GLOBAL variables read in a statement that also reads information_schema
+// can come back wrong (wsrep_on 0 on a Galera node, wsrep_desync and
+// read_only 0 while ON), and a derived table or a UNION over
+// information_schema is refused in a non-Primary component (Error 1047).
+// These two forms answer in every node state and need no privilege; a
+// server without Galera has no WSREP_* status rows.
+const (
+	galeraVarsQuery   = `SELECT @@GLOBAL.wsrep_desync, @@GLOBAL.read_only`
+	galeraStatusQuery = `SELECT
  MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE', VARIABLE_VALUE, NULL)),
  MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT', VARIABLE_VALUE, NULL)),
  MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
@@ -130,31 +136,43 @@ const galeraQuery = `SELECT @@GLOBAL.wsrep_on, @@GLOBAL.wsrep_desync, @@GLOBAL.r
  MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, NULL))
  FROM information_schema.GLOBAL_STATUS
  WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', 'WSREP_CLUSTER_STATUS', 'WSREP_CLUSTER_SIZE', 'WSREP_READY')`
+)
 
 // defaultGaleraBound is the query's bound when ctx has no deadline.
 const defaultGaleraBound = time.Second
 
-// ReadGaleraFacts reads f from db in one statement bounded on the server
+// ReadGaleraFacts reads f from db, each statement bounded on the server
 // to 3/4 of ctx's remaining time (defaultGaleraBound without a deadline).
 func ReadGaleraFacts(ctx context.Context, db RowQuerier) (GaleraFacts, error) {
-	bound := defaultGaleraBound
-	if dl, ok := ctx.Deadline(); ok {
-		bound = time.Until(dl) * 3 / 4
-	} else {
+	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, bound*4/3)
+		ctx, cancel = context.WithTimeout(ctx, defaultGaleraBound)
 		defer cancel()
 	}
-	if bound < 10*time.Millisecond {
-		return GaleraFacts{}, errors.New("no time left for the query")
+	bounded := func(q string) (string, error) {
+		dl, _ := ctx.Deadline()
+		bound := time.Until(dl) * 3 / 4
+		if bound < 10*time.Millisecond {
+			return "", errors.New("no time left for the query")
+		}
+		return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", bound.Seconds(), q), nil
 	}
-	q := fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", bound.Seconds(), galeraQuery)
-	var wsrepOn, desync, readOnly, state, comment, status, size, ready sql.NullString
-	if err := db.QueryRowContext(ctx, q).Scan(&wsrepOn, &desync, &readOnly, &state, &comment, &status, &size, &ready); err != nil {
+	var desync, readOnly, state, comment, status, size, ready sql.NullString
+	q, err := bounded(galeraVarsQuery)
+	if err == nil {
+		err = db.QueryRowContext(ctx, q).Scan(&desync, &readOnly)
+	}
+	if err != nil {
+		return GaleraFacts{}, err
+	}
+	if q, err = bounded(galeraStatusQuery); err == nil {
+		err = db.QueryRowContext(ctx, q).Scan(&state, &comment, &status, &size, &ready)
+	}
+	if err != nil {
 		return GaleraFacts{}, err
 	}
 	f := GaleraFacts{
-		WsrepOn:       on(wsrepOn.String),
+		Galera:        state.Valid,
 		Desync:        on(desync.String),
 		ReadOnly:      on(readOnly.String),
 		StateComment:  comment.String,

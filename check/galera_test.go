@@ -17,7 +17,7 @@ func clustercheckRule(f GaleraFacts, availableWhenDonor, availableWhenReadonly b
 }
 
 func TestGaleraVerdict(t *testing.T) {
-	synced := GaleraFacts{WsrepOn: true, LocalState: 4, StateComment: "Synced", ClusterStatus: "Primary", ClusterSize: 3, Ready: true}
+	synced := GaleraFacts{Galera: true, LocalState: 4, StateComment: "Synced", ClusterStatus: "Primary", ClusterSize: 3, Ready: true}
 	with := func(change func(*GaleraFacts)) GaleraFacts {
 		f := synced
 		change(&f)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -171,4 +172,10 @@ func validHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// DialContext returns a dial function whose sockets live in h's namespace
+// (see Lab.DialContext).
+func (n *Net) DialContext(h *Host) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return (&Lab{}).DialContext(&Node{Name: h.Name, NS: h.NS, Addr: h.Addr})
 }
