@@ -27,6 +27,9 @@ type GaleraFacts struct {
 	ClusterSize   int    // wsrep_cluster_size
 	Ready         bool   // wsrep_ready
 	Desync        bool   // @@wsrep_desync
+	StateUUID     string // wsrep_cluster_state_uuid: the same on every member of one cluster
+	MemberUUID    string // wsrep_gcomm_uuid: this member's own identity
+	Incoming      string // wsrep_incoming_addresses: host:port of every member's clients, comma-separated
 	ReadOnly      bool   // @@read_only
 }
 
@@ -133,9 +136,13 @@ const (
  MAX(IF(VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT', VARIABLE_VALUE, NULL)),
  MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_STATUS', VARIABLE_VALUE, NULL)),
  MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_SIZE', VARIABLE_VALUE, NULL)),
- MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, NULL))
+ MAX(IF(VARIABLE_NAME = 'WSREP_READY', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_CLUSTER_STATE_UUID', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_GCOMM_UUID', VARIABLE_VALUE, NULL)),
+ MAX(IF(VARIABLE_NAME = 'WSREP_INCOMING_ADDRESSES', VARIABLE_VALUE, NULL))
  FROM information_schema.GLOBAL_STATUS
- WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', 'WSREP_CLUSTER_STATUS', 'WSREP_CLUSTER_SIZE', 'WSREP_READY')`
+ WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', 'WSREP_CLUSTER_STATUS', 'WSREP_CLUSTER_SIZE', 'WSREP_READY',
+  'WSREP_CLUSTER_STATE_UUID', 'WSREP_GCOMM_UUID', 'WSREP_INCOMING_ADDRESSES')`
 )
 
 // defaultGaleraBound is the query's bound when ctx has no deadline.
@@ -157,7 +164,7 @@ func ReadGaleraFacts(ctx context.Context, db RowQuerier) (GaleraFacts, error) {
 		}
 		return fmt.Sprintf("SET STATEMENT max_statement_time=%.3f FOR %s", bound.Seconds(), q), nil
 	}
-	var desync, readOnly, state, comment, status, size, ready sql.NullString
+	var desync, readOnly, state, comment, status, size, ready, stateUUID, member, incoming sql.NullString
 	q, err := bounded(galeraVarsQuery)
 	if err == nil {
 		err = db.QueryRowContext(ctx, q).Scan(&desync, &readOnly)
@@ -166,7 +173,7 @@ func ReadGaleraFacts(ctx context.Context, db RowQuerier) (GaleraFacts, error) {
 		return GaleraFacts{}, err
 	}
 	if q, err = bounded(galeraStatusQuery); err == nil {
-		err = db.QueryRowContext(ctx, q).Scan(&state, &comment, &status, &size, &ready)
+		err = db.QueryRowContext(ctx, q).Scan(&state, &comment, &status, &size, &ready, &stateUUID, &member, &incoming)
 	}
 	if err != nil {
 		return GaleraFacts{}, err
@@ -178,6 +185,9 @@ func ReadGaleraFacts(ctx context.Context, db RowQuerier) (GaleraFacts, error) {
 		StateComment:  comment.String,
 		ClusterStatus: status.String,
 		Ready:         on(ready.String),
+		StateUUID:     stateUUID.String,
+		MemberUUID:    member.String,
+		Incoming:      incoming.String,
 	}
 	f.LocalState, _ = strconv.Atoi(state.String)
 	if !state.Valid {
