@@ -48,6 +48,15 @@ type Config struct {
 	Promote     Promote
 	Admin       Admin
 	Agent       Agent
+	Galera      Galera
+}
+
+// Galera is what drain and undrain do on a Galera node: on when a check of
+// type galera is configured, on that check's server.
+type Galera struct {
+	DSN              string        // the first galera check's dsn; "" = not a Galera node
+	MinSyncedOthers  int           // drain: other Synced members needed
+	TransitionPeriod time.Duration // drain: wait after the flip before "can be stopped"
 }
 
 // Check is one configured live check.
@@ -138,31 +147,33 @@ var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL, TypeGalera}
 func defaults() map[string]any {
 	host, _ := os.Hostname()
 	return map[string]any{
-		"node":                  host,
-		"state_dir":             "/var/lib/hacheck",
-		"listen":                ":8530",
-		"log_level":             "info",
-		"check_timeout":         "2s",
-		"stale_after":           3,
-		"preconditions_dir":     "",
-		"precondition_timeout":  "30s",
-		"vip.address":           "",
-		"vip.interface":         "",
-		"mysql.dsn":             "",
-		"mysql.query_timeout":   "1s",
-		"mysql.fence_timeout":   "2s",
-		"peer.url":              "",
-		"peer.mysql_dsn":        "",
-		"peer.timeout":          "2s",
-		"drain.timeout":         "30s",
-		"drain.catchup_timeout": "10s",
-		"promote.unplanned":     "refuse",
-		"replication.user":      "",
-		"replication.password":  "",
-		"admin.enabled":         false,
-		"admin.token_file":      "",
-		"admin.socket":          "",
-		"agent.listen":          "",
+		"node":                     host,
+		"state_dir":                "/var/lib/hacheck",
+		"listen":                   ":8530",
+		"log_level":                "info",
+		"check_timeout":            "2s",
+		"stale_after":              3,
+		"preconditions_dir":        "",
+		"precondition_timeout":     "30s",
+		"vip.address":              "",
+		"vip.interface":            "",
+		"mysql.dsn":                "",
+		"mysql.query_timeout":      "1s",
+		"mysql.fence_timeout":      "2s",
+		"peer.url":                 "",
+		"peer.mysql_dsn":           "",
+		"peer.timeout":             "2s",
+		"drain.timeout":            "30s",
+		"drain.catchup_timeout":    "10s",
+		"promote.unplanned":        "refuse",
+		"replication.user":         "",
+		"replication.password":     "",
+		"admin.enabled":            false,
+		"admin.token_file":         "",
+		"admin.socket":             "",
+		"agent.listen":             "",
+		"galera.min_synced_others": 1,
+		"galera.transition_period": "5s",
 	}
 }
 
@@ -333,6 +344,18 @@ func Load(file string) (*Config, error) {
 	}
 
 	cfg.Checks = loadChecks(v, cfg, bad)
+	cfg.Galera.TransitionPeriod = dur("galera.transition_period")
+	if n, err := strconv.Atoi(strings.TrimSpace(v.GetString("galera.min_synced_others"))); err != nil || n < 0 {
+		bad("galera.min_synced_others", "%q is not a whole number >= 0", v.GetString("galera.min_synced_others"))
+	} else {
+		cfg.Galera.MinSyncedOthers = n
+	}
+	for _, c := range cfg.Checks {
+		if c.Type == TypeGalera {
+			cfg.Galera.DSN = c.DSN
+			break
+		}
+	}
 
 	if len(errs) > 0 {
 		src := "defaults and environment"

@@ -43,3 +43,28 @@ func TestGaleraCheckErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestGaleraSection(t *testing.T) {
+	cfg, err := Load(writeConfig(t, "node: a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Galera.DSN != "" || cfg.Galera.MinSyncedOthers != 1 || cfg.Galera.TransitionPeriod.String() != "5s" {
+		t.Errorf("defaults: %+v", cfg.Galera)
+	}
+	cfg, err = Load(writeConfig(t, `
+node: a
+galera: {min_synced_others: 2, transition_period: 10s}
+checks: [{name: g, type: galera, dsn: "m:x@tcp(192.0.2.21:3306)/"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Galera.DSN != "m:x@tcp(192.0.2.21:3306)/" || cfg.Galera.MinSyncedOthers != 2 || cfg.Galera.TransitionPeriod.String() != "10s" {
+		t.Errorf("set: %+v", cfg.Galera)
+	}
+	_, err = Load(writeConfig(t, "node: a\ngalera: {min_synced_others: -1, transition_period: soon}\n"))
+	if err == nil || !strings.Contains(err.Error(), "galera.min_synced_others") || !strings.Contains(err.Error(), "galera.transition_period") {
+		t.Errorf("bad values: %v", err)
+	}
+}
