@@ -229,12 +229,17 @@ func Undrain(ctx context.Context, cfg *config.Config, opt Options, out io.Writer
 		return state.State{}, false, err
 	}
 	defer release()
+	if !opt.Force {
+		if err := galeraReadyToUndrain(ctx, cfg); err != nil {
+			return state.State{}, false, fmt.Errorf("%w: %v; the state is unchanged", ErrRefused, err)
+		}
+	}
 	if cfg.MySQL.DSN != "" {
 		if err := prepareStandby(ctx, cfg, out); err != nil {
 			return state.State{}, false, fmt.Errorf("%w: could not make this server a read-only standby: %v; the state is unchanged", ErrRefused, err)
 		}
 	}
-	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
+	return st.Set(state.Change{To: state.Up, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
 }
 
 func prepareStandby(ctx context.Context, cfg *config.Config, out io.Writer) error {

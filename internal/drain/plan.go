@@ -34,6 +34,9 @@ func PlanFor(cfg *config.Config, opt Options) (Plan, error) {
 		return Plan{}, err
 	}
 	plan := Plan{Preconditions: pre, PreconditionTimeout: cfg.PreconditionTimeout}
+	if err := addGalera(cfg, &plan); err != nil {
+		return Plan{}, err
+	}
 	if cfg.MySQL.DSN == "" {
 		return plan, nil
 	}
