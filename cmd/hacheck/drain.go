@@ -67,7 +67,11 @@ Exit 2: usage or configuration error.`,
 			plan.KeepSteps = keepFenced
 			opt.Via = "cli"
 			res, err := drain.Run(ctx, state.Store{Dir: cfg.StateDir}, plan, opt, a.stdout)
-			if rerr := a.reportDrain(res, err); rerr != nil || !follow || opt.DryRun {
+			rerr := a.reportDrain(res, err)
+			if rerr == nil && res.Outcome == drain.Drained {
+				a.galeraTransition(c.Context(), cfg)
+			}
+			if rerr != nil || !follow || opt.DryRun {
 				return rerr
 			}
 			// The flip is done; following gets its own budget, as the
@@ -146,6 +150,7 @@ func (a *app) undrainCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state)")
+	cmd.Flags().BoolVar(&opt.Force, "force", false, "on a Galera node: undrain even when it is not Synced (recorded in the state)")
 	cmd.Flags().StringVar(&keepalivedConf, "keepalived-config", defaultKeepalivedConf, "keepalived configuration to look at for nopreempt (warning only)")
 	return cmd
 }
