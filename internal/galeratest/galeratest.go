@@ -68,7 +68,7 @@ type Node struct {
 	net  *lab.Net
 }
 
-// Addr returns the node's IP address (without port).
+// IP returns the node's address, without port.
 func (n *Node) IP() string { return n.Host.Addr.Addr().String() }
 
 // Require stops the test when a Galera cluster cannot run here: not root,
