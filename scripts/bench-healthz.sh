@@ -32,6 +32,11 @@ ROUNDS=${ROUNDS:-3}
 # bursts and p99 measures the server (the clustercheck script keeps every
 # CPU: pinned it would only look worse). PIN=0 turns this off.
 PIN=${PIN:-1}
+# GALERA=1 (scripts/bench-galera.sh): the MariaDB is a one-node Galera
+# cluster on 127.0.0.1, the clustercheck contender is
+# scripts/clustercheck-style.sh (wsrep_local_state per request) and
+# hacheck runs a galera check.
+GALERA=${GALERA:-0}
 
 server_cpu=()
 client_cpu=()
@@ -110,6 +115,21 @@ performance-schema=OFF
 innodb-buffer-pool-size=32M
 max-connections=300
 CNF
+if ((GALERA)); then
+	[[ -e /usr/lib/galera/libgalera_smm.so ]] || { echo "bench-healthz.sh: GALERA=1 needs galera-4 (apt-get install galera-4)" >&2; exit 2; }
+	# A cluster of one, bootstrapped by the empty gcomm://; its group port
+	# on 127.0.0.1 only.
+	cat >>"$work/my.cnf" <<CNF
+wsrep_on=ON
+wsrep_provider=/usr/lib/galera/libgalera_smm.so
+wsrep_cluster_name=bench-$$
+wsrep_cluster_address=gcomm://
+wsrep_node_address=127.0.0.1
+wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$(free_port);gcache.size=16M"
+binlog_format=ROW
+innodb_autoinc_lock_mode=2
+CNF
+fi
 echo "bench-healthz.sh: starting MariaDB on 127.0.0.1:$my_port" >&2
 mariadb-install-db --defaults-file="$work/my.cnf" --auth-root-authentication-method=normal \
 	--skip-test-db >"$work/mysql/install.log" 2>&1 || {
@@ -157,6 +177,12 @@ floor_port=$(free_port)
 pids+=($!)
 
 cc_port=$(free_port)
+cc_env=()
+if ((GALERA)); then
+	# For the script only: the mysql client itself reads MYSQL_HOST.
+	cc_env=(MYSQL_USERNAME=bench MYSQL_PASSWORD=bench-secret MYSQL_HOST=127.0.0.1 MYSQL_PORT=$my_port TIMEOUT=2)
+	cp scripts/clustercheck-style.sh "$work/clustercheck.sh"
+else
 cat >"$work/clustercheck.sh" <<SH
 #!/usr/bin/env bash
 # clustercheck-style: one connection, one request, one mysql client run.
@@ -171,10 +197,11 @@ else
 	printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 6\r\n\r\nfalse\n'
 fi
 SH
+fi
 chmod 755 "$work/clustercheck.sh"
 # Not pinned: it forks bash and the mysql client per request and would be
 # slower on one CPU; leaving it both CPUs only flatters the baseline.
-socat "TCP4-LISTEN:$cc_port,bind=127.0.0.1,reuseaddr,fork,backlog=512" "EXEC:$work/clustercheck.sh" 2>"$work/socat.log" &
+env "${cc_env[@]}" socat "TCP4-LISTEN:$cc_port,bind=127.0.0.1,reuseaddr,fork,backlog=512" "EXEC:$work/clustercheck.sh" 2>"$work/socat.log" &
 pids+=($!)
 
 hc_port=$(free_port)
@@ -188,8 +215,7 @@ log_level: warn
 # undrain manage the server (read_only), which this benchmark does not need.
 checks:
   - name: db
-    type: mysql
-    mode: alive
+$( ((GALERA)) && echo "    type: galera" || printf '    type: mysql\n    mode: alive')
     dsn: "bench:bench-secret@tcp(127.0.0.1:$my_port)/?timeout=1s&readTimeout=2s"
     timeout: 500ms
     interval: 1s
@@ -275,7 +301,7 @@ label() {
 	case $1 in
 	floor) echo "floor: bare net/http, answer from memory" ;;
 	clustercheck) echo "clustercheck-style: socat + mysql client per request" ;;
-	hacheck) echo "hacheck serve, mysql check every 1 s" ;;
+	hacheck) ((GALERA)) && echo "hacheck serve, galera check every 1 s" || echo "hacheck serve, mysql check every 1 s" ;;
 	esac
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -302,7 +328,11 @@ for c in $CONNS; do
 done
 echo
 echo "MySQL queries/s are MariaDB's Questions counter over each run, minus the script's own reads;"
-echo "hacheck's mysql check runs one query per interval, whatever the poll rate."
+if ((GALERA)); then
+	echo "hacheck's galera check runs two statements per interval, whatever the poll rate; the MariaDB is a one-node Galera cluster."
+else
+	echo "hacheck's mysql check runs one query per interval, whatever the poll rate."
+fi
 bad=0
 for c in $CONNS; do
 	for name in floor hacheck; do

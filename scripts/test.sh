@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Run every hacheck test on a fresh Debian machine, as root.
 #
-# Installs what the tests need (keepalived, HAProxy, MariaDB, wrk, hyperfine,
+# Installs what the tests need (keepalived, HAProxy, MariaDB, galera-4, rsync, wrk, hyperfine,
 # iproute2) when it is missing, then runs go vet and the whole go test suite.
 # Tests that need root, keepalived or MariaDB fail with a message when CI is
 # set and a prerequisite is missing; without CI they skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(keepalived haproxy mariadb-server mariadb-client wrk hyperfine socat iproute2 iputils-ping procps)
+packages=(keepalived haproxy mariadb-server mariadb-client galera-4 rsync wrk hyperfine socat iproute2 iputils-ping procps)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

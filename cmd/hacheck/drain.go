@@ -62,7 +62,11 @@ Exit 2: usage or configuration error.`,
 			}
 			opt.Via = "cli"
 			res, err := n.DrainKeeping(ctx, opt, keepFenced, a.stdout)
-			if rerr := a.reportDrain(res, err); rerr != nil || !follow || opt.DryRun {
+			rerr := a.reportDrain(res, err)
+			if rerr == nil && res.Outcome == drain.Drained {
+				a.galeraTransition(c.Context(), cfg)
+			}
+			if rerr != nil || !follow || opt.DryRun {
 				return rerr
 			}
 			// The flip is done; following gets its own budget, as the
@@ -139,6 +143,7 @@ func (a *app) undrainCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state)")
 	cmd.Flags().BoolVar(&opt.ClearStale, "clear-stale", false, "also clear a stale ex-primary mark (recorded; only when this server is known to lack none of the primary's writes: `hacheck follow` is the safe way)")
+	cmd.Flags().BoolVar(&opt.Force, "force", false, "on a Galera node: undrain even when it is not Synced (recorded in the state)")
 	cmd.Flags().StringVar(&keepalivedConf, "keepalived-config", defaultKeepalivedConf, "keepalived configuration to look at for nopreempt (warning only)")
 	return cmd
 }

@@ -49,20 +49,31 @@ type Config struct {
 	Promote     Promote
 	Admin       Admin
 	Agent       Agent
+	Galera      Galera
+}
+
+// Galera is what drain and undrain do on a Galera node: on when a check of
+// type galera is configured, on that check's server.
+type Galera struct {
+	DSN              DSN           // the first galera check's dsn; unset = not a Galera node
+	MinSyncedOthers  int           // drain: other Synced members needed
+	TransitionPeriod time.Duration // drain: wait after the flip before "can be stopped"
 }
 
 // Check is one configured live check.
 type Check struct {
-	Name     string
-	Type     string // tcp, http, exec, mysql
-	Address  string // tcp: host:port
-	URL      string // http
-	Command  []string
-	Mode     string // mysql: alive or replica
-	MaxLag   time.Duration
-	DSN      DSN // mysql: defaults to mysql.dsn
-	Timeout  time.Duration
-	Interval time.Duration // how often `serve` runs it
+	Name       string
+	Type       string // tcp, http, exec, mysql, galera
+	Address    string // tcp: host:port
+	URL        string // http
+	Command    []string
+	Mode       string // mysql: alive or replica
+	MaxLag     time.Duration
+	DSN        DSN  // mysql, galera: defaults to mysql.dsn
+	DonorOK    bool // galera: a donor of a state transfer passes
+	ReadOnlyOK bool // galera: a read_only node passes (default true)
+	Timeout    time.Duration
+	Interval   time.Duration // how often `serve` runs it
 }
 
 // VIP is the virtual address this node may hold.
@@ -129,46 +140,49 @@ type Promote struct {
 
 // Check types.
 const (
-	TypeTCP   = "tcp"
-	TypeHTTP  = "http"
-	TypeExec  = "exec"
-	TypeMySQL = "mysql"
+	TypeTCP    = "tcp"
+	TypeHTTP   = "http"
+	TypeExec   = "exec"
+	TypeMySQL  = "mysql"
+	TypeGalera = "galera"
 )
 
-var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL}
+var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL, TypeGalera}
 
 // defaults lists every scalar key with its default. Declaring each key here
 // is also what lets HACHECK_* environment variables override it.
 func defaults() map[string]any {
 	host, _ := os.Hostname()
 	return map[string]any{
-		"node":                  host,
-		"state_dir":             "/var/lib/hacheck",
-		"listen":                ":8530",
-		"log_level":             "info",
-		"check_timeout":         "2s",
-		"stale_after":           3,
-		"preconditions_dir":     "",
-		"precondition_timeout":  "30s",
-		"vip.address":           "",
-		"vip.interface":         "",
-		"mysql.dsn":             "",
-		"mysql.query_timeout":   "1s",
-		"mysql.fence_timeout":   "2s",
-		"mysql.fence_grace":     "300ms",
-		"mysql.fence_kill":      true,
-		"peer.url":              "",
-		"peer.mysql_dsn":        "",
-		"peer.timeout":          "2s",
-		"drain.timeout":         "30s",
-		"drain.catchup_timeout": "10s",
-		"promote.unplanned":     "refuse",
-		"replication.user":      "",
-		"replication.password":  "",
-		"admin.enabled":         false,
-		"admin.token_file":      "",
-		"admin.socket":          "",
-		"agent.listen":          "",
+		"node":                     host,
+		"state_dir":                "/var/lib/hacheck",
+		"listen":                   ":8530",
+		"log_level":                "info",
+		"check_timeout":            "2s",
+		"stale_after":              3,
+		"preconditions_dir":        "",
+		"precondition_timeout":     "30s",
+		"vip.address":              "",
+		"vip.interface":            "",
+		"mysql.dsn":                "",
+		"mysql.query_timeout":      "1s",
+		"mysql.fence_timeout":      "2s",
+		"mysql.fence_grace":        "300ms",
+		"mysql.fence_kill":         true,
+		"peer.url":                 "",
+		"peer.mysql_dsn":           "",
+		"peer.timeout":             "2s",
+		"drain.timeout":            "30s",
+		"drain.catchup_timeout":    "10s",
+		"promote.unplanned":        "refuse",
+		"replication.user":         "",
+		"replication.password":     "",
+		"admin.enabled":            false,
+		"admin.token_file":         "",
+		"admin.socket":             "",
+		"agent.listen":             "",
+		"galera.min_synced_others": 1,
+		"galera.transition_period": "5s",
 	}
 }
 
@@ -348,6 +362,18 @@ func Load(file string) (*Config, error) {
 	}
 
 	cfg.Checks = loadChecks(v, cfg, bad)
+	cfg.Galera.TransitionPeriod = dur("galera.transition_period")
+	if n, err := strconv.Atoi(strings.TrimSpace(v.GetString("galera.min_synced_others"))); err != nil || n < 0 {
+		bad("galera.min_synced_others", "%q is not a whole number >= 0", v.GetString("galera.min_synced_others"))
+	} else {
+		cfg.Galera.MinSyncedOthers = n
+	}
+	for _, c := range cfg.Checks {
+		if c.Type == TypeGalera {
+			cfg.Galera.DSN = c.DSN
+			break
+		}
+	}
 
 	if len(errs) > 0 {
 		src := "defaults and environment"
@@ -380,16 +406,18 @@ func (e *Error) Unwrap() []error { return e.Problems }
 // rawCheck is one entry of `checks` as written; durations stay strings so
 // that a bad one is reported with its key rather than as a decoder error.
 type rawCheck struct {
-	Name     string `mapstructure:"name"`
-	Type     string `mapstructure:"type"`
-	Address  string `mapstructure:"address"`
-	URL      string `mapstructure:"url"`
-	Command  any    `mapstructure:"command"`
-	Mode     string `mapstructure:"mode"`
-	MaxLag   string `mapstructure:"max_lag"`
-	DSN      string `mapstructure:"dsn"`
-	Timeout  string `mapstructure:"timeout"`
-	Interval string `mapstructure:"interval"`
+	Name       string `mapstructure:"name"`
+	Type       string `mapstructure:"type"`
+	Address    string `mapstructure:"address"`
+	URL        string `mapstructure:"url"`
+	Command    any    `mapstructure:"command"`
+	Mode       string `mapstructure:"mode"`
+	MaxLag     string `mapstructure:"max_lag"`
+	DSN        string `mapstructure:"dsn"`
+	Timeout    string `mapstructure:"timeout"`
+	Interval   string `mapstructure:"interval"`
+	DonorOK    string `mapstructure:"donor_ok"`
+	ReadOnlyOK string `mapstructure:"read_only_ok"`
 }
 
 func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...any)) []Check {
@@ -421,7 +449,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		}
 		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
 			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
-			Timeout: str("timeout"), Interval: str("interval")}
+			Timeout: str("timeout"), Interval: str("interval"), DonorOK: str("donor_ok"), ReadOnlyOK: str("read_only_ok")}
 		if rc.Name != "" {
 			key = fmt.Sprintf("checks[%d] (%s)", i, rc.Name)
 		}
@@ -480,6 +508,15 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			} else if !c.DSN.IsSet() {
 				bad(key+".dsn", "empty and mysql.dsn is not set (set mysql.dsn)")
 			}
+		case TypeGalera:
+			c.DonorOK = optBool(bad, key+".donor_ok", rc.DonorOK, false)
+			c.ReadOnlyOK = optBool(bad, key+".read_only_ok", rc.ReadOnlyOK, true)
+			c.DSN = cfg.MySQL.DSN
+			if rc.DSN != "" {
+				c.DSN = parseDSN(bad, key+".dsn", rc.DSN)
+			} else if !c.DSN.IsSet() {
+				bad(key+".dsn", "empty and mysql.dsn is not set (set mysql.dsn or the check's dsn)")
+			}
 		default:
 			bad(key+".type", "%q is not one of %s", c.Type, strings.Join(checkTypes, ", "))
 		}
@@ -488,7 +525,21 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 	return out
 }
 
-var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval"}
+var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval", "donor_ok", "read_only_ok"}
+
+// optBool reads an optional true/false setting; "" is def.
+func optBool(bad func(key, format string, a ...any), key, s string, def bool) bool {
+	switch strings.ToLower(s) {
+	case "":
+		return def
+	case "true", "1", "yes", "on":
+		return true
+	case "false", "0", "no", "off":
+		return false
+	}
+	bad(key, "%q is not true or false", s)
+	return def
+}
 
 func commandList(v any) []string {
 	switch c := v.(type) {

@@ -51,7 +51,7 @@ type Options struct {
 	Via    string // cli or http
 	From   string // http: the client
 	DryRun bool
-	Force  bool // skip preconditions and steps
+	Force  bool // drain: skip preconditions and steps; undrain: skip the Galera Synced rule (recorded)
 	// ClearStale (undrain only) also clears a stale ex-primary mark: the
 	// operator vouches that this server lacks nothing of the primary's.
 	ClearStale bool
@@ -217,7 +217,8 @@ func undo(plan Plan, n int, out io.Writer) {
 }
 
 // Undrain marks the node up again, under the operation lock. prepare,
-// when not nil, runs first, under the lock (with mysql.dsn it makes this
+// when not nil, runs first, under the lock (on a Galera node it refuses
+// until the node is Synced, unless opt.Force; with mysql.dsn it makes this
 // node's server an eligible standby: see cutover.PrepareStandby); if it
 // fails, the state is unchanged. The CLI and the HTTP admin API both call
 // it, through internal/node.
@@ -229,10 +230,10 @@ func Undrain(ctx context.Context, st state.Store, prepare func(context.Context, 
 	defer release()
 	if prepare != nil {
 		if err := prepare(ctx, out); err != nil {
-			return state.State{}, false, fmt.Errorf("%w: could not make this server a read-only standby: %v; the state is unchanged", ErrRefused, err)
+			return state.State{}, false, fmt.Errorf("%w: %v; the state is unchanged", ErrRefused, err)
 		}
 	}
-	return st.Set(state.Change{To: state.Up, ClearStale: opt.ClearStale, Reason: opt.Reason, By: opt.By, Via: opt.Via, From: opt.From})
+	return st.Set(state.Change{To: state.Up, ClearStale: opt.ClearStale, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
 }
 
 // Summary is how a drain ended, in the words that both the CLI and the

@@ -49,9 +49,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -100,6 +102,14 @@ type Options struct {
 	// Mariadbd and InstallDB override the binaries found in PATH and /usr/sbin.
 	Mariadbd  string
 	InstallDB string
+	// User is the account mariadbd runs as when started by root; default
+	// root. Any other account gets the whole directory chowned to it (a
+	// Galera joiner's rsync SST runs as the server's user and must write
+	// the datadir).
+	User string
+	// FirstStartArgs are appended to mariadbd's command line on the first
+	// start only, not by Restart (e.g. --wsrep-new-cluster).
+	FirstStartArgs []string
 }
 
 // Server is one running (or stopped) mariadbd.
@@ -119,6 +129,7 @@ type Server struct {
 	errLog  string
 
 	mu      sync.Mutex
+	starts  int // completed calls of start, for FirstStartArgs
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -227,7 +238,15 @@ func StartProcess(opts Options) (*Server, error) {
 			return fail(fmt.Errorf("mariadbtest: write config: %w", err))
 		}
 		if attempt == 1 {
+			// Before and after the install: mariadb-install-db runs as
+			// Options.User and may leave root-owned files.
+			if err := s.chownDir(); err != nil {
+				return fail(err)
+			}
 			if err := s.install(ctx); err != nil {
+				return fail(err)
+			}
+			if err := s.chownDir(); err != nil {
 				return fail(err)
 			}
 		}
@@ -260,7 +279,11 @@ func (s *Server) config() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	w("[mysqld]")
 	if os.Geteuid() == 0 {
-		w("user=root")
+		user := s.opts.User
+		if user == "" {
+			user = "root"
+		}
+		w("user=%s", user)
 	}
 	w("datadir=%s", s.DataDir)
 	w("socket=%s", s.Socket)
@@ -317,9 +340,42 @@ func (s *Server) install(ctx context.Context) error {
 	return err
 }
 
+// chownDir hands the whole directory to Options.User, when that is an
+// account other than root and this process is root.
+func (s *Server) chownDir() error {
+	if s.opts.User == "" || s.opts.User == "root" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(s.opts.User)
+	if err != nil {
+		return fmt.Errorf("mariadbtest: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	err = filepath.WalkDir(s.Dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("mariadbtest: chown %s to %s: %w", s.Dir, s.opts.User, err)
+	}
+	return nil
+}
+
+// ChownDir gives the directory (datadir included) to Options.User again,
+// after the caller created files in it as root.
+func (s *Server) ChownDir() error { return s.chownDir() }
+
 // start runs mariadbd on the existing datadir and waits for the socket.
 func (s *Server) start(ctx context.Context) error {
 	argv := append(append([]string{}, s.opts.CommandPrefix...), s.opts.Mariadbd, "--defaults-file="+s.cnfPath)
+	s.mu.Lock()
+	if s.starts == 0 {
+		argv = append(argv, s.opts.FirstStartArgs...)
+	}
+	s.mu.Unlock()
 	os.Remove(filepath.Join(s.Dir, "mysqld.pid")) // left behind by a killed run
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// Own process group: a ^C aimed at the test does not hit mariadbd
@@ -350,10 +406,14 @@ func (s *Server) start(ctx context.Context) error {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		err = db.PingContext(pctx)
+		if err == nil {
+			err = wsrepReady(pctx, db)
+		}
 		cancel()
 		if err == nil {
 			s.mu.Lock()
 			s.admin = db
+			s.starts++
 			s.mu.Unlock()
 			return nil
 		}
@@ -368,6 +428,29 @@ func (s *Server) start(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// wsrepReady fails while a Galera node accepts connections but cannot run
+// statements yet (wsrep_on ON, wsrep_ready OFF: still joining). A server
+// without Galera (no wsrep_on, or OFF) passes.
+func wsrepReady(ctx context.Context, db *sql.DB) error {
+	show := func(q string) (string, error) {
+		var name, value string
+		err := db.QueryRowContext(ctx, q).Scan(&name, &value)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return value, err
+	}
+	on, err := show("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'")
+	if err != nil || on != "ON" {
+		return err
+	}
+	ready, err := show("SHOW GLOBAL STATUS LIKE 'wsrep_ready'")
+	if err == nil && ready != "ON" {
+		err = fmt.Errorf("wsrep_ready is %q", ready)
+	}
+	return err
 }
 
 func (s *Server) socketDSN() string {

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/cutover"
@@ -104,6 +106,16 @@ func (n *Node) open(d config.DSN) (*db.Server, error) {
 	if s, ok := n.pools[key]; ok {
 		return s, nil
 	}
+	s, err := db.OpenConfig(drv, n.dbOptions(drv))
+	if err != nil {
+		return nil, err
+	}
+	n.pools[key] = s
+	return s, nil
+}
+
+// dbOptions are the bounds every pool gets (see open).
+func (n *Node) dbOptions(drv *mysql.Config) db.Options {
 	opts := db.Options{
 		QueryTimeout:    n.cfg.MySQL.QueryTimeout,
 		LockWaitTimeout: n.cfg.MySQL.FenceTimeout,
@@ -112,12 +124,7 @@ func (n *Node) open(d config.DSN) (*db.Server, error) {
 	if drv.Timeout > 0 {
 		opts.DialTimeout = 0 // the DSN's own timeout= wins
 	}
-	s, err := db.OpenConfig(drv, opts)
-	if err != nil {
-		return nil, err
-	}
-	n.pools[key] = s
-	return s, nil
+	return opts
 }
 
 // scriptEnv is the environment of exec checks and precondition scripts.
@@ -138,6 +145,11 @@ func (n *Node) buildChecks() ([]health.Entry, error) {
 			ck = &check.HTTP{CheckName: c.Name, URL: c.URL}
 		case config.TypeExec:
 			ck = &check.Exec{CheckName: c.Name, Command: c.Command, Env: n.scriptEnv()}
+		case config.TypeGalera:
+			var err error
+			if ck, err = n.galeraCheck(c); err != nil {
+				return nil, fmt.Errorf("check %s: %w", c.Name, err)
+			}
 		case config.TypeMySQL:
 			srv, err := n.open(c.DSN)
 			if err != nil {
@@ -265,6 +277,13 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 		return drain.Plan{}, err
 	}
 	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout}
+	g, err := n.galeraPrecondition()
+	if err != nil {
+		return drain.Plan{}, err
+	}
+	if g != nil {
+		plan.Preconditions = append(plan.Preconditions, g)
+	}
 	if n.local == nil {
 		return plan, nil
 	}
@@ -303,14 +322,24 @@ func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bo
 	return drain.Run(ctx, n.store, plan, opt, out)
 }
 
-// Undrain marks the node up. With mysql.dsn set it first makes this
+// Undrain marks the node up. On a Galera node it is refused until the
+// node is Synced (unless opt.Force, recorded). With mysql.dsn set it first makes this
 // node's server an eligible standby (cutover.PrepareStandby: a writable
 // server whose peer holds the VIP is fenced; at bootstrap the writable
 // primary stays writable), writing what it found to out.
 func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {
-	var prepare func(context.Context, io.Writer) error
-	if n.local != nil {
-		prepare = n.prepareStandby
+	prepare := func(ctx context.Context, out io.Writer) error {
+		if n.cfg.Galera.DSN.IsSet() && !opt.Force {
+			if err := n.galeraReadyToUndrain(ctx); err != nil {
+				return err
+			}
+		}
+		if n.local != nil {
+			if err := n.prepareStandby(ctx, out); err != nil {
+				return fmt.Errorf("could not make this server a read-only standby: %v", err)
+			}
+		}
+		return nil
 	}
 	return drain.Undrain(ctx, n.store, prepare, opt, out)
 }

@@ -55,7 +55,8 @@ type State struct {
 	ChangedAt  time.Time `json:"changed_at"`
 	ChangedBy  string    `json:"changed_by"`
 	Generation uint64    `json:"generation"`
-	// Forced is true when the last drain skipped its preconditions.
+	// Forced is true when the last change skipped its preconditions
+	// (drain --force, or undrain --force of a Galera node not Synced).
 	Forced bool `json:"forced,omitempty"`
 	// Via says how the last change was made: "cli", "http" or "notify".
 	Via string `json:"via,omitempty"`
