@@ -98,9 +98,14 @@ func decideNotify(ev Event, last Record, haveLast bool, v VIPView) (notifyPlan, 
 
 // Fence retries in notify.
 const (
-	defaultFenceAttempts = 6
-	defaultFenceBackoff  = 250 * time.Millisecond
-	maxFenceBackoff      = 2 * time.Second
+	// Retried often and for long (the notify budget bounds it): a fence
+	// that fails because the server hangs or is frozen must land the
+	// moment it answers again, or a writable server without the VIP
+	// lingers (measured with mysqld under SIGSTOP: up to 2 s of backoff
+	// left it writable ~0.6 s after SIGCONT).
+	defaultFenceAttempts = 60
+	defaultFenceBackoff  = 100 * time.Millisecond
+	maxFenceBackoff      = 250 * time.Millisecond
 )
 
 // Notifier applies keepalived events to this node's server.
@@ -116,8 +121,8 @@ type Notifier struct {
 	// waits for keepalived to finish adding or removing it; default 1s.
 	VIPSettle time.Duration
 	// FenceAttempts bounds how many times a failed fence is tried
-	// (default 6); the first retry waits FenceRetryBackoff (default
-	// 250ms), each next one twice as long, at most 2s. Retries stop early
+	// (default 60); the first retry waits FenceRetryBackoff (default
+	// 100ms), each next one twice as long, at most 250ms. Retries stop early
 	// when the context cannot hold another attempt (db.MinFenceTimeout).
 	FenceAttempts     int
 	FenceRetryBackoff time.Duration

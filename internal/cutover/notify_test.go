@@ -124,7 +124,7 @@ func (f *fenceFails) SetReadOnly(ctx context.Context, on bool) error {
 
 func quietNotifier(dir string, local DB) *Notifier {
 	return &Notifier{Dir: dir, Local: local, FenceTimeout: 2 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		FenceRetryBackoff: time.Millisecond}
+		FenceRetryBackoff: time.Millisecond, FenceAttempts: 6}
 }
 
 // A fence that fails is tried again within the notify budget.
@@ -146,8 +146,8 @@ func TestNotifierRecordsAFenceThatKeepsFailing(t *testing.T) {
 	srv := &fenceFails{fakeDB: &fakeDB{name: "b"}, fails: -1}
 	n := quietNotifier(t.TempDir(), srv)
 	r, err := n.Handle(context.Background(), Event{Kind: "INSTANCE", Name: "VI_1", State: "FAULT"})
-	if err == nil || r.Action != ActionFailed || srv.ro || srv.calls != defaultFenceAttempts {
-		t.Fatalf("%+v %v, read-only %v, %d attempts (want %d)", r, err, srv.ro, srv.calls, defaultFenceAttempts)
+	if err == nil || r.Action != ActionFailed || srv.ro || srv.calls != n.FenceAttempts {
+		t.Fatalf("%+v %v, read-only %v, %d attempts (want %d)", r, err, srv.ro, srv.calls, n.FenceAttempts)
 	}
 	rec, ok, err := LoadRecord(n.Dir)
 	if !ok || err != nil || !rec.FencePending || rec.Action != ActionFailed || !strings.Contains(rec.Detail, "Lock wait timeout") {
