@@ -52,13 +52,17 @@ type sampler struct {
 	dbs   map[*lab.Node]*sql.DB
 	start time.Time
 
-	mu       sync.Mutex
-	latest   map[*lab.Node]reading
-	samples  map[*lab.Node]int
-	maxGap   map[*lab.Node]time.Duration // longest time between two answers
-	lastOK   map[*lab.Node]time.Time
-	wrSince  map[*lab.Node]time.Time // writable since (zero: not writable at the last answer)
-	wrTimes  map[*lab.Node][]episode // when each server was seen writable
+	mu      sync.Mutex
+	latest  map[*lab.Node]reading
+	samples map[*lab.Node]int
+	maxGap  map[*lab.Node]time.Duration // longest time between two answers
+	lastOK  map[*lab.Node]time.Time
+	wrSince map[*lab.Node]time.Time // writable since (zero: not writable at the last answer)
+	wrTimes map[*lab.Node][]episode // when each server was seen writable
+	// backAt is when a server answered again after more than vipGrace
+	// without an answer (hung, frozen, cut off): it cannot be fenced while
+	// it does not answer, so it gets the same grace as after a VIP change.
+	backAt   map[*lab.Node]time.Time
 	open     map[string]*episode
 	episodes []episode
 	checks   int
@@ -84,7 +88,7 @@ func startSampler(l *lab.Lab, mon *lab.VIPMonitor, start time.Time) (*sampler, e
 	s := &sampler{
 		l: l, mon: mon, start: start, dbs: map[*lab.Node]*sql.DB{},
 		latest: map[*lab.Node]reading{}, samples: map[*lab.Node]int{}, maxGap: map[*lab.Node]time.Duration{},
-		lastOK: map[*lab.Node]time.Time{}, wrSince: map[*lab.Node]time.Time{}, wrTimes: map[*lab.Node][]episode{},
+		lastOK: map[*lab.Node]time.Time{}, wrSince: map[*lab.Node]time.Time{}, wrTimes: map[*lab.Node][]episode{}, backAt: map[*lab.Node]time.Time{},
 		open: map[string]*episode{},
 	}
 	for _, n := range l.Pair() {
@@ -132,6 +136,9 @@ func (s *sampler) poll(ctx context.Context, n *lab.Node) {
 			s.samples[n]++
 			if last := s.lastOK[n]; !last.IsZero() {
 				s.maxGap[n] = max(s.maxGap[n], now.Sub(last))
+				if now.Sub(last) > vipGrace {
+					s.backAt[n] = now
+				}
 			}
 			s.lastOK[n] = now
 			switch {
@@ -187,8 +194,8 @@ func (s *sampler) check(now time.Time) {
 		bad["a and b both writable"] = true
 	}
 	for _, n := range writable {
-		if !slices.Contains(holders, n) && now.Sub(lastChange) > vipGrace {
-			bad[n.Name+" writable without the VIP (more than 1 s after the last VIP change)"] = true
+		if !slices.Contains(holders, n) && now.Sub(lastChange) > vipGrace && now.Sub(s.backAt[n]) > vipGrace {
+			bad[n.Name+" writable without the VIP (more than 1 s after the last VIP change, or after it answered again)"] = true
 		}
 	}
 	for what, e := range s.open {

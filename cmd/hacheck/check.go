@@ -16,7 +16,8 @@ otherwise (also when the state file is missing or corrupt, a check times out, or
 hacheck is interrupted); exit 2 for a usage or configuration error. One line on
 stdout says why. The whole run is bounded by check_timeout, which must stay
 below keepalived's script timeout. Safe to run several at once.`,
-		Args: noArgs,
+		Example: `  hacheck check --config /etc/hacheck/hacheck.yaml; echo $?`,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
 			if err != nil {

@@ -42,6 +42,8 @@ Exit 1: refused; every failed precondition or step is listed and nothing
 changed (with --follow: also when following failed; the drain itself is then
 done, as the message says).
 Exit 2: usage or configuration error.`,
+		Example: `  hacheck drain --dry-run
+  hacheck drain --reason "kernel upgrade" --follow`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
@@ -84,7 +86,7 @@ Exit 2: usage or configuration error.`,
 		},
 	}
 	cmd.Flags().BoolVar(&keepFenced, "keep-fenced", false, "when a step fails, leave this server read-only instead of undoing the fence")
-	cmd.Flags().BoolVar(&follow, "follow", false, "after the flip, wait for the peer's promotion and replicate from it (see `hacheck follow`)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "after the flip, wait for the peer's promotion and replicate from it (see 'hacheck follow')")
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state and shown by status)")
 	cmd.Flags().BoolVar(&opt.DryRun, "dry-run", false, "run the preconditions, change nothing")
 	cmd.Flags().BoolVar(&opt.Force, "force", false, "skip the preconditions (recorded in the state)")
@@ -111,7 +113,18 @@ func (a *app) undrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "undrain",
 		Short: "Mark this node up: eligible to hold the VIP and to receive traffic",
-		Args:  noArgs,
+		Long: `Mark this node up, under the operation lock. With mysql.dsn set, first make this
+server an eligible standby: a writable server whose peer holds the VIP, or whose
+peer's server has transactions it lacks, is made read-only (and marked a stale
+ex-primary); at bootstrap the writable primary stays writable. On a Galera node it
+is refused until the node is Synced (--force skips that, recorded). A stale
+ex-primary stays ineligible after undrain until it follows the new primary
+('hacheck follow'), or --clear-stale with --reason vouches for it.
+Exit 0: up (or already up). Exit 1: refused or failed; the state is unchanged.
+Exit 2: usage or configuration error.`,
+		Example: `  hacheck undrain --reason "maintenance done"
+  hacheck undrain --clear-stale --reason "restored from the new primary's backup"`,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
 			if err != nil {
@@ -142,7 +155,7 @@ func (a *app) undrainCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state)")
-	cmd.Flags().BoolVar(&opt.ClearStale, "clear-stale", false, "also clear a stale ex-primary mark (recorded; only when this server is known to lack none of the primary's writes: `hacheck follow` is the safe way)")
+	cmd.Flags().BoolVar(&opt.ClearStale, "clear-stale", false, "also clear a stale ex-primary mark (recorded; only when this server is known to lack none of the primary's writes: 'hacheck follow' is the safe way)")
 	cmd.Flags().BoolVar(&opt.Force, "force", false, "on a Galera node: undrain even when it is not Synced (recorded in the state)")
 	cmd.Flags().StringVar(&keepalivedConf, "keepalived-config", defaultKeepalivedConf, "keepalived configuration to look at for nopreempt (warning only)")
 	return cmd

@@ -22,7 +22,8 @@ everything back with nothing lost. Refused when this server is writable, when
 the peer is still read-only (not promoted yet), or when this server has
 transactions the peer lacks.
 Exit 0: following. Exit 1: refused or failed. Exit 2: usage or configuration error.`,
-		Args: noArgs,
+		Example: `  hacheck follow`,
+		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
 			if err != nil {

@@ -35,6 +35,8 @@ a stale MASTER, or a BACKUP/FAULT/STOP on a node that holds the VIP after a
 newer promotion. The decision is recorded in state_dir/notify.json and shown
 by status.
 Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.`,
+		Example: `  notify "/usr/sbin/hacheck notify --config /etc/hacheck/hacheck.yaml"   # in keepalived.conf
+  hacheck notify INSTANCE VI_HACHECK MASTER 254`,
 		Args: func(c *cobra.Command, args []string) error {
 			if _, err := cutover.ParseEvent(args, a.started); err != nil {
 				return usageErr("%v (see `%s --help`)", err, c.CommandPath())

@@ -19,6 +19,8 @@ promote.unplanned is refuse, it refuses unless --force is given: then it
 promotes, and what the old primary had not replicated is lost.
 Exit 0: promoted (or already the writable primary). Exit 1: refused or failed.
 Exit 2: usage or configuration error.`,
+		Example: `  hacheck promote
+  hacheck promote --force   # only when the old primary is gone for good`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			_, n, err := a.node()

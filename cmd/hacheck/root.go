@@ -57,24 +57,11 @@ func (a *app) logger(cfg *config.Config) *slog.Logger {
 // run is the whole program: tests call it exactly as main does.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr, started: time.Now()}
-	root := &cobra.Command{
-		Use:           "hacheck",
-		Short:         "Safe keepalived failovers: one state for keepalived, its track script and load balancers",
-		Version:       buildinfo.Read().String(),
-		SilenceErrors: true,
-		SilenceUsage:  true,
-	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetContext(ctx)
-	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default "+config.DefaultFile+" if it exists)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
-	})
-	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.versionCmd(), a.genManCmd())
-
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
@@ -102,4 +89,22 @@ func noArgs(c *cobra.Command, args []string) error {
 		return usageErr("%s takes no arguments, got %q (see `%s --help`)", c.CommandPath(), strings.Join(args, " "), c.CommandPath())
 	}
 	return nil
+}
+
+// rootCmd is the command tree.
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hacheck",
+		Short:         "Safe keepalived failovers: one state for keepalived, its track script and load balancers",
+		Version:       buildinfo.Read().String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default "+config.DefaultFile+" if it exists)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
+	})
+	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.versionCmd(), a.genManCmd())
+	return root
 }

@@ -18,8 +18,15 @@ func (a *app) statusCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the state, the live checks and the VIP (exit 0 healthy, 1 not)",
-		Args:  noArgs,
+		Short: "Show the state, the live checks, the VIP and the database role (exit 0 healthy, 1 not)",
+		Long: `Read everything now: the state file, every live check, the VIP, the last database
+decision and the database role. A node that holds the VIP while its server does
+not take writes says NOT ACCEPTING WRITES, why, and the one command that is safe.
+Exit 0: healthy (and, on the VIP holder, accepting writes). Exit 1: not.
+Exit 2: usage or configuration error.`,
+		Example: `  hacheck status
+  hacheck status --json | jq .role`,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
 			if err != nil {
