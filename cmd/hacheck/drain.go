@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -136,7 +136,7 @@ Exit 2: usage or configuration error.`,
 			if opt.ClearStale && strings.TrimSpace(opt.Reason) == "" {
 				return usageErr("--clear-stale needs --reason (it is recorded: say how you know this server lacks none of the primary's writes)")
 			}
-			warnPreempt(a.stderr, keepalivedConf)
+			warnPreempt(n.Log(), keepalivedConf)
 			opt.Via = "cli"
 			s, changed, err := n.Undrain(ctx, opt, a.stdout)
 			if err != nil {
@@ -166,12 +166,12 @@ const defaultKeepalivedConf = "/etc/keepalived/keepalived.conf"
 // warnPreempt warns when the keepalived configuration can be read and has
 // no nopreempt: undrain would then let this node take the VIP back from a
 // healthy holder with a lower priority.
-func warnPreempt(w io.Writer, path string) {
+func warnPreempt(log *slog.Logger, path string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
 	if !keepalived.HasNopreempt(string(b)) {
-		fmt.Fprintf(w, "warning: %s has no nopreempt: once up, this node may take the VIP back from a healthy peer with a lower priority (add nopreempt to both vrrp_instance blocks)\n", path)
+		log.Warn(path + " has no nopreempt: once up, this node may take the VIP back from a healthy peer with a lower priority (add nopreempt to both vrrp_instance blocks)")
 	}
 }

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/galeratest"
 )
 
@@ -25,7 +24,7 @@ func TestGaleraCommandsLive(t *testing.T) {
 	g1.CreateUserWith(t, "monitor", "monitor-secret", "")
 	netName := "galera-cmd-" + c.Net.ID
 	dial := c.Net.DialContext(g1.Host)
-	mysql.RegisterDialContext(netName, func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) })
+	db.RegisterDialContext(netName, func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) })
 	n := newNode(t, fmt.Sprintf(`galera: {min_synced_others: 1, transition_period: 50ms}
 checks:
   - {name: galera, type: galera, dsn: "monitor:monitor-secret@%s(%s:%d)/"}

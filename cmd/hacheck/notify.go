@@ -73,10 +73,14 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "notify %s: %s: %s\n", ev.State, rec.Action, rec.Detail)
 			}
-			if err != nil {
-				return failErr("notify %s: %v", ev.State, err)
+			switch {
+			case err == nil:
+				return nil
+			case rec.Action != "":
+				// Said once on stdout (and in the log): no repeat on stderr.
+				return &exitError{code: ExitFail}
 			}
-			return nil
+			return failErr("notify %s: %v", ev.State, err)
 		},
 	}
 }

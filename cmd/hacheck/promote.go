@@ -38,10 +38,14 @@ Exit 2: usage or configuration error.`,
 			if rec.Action != "" {
 				fmt.Fprintf(a.stdout, "promote: %s: %s\n", rec.Action, rec.Detail)
 			}
-			if err != nil {
-				return failErr("promote: %v", err)
+			switch {
+			case err == nil:
+				return nil
+			case rec.Action != "":
+				// Said once on stdout (and in the log): no repeat on stderr.
+				return &exitError{code: ExitFail}
 			}
-			return nil
+			return failErr("promote: %v", err)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "promote even when the old primary cannot be reached (unplanned failover; unreplicated writes are lost)")

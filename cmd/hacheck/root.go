@@ -19,6 +19,7 @@ import (
 // app is what every subcommand shares.
 type app struct {
 	configPath string
+	logFormat  string // --log-format; "" = log_format
 	stdout     io.Writer
 	stderr     io.Writer
 	// started orders keepalived notify invocations: keepalived starts them
@@ -31,6 +32,17 @@ func (a *app) load() (*config.Config, error) {
 	cfg, err := config.Load(a.configPath)
 	if err != nil {
 		return nil, &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	switch a.logFormat {
+	case "":
+	case "text", "json":
+		cfg.LogFormat = a.logFormat
+	default:
+		return nil, usageErr("--log-format %q: write text or json", a.logFormat)
+	}
+	log := a.logger(cfg)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
 	}
 	return cfg, nil
 }
@@ -50,8 +62,14 @@ func (a *app) node() (*config.Config, *node.Node, error) {
 	return cfg, n, nil
 }
 
+// logger is the one logger of a command: log_format (or --log-format)
+// text or json, at log_level, on stderr.
 func (a *app) logger(cfg *config.Config) *slog.Logger {
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
 }
 
 // run is the whole program: tests call it exactly as main does.
@@ -102,6 +120,7 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default "+config.DefaultFile+" if it exists)")
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "", "log lines as text or json (default: log_format, text)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})

@@ -31,10 +31,15 @@ const DefaultFile = "/etc/hacheck/hacheck.yaml"
 type Config struct {
 	File string // the file that was read; "" when only defaults/env apply
 
-	Node                string
-	StateDir            string
-	Listen              string
-	LogLevel            slog.Level
+	Node      string
+	StateDir  string
+	Listen    string
+	LogLevel  slog.Level
+	LogFormat string // text or json
+	// Warnings are problems that do not stop hacheck but that an operator
+	// must hear of (a config file holding a password that others can
+	// read); the caller logs them.
+	Warnings            []string
 	CheckTimeout        time.Duration // deadline of `hacheck check` as a whole
 	StaleAfter          int           // `serve`: a cached result older than this many intervals counts as failed
 	Checks              []Check
@@ -154,35 +159,39 @@ var checkTypes = []string{TypeTCP, TypeHTTP, TypeExec, TypeMySQL, TypeGalera}
 func defaults() map[string]any {
 	host, _ := os.Hostname()
 	return map[string]any{
-		"node":                     host,
-		"state_dir":                "/var/lib/hacheck",
-		"listen":                   ":8530",
-		"log_level":                "info",
-		"check_timeout":            "2s",
-		"stale_after":              3,
-		"preconditions_dir":        "",
-		"precondition_timeout":     "30s",
-		"vip.address":              "",
-		"vip.interface":            "",
-		"mysql.dsn":                "",
-		"mysql.query_timeout":      "1s",
-		"mysql.fence_timeout":      "2s",
-		"mysql.fence_grace":        "300ms",
-		"mysql.fence_kill":         true,
-		"peer.url":                 "",
-		"peer.mysql_dsn":           "",
-		"peer.timeout":             "2s",
-		"drain.timeout":            "30s",
-		"drain.catchup_timeout":    "10s",
-		"promote.unplanned":        "refuse",
-		"replication.user":         "",
-		"replication.password":     "",
-		"admin.enabled":            false,
-		"admin.token_file":         "",
-		"admin.socket":             "",
-		"agent.listen":             "",
-		"galera.min_synced_others": 1,
-		"galera.transition_period": "5s",
+		"node":                      host,
+		"state_dir":                 "/var/lib/hacheck",
+		"listen":                    ":8530",
+		"log_level":                 "info",
+		"log_format":                "text",
+		"check_timeout":             "2s",
+		"stale_after":               3,
+		"preconditions_dir":         "",
+		"precondition_timeout":      "30s",
+		"vip.address":               "",
+		"vip.interface":             "",
+		"mysql.dsn":                 "",
+		"mysql.query_timeout":       "1s",
+		"mysql.fence_timeout":       "2s",
+		"mysql.fence_grace":         "300ms",
+		"mysql.fence_kill":          true,
+		"peer.url":                  "",
+		"peer.mysql_dsn":            "",
+		"peer.timeout":              "2s",
+		"drain.timeout":             "30s",
+		"drain.catchup_timeout":     "10s",
+		"promote.unplanned":         "refuse",
+		"replication.user":          "",
+		"replication.password":      "",
+		"replication.password_file": "",
+		"mysql.password_file":       "",
+		"peer.mysql_password_file":  "",
+		"admin.enabled":             false,
+		"admin.token_file":          "",
+		"admin.socket":              "",
+		"agent.listen":              "",
+		"galera.min_synced_others":  1,
+		"galera.transition_period":  "5s",
 	}
 }
 
@@ -258,6 +267,10 @@ func Load(file string) (*Config, error) {
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(v.GetString("log_level"))); err != nil {
 		bad("log_level", "%q is not debug, info, warn or error", v.GetString("log_level"))
+	}
+	cfg.LogFormat = strings.ToLower(strings.TrimSpace(v.GetString("log_format")))
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		bad("log_format", "%q is not text or json", v.GetString("log_format"))
 	}
 	cfg.CheckTimeout = dur("check_timeout")
 	cfg.StaleAfter = v.GetInt("stale_after")
@@ -336,6 +349,7 @@ func Load(file string) (*Config, error) {
 
 	cfg.Replication.User = v.GetString("replication.user")
 	cfg.Replication.Password = v.GetString("replication.password")
+	loadSecrets(v, cfg, bad)
 
 	switch strings.ToLower(strings.TrimSpace(v.GetString("admin.enabled"))) {
 	case "true", "1", "yes", "on":

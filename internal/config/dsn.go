@@ -79,8 +79,10 @@ func parseDSN(bad func(key, format string, a ...any), key, s string) DSN {
 			return DSN{}
 		}
 	default:
-		bad(key, "network %q is not tcp or unix (%s)", c.Net, example)
-		return DSN{}
+		if !db.IsRegisteredNetwork(c.Net) {
+			bad(key, "network %q is not tcp or unix (%s)", c.Net, example)
+			return DSN{}
+		}
 	}
 	return DSN{parsed: c}
 }

@@ -113,7 +113,9 @@ func TestLiveReplicaStatusAndChecks(t *testing.T) {
 	var d string
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if ok, d = replicaVerdict(ctx, r, ReplicaPolicy{}); !ok {
+		// The error shows while the SQL thread is still stopping: wait
+		// for the stopped thread.
+		if ok, d = replicaVerdict(ctx, r, ReplicaPolicy{}); !ok && strings.Contains(d, "replica SQL thread stopped") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

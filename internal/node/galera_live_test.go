@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/galeratest"
 	"github.com/hacheck/hacheck/internal/state"
@@ -28,7 +27,7 @@ func galeraNodeConfig(t *testing.T, c *galeratest.Cluster, stateDir string, min 
 	g1 := c.Nodes[0]
 	netName := "galera-drain-" + c.Net.ID
 	dial := c.Net.DialContext(g1.Host)
-	mysql.RegisterDialContext(netName, func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) })
+	db.RegisterDialContext(netName, func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) })
 	yaml := fmt.Sprintf(`node: g1
 state_dir: %s
 galera: {min_synced_others: %d, transition_period: 1s}
