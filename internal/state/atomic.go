@@ -63,12 +63,23 @@ func syncDir(dir string) error {
 }
 
 // staleTempAge is how old a temp file must be before it counts as left
-// behind by a killed writer (a live writer renames it within milliseconds).
+// behind by a killed writer when its writer may still be alive (a live
+// writer renames it within milliseconds).
 const staleTempAge = time.Minute
 
 // removeStaleTemps deletes temp files left by a writer killed between
-// creating and renaming them. Call it only while holding the lock.
+// creating and renaming them. Call it only while holding the lock. Every
+// writer of state.json and keepalived.track holds that lock, so their temp
+// files are removed whatever their age: none can belong to a live writer.
 func removeStaleTemps(dir string) error {
+	return RemoveTemps(dir, 0, FileName, TrackName)
+}
+
+// RemoveTemps deletes the temp files of WriteFileAtomic for the files
+// named in names (base names in dir) that are older than minAge. A caller
+// that holds the lock every writer of those files takes passes 0: no live
+// writer can own one of them then.
+func RemoveTemps(dir string, minAge time.Duration, names ...string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -76,16 +87,25 @@ func removeStaleTemps(dir string) error {
 	var errs []error
 	for _, e := range entries {
 		n := e.Name()
-		if !strings.HasPrefix(n, "."+FileName+".tmp-") && !strings.HasPrefix(n, "."+TrackName+".tmp-") {
+		if !isTempOf(n, names) {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= minAge {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil && !os.IsNotExist(err) {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func isTempOf(name string, bases []string) bool {
+	for _, b := range bases {
+		if strings.HasPrefix(name, "."+b+".tmp-") {
+			return true
+		}
+	}
+	return false
 }
 
 // SaveJSON writes v as indented JSON to path, atomically.
