@@ -32,6 +32,13 @@ type Fence struct {
 	Local   DB
 	Timeout time.Duration // mysql.fence_timeout
 	Frozen  *Frozen
+	// Intent, when set, is given the saved state just before the fence is
+	// issued; an error stops the step before it changes anything. The
+	// drain journal keeps it, so that a drain killed midway is undone
+	// exactly (see UndoFence). Fenced, when set, is given the frozen
+	// position.
+	Intent func(prior db.ReadOnlyState) error
+	Fenced func(pos string) error
 
 	prior  db.ReadOnlyState // before the fence
 	issued bool             // this step sent the fence and has not restored it
@@ -53,6 +60,11 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	f.prior, f.issued = st, false
 	start := time.Now()
 	if !st.Fenced() {
+		if f.Intent != nil {
+			if err := f.Intent(st); err != nil {
+				return fmt.Errorf("fence not issued: %w", err)
+			}
+		}
 		f.issued = true
 		if err := f.Local.SetReadOnly(fctx, true); err != nil {
 			if fctx.Err() != nil && ctx.Err() == nil {
@@ -68,6 +80,11 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 		return f.failed(ctx, out, fmt.Errorf("read the frozen gtid position: %w", err))
 	}
 	f.Frozen.Position, f.Frozen.FencedAt = pos, time.Now()
+	if f.Fenced != nil {
+		if err := f.Fenced(pos); err != nil {
+			fmt.Fprintf(out, "  warning: %v\n", err)
+		}
+	}
 	if !f.issued {
 		fmt.Fprintf(out, "  %s was already read-only (%s); frozen GTID position %q\n", f.Local, st, pos)
 	} else {

@@ -53,6 +53,7 @@ type Report struct {
 	Checks     []CheckReport `json:"checks"`
 	VIP        *vip.Status   `json:"vip,omitempty"`
 	MySQL      *MySQLStatus  `json:"mysql,omitempty"`
+	Drain      *DrainStatus  `json:"drain,omitempty"`
 	At         time.Time     `json:"at"`
 }
 

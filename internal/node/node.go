@@ -158,6 +158,9 @@ func (n *Node) buildChecks() ([]health.Entry, error) {
 		// The guard's own budget is check_timeout: it keeps room for a fence.
 		out = append(out, health.Entry{Checker: g, Timeout: g.Budget, Interval: config.DefaultCheckInterval})
 	}
+	if j := n.journalCheck(); j != nil {
+		out = append(out, *j)
+	}
 	return out, nil
 }
 
@@ -237,6 +240,7 @@ func (n *Node) Status(ctx context.Context) health.Report {
 	rep := n.Evaluate(ctx, true)
 	rep.VIP = n.VIPStatus()
 	rep.MySQL = n.MySQLStatus()
+	rep.Drain = n.DrainStatus()
 	return rep
 }
 
@@ -260,7 +264,7 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	if err != nil {
 		return drain.Plan{}, err
 	}
-	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout}
+	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout, Recovery: n.recovery()}
 	if n.local == nil {
 		return plan, nil
 	}
@@ -270,7 +274,9 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	}
 	plan.Preconditions = append(plan.Preconditions, ready)
 	frozen := &cutover.Frozen{}
-	plan.Steps = append(plan.Steps, &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout, Frozen: frozen})
+	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout, Frozen: frozen}
+	plan.Journal = journalFence(fence)
+	plan.Steps = append(plan.Steps, fence)
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
@@ -307,7 +313,7 @@ func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (s
 	if n.local != nil {
 		prepare = n.prepareStandby
 	}
-	return drain.Undrain(ctx, n.store, prepare, opt, out)
+	return drain.Undrain(ctx, n.store, n.recovery(), prepare, opt, out)
 }
 
 func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
@@ -416,5 +422,6 @@ func (n *Node) Server() (*server.Server, error) {
 	if n.local != nil {
 		opt.MySQL = n.MySQLStatus
 	}
+	opt.Drain = n.DrainStatus
 	return server.New(opt, n.log)
 }
