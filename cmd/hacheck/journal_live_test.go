@@ -330,7 +330,7 @@ func TestDrainUndrainKilled(t *testing.T) {
 	}
 	total := rounds(t, "HACHECK_FLIP_KILLS", 60)
 	var lastGen uint64
-	killedMid, finished, tempsSeen := 0, 0, 0
+	killedMid, finished, tempsSeen, changedBeforeKill := 0, 0, 0, 0
 	for round := range total {
 		args := []string{"undrain", "--config", n.config}
 		if round%2 == 0 {
@@ -351,6 +351,9 @@ func TestDrainUndrainKilled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: state.json after the kill: %v", round, err)
 		}
+		if s.Generation > lastGen {
+			changedBeforeKill++
+		}
 		if s.Generation < lastGen {
 			t.Fatalf("round %d: generation went back from %d to %d", round, lastGen, s.Generation)
 		}
@@ -362,10 +365,12 @@ func TestDrainUndrainKilled(t *testing.T) {
 		if left, _ := filepath.Glob(filepath.Join(n.stateDir(), ".*.tmp-*")); len(left) > 0 {
 			tempsSeen++
 		}
-		// The next command: it must leave no temp file.
-		next := "undrain"
+		// The next command, which also sets the state the next round's
+		// killed process changes (drain needs up, undrain drained): it
+		// must leave no temp file.
+		next := "drain"
 		if round%2 == 1 {
-			next = "drain"
+			next = "undrain"
 		}
 		nargs := []string{next}
 		if next == "drain" {
@@ -383,6 +388,6 @@ func TestDrainUndrainKilled(t *testing.T) {
 			lastGen = s.Generation
 		}
 	}
-	t.Logf("%d SIGKILLs of drain --force / undrain 0-20 ms after start: %d killed before exiting, %d had finished; state.json loaded every time, generation never went back (last %d), check agreed every time; %d kills left a temp file, the next command removed every one",
-		total, killedMid, finished, lastGen, tempsSeen)
+	t.Logf("%d SIGKILLs of drain --force / undrain 0-20 ms after start: %d killed before exiting, %d had finished; state.json loaded every time, generation never went back (last %d), check agreed every time; %d kills left a temp file, the next command removed every one; %d killed processes had changed the state before they died",
+		total, killedMid, finished, lastGen, tempsSeen, changedBeforeKill)
 }
