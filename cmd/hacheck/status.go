@@ -108,6 +108,9 @@ func printDrainStatus(w io.Writer, d *health.DrainStatus) {
 	if d == nil {
 		return
 	}
+	for _, op := range d.Interrupted {
+		fmt.Fprintf(w, "interrupted\t%s\n", op)
+	}
 	if j := d.Journal; j != nil {
 		fmt.Fprintf(w, "drain journal\t%s\n", j.Detail)
 	}

@@ -8,6 +8,9 @@ import "time"
 type DrainStatus struct {
 	Journal *DrainJournal `json:"journal,omitempty"`
 	Last    *LastDrain    `json:"last,omitempty"`
+	// Interrupted is each promote or follow killed midway, with the
+	// command that finishes it.
+	Interrupted []string `json:"interrupted_ops,omitempty"`
 }
 
 // DrainJournal is a drain journal found in the state directory.

@@ -82,7 +82,14 @@ func (n *Node) DrainStatus() *health.DrainStatus {
 	if r, ok, err := drain.LoadRecord(n.store); err == nil && ok {
 		ds.Last = &health.LastDrain{At: r.At, Outcome: r.Outcome, Error: r.Error, Recovery: r.Recovery, Recovered: r.Recovered}
 	}
-	if ds.Journal == nil && ds.Last == nil {
+	ops, err := cutover.Interrupted(n.cfg.StateDir)
+	for _, op := range ops {
+		ds.Interrupted = append(ds.Interrupted, op.String())
+	}
+	if err != nil {
+		ds.Interrupted = append(ds.Interrupted, err.Error())
+	}
+	if ds.Journal == nil && ds.Last == nil && len(ds.Interrupted) == 0 {
 		return nil
 	}
 	return &ds

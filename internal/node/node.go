@@ -386,7 +386,12 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%w: peer.mysql_dsn: %v", ErrFollowConfig, err)
 	}
-	opt := cutover.FollowOptions{Host: host, Port: port, User: n.cfg.Replication.User, Password: n.cfg.Replication.Password, Wait: n.cfg.Drain.CatchupTimeout}
+	jw, err := cutover.BeginOp(n.cfg.StateDir, cutover.OpFollow, "check")
+	if err != nil {
+		return err
+	}
+	defer jw.Done()
+	opt := cutover.FollowOptions{Host: host, Port: port, User: n.cfg.Replication.User, Password: n.cfg.Replication.Password, Wait: n.cfg.Drain.CatchupTimeout, Step: jw.Step}
 	for {
 		err = cutover.Follow(ctx, n.local, n.peerDB, opt, out)
 		if err == nil || retry <= 0 || !errors.Is(err, cutover.ErrPeerNotPrimary) || ctx.Err() != nil {
