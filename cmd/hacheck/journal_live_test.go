@@ -391,3 +391,55 @@ func TestDrainUndrainKilled(t *testing.T) {
 	t.Logf("%d SIGKILLs of drain --force / undrain 0-20 ms after start: %d killed before exiting, %d had finished; state.json loaded every time, generation never went back (last %d), check agreed every time; %d kills left a temp file, the next command removed every one; %d killed processes had changed the state before they died",
 		total, killedMid, finished, lastGen, tempsSeen, changedBeforeKill)
 }
+
+// TestLiveFollowKilledIsShown: `hacheck follow` killed at each of its
+// steps leaves a journal that `status` shows with the command to run, and
+// that command finishes the follow and removes it.
+func TestLiveFollowKilledIsShown(t *testing.T) {
+	bin := buildHacheck(t)
+	a, b := livePair(t, "", "")
+	stateDir := filepath.Join(a.dir, "state")
+	a.must("drain", "--reason", "follow kill test")
+	if out := b.must("notify", "INSTANCE", "VI_1", "MASTER", "100"); !strings.Contains(out, "promoted") {
+		t.Fatalf("notify MASTER: %s", out)
+	}
+	followStep := func() string {
+		var j struct{ Step string }
+		ok, err := state.LoadJSON(filepath.Join(stateDir, "follow.journal.json"), &j)
+		if err != nil || !ok {
+			return ""
+		}
+		return j.Step
+	}
+	for _, at := range []string{"change-source", "start-replica", "wait-running"} {
+		// From scratch each time: A fenced, not replicating.
+		a.srv.Exec(t, "STOP SLAVE", "RESET SLAVE ALL")
+		cmd := exec.Command(bin, "follow", "--config", a.config)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); followStep() != at; time.Sleep(200 * time.Microsecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("follow never reached %s:\n%s", at, out.String())
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		_, text, _ := a.hacheck("status")
+		if !strings.Contains(text, "INTERRUPTED: follow") || !strings.Contains(text, "run `hacheck follow`") {
+			t.Fatalf("killed at %s: status does not show the interrupted follow:\n%s", at, text)
+		}
+		a.must("follow")
+		if followStep() != "" {
+			t.Fatalf("killed at %s: journal left after hacheck follow", at)
+		}
+		if _, text, _ = a.hacheck("status"); strings.Contains(text, "INTERRUPTED: follow") {
+			t.Fatalf("status still shows the follow after it was run again:\n%s", text)
+		}
+		t.Logf("follow killed at step %s: status showed it; `hacheck follow` then finished it", at)
+	}
+}
