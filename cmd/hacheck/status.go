@@ -102,6 +102,7 @@ func printStatus(w io.Writer, rep health.Report) {
 	if m := rep.MySQL; m != nil {
 		fmt.Fprintf(tw, "mysql\t%s after %s (seq %d, %s): %s\n", m.Action, m.Event, m.Seq, m.At.Local().Format(time.RFC3339), m.Detail)
 	}
+	printDrainStatus(tw, rep.Drain)
 	tw.Flush()
 	if len(rep.Checks) == 0 {
 		fmt.Fprintln(w, "checks: none configured")
@@ -130,4 +131,28 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printDrainStatus shows a drain journal (running or interrupted) and the
+// last drain, with what recovery did when it was interrupted.
+func printDrainStatus(w io.Writer, d *health.DrainStatus) {
+	if d == nil {
+		return
+	}
+	for _, op := range d.Interrupted {
+		fmt.Fprintf(w, "interrupted\t%s\n", op)
+	}
+	if j := d.Journal; j != nil {
+		fmt.Fprintf(w, "drain journal\t%s\n", j.Detail)
+	}
+	if l := d.Last; l != nil {
+		line := fmt.Sprintf("%s at %s", l.Outcome, l.At.Local().Format(time.RFC3339))
+		if l.Error != "" {
+			line += ": " + l.Error
+		}
+		fmt.Fprintf(w, "last drain\t%s\n", line)
+		if l.Recovery != "" {
+			fmt.Fprintf(w, "recovery\t%s (%s)\n", l.Recovery, l.Recovered.Local().Format(time.RFC3339))
+		}
+	}
 }

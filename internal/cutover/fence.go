@@ -34,6 +34,13 @@ type Fence struct {
 	Kill    bool          // mysql.fence_kill: kill what holds the fence up (fencekill.go)
 	Grace   time.Duration // mysql.fence_grace: wait this long before killing
 	Frozen  *Frozen
+	// Intent, when set, is given the saved state just before the fence is
+	// issued; an error stops the step before it changes anything. The
+	// drain journal keeps it, so that a drain killed midway is undone
+	// exactly (see UndoFence). Fenced, when set, is given the frozen
+	// position.
+	Intent func(prior db.ReadOnlyState) error
+	Fenced func(pos string) error
 
 	Killed []db.KilledConn // connections the fence killed
 	Waited time.Duration        // how long the fence waited to land
@@ -58,6 +65,11 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	f.prior, f.issued = st, false
 	start := time.Now()
 	if !st.Fenced() {
+		if f.Intent != nil {
+			if err := f.Intent(st); err != nil {
+				return fmt.Errorf("fence not issued: %w", err)
+			}
+		}
 		f.issued = true
 		if err := f.setFence(fctx, out); err != nil {
 			if fctx.Err() != nil && ctx.Err() == nil {
@@ -73,6 +85,11 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 		return f.failed(ctx, out, fmt.Errorf("read the frozen gtid position: %w", err))
 	}
 	f.Frozen.Position, f.Frozen.FencedAt = pos, time.Now()
+	if f.Fenced != nil {
+		if err := f.Fenced(pos); err != nil {
+			fmt.Fprintf(out, "  warning: %v\n", err)
+		}
+	}
 	if !f.issued {
 		fmt.Fprintf(out, "  %s was already read-only (%s); frozen GTID position %q\n", f.Local, st, pos)
 	} else {

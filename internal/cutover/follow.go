@@ -23,6 +23,9 @@ type FollowOptions struct {
 	// and to the peer's (mysql.query_timeout, peer.timeout); zero takes
 	// each server's own, as opened.
 	QueryTimeout, PeerTimeout time.Duration
+	// Step, when set, is told each step before it is taken (the follow
+	// journal: see OpWriter).
+	Step func(step string)
 }
 
 // Follow makes local (a fenced old primary) a GTID replica of peer (the new
@@ -69,10 +72,17 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 	if !ok {
 		return fmt.Errorf("%s has transactions that %s lacks (local position %q is not contained in the peer's): following would hide them; resolve by hand", local, peer, pos)
 	}
+	step := func(s string) {
+		if opt.Step != nil {
+			opt.Step(s)
+		}
+	}
 	src := db.Source{Host: opt.Host, Port: opt.Port, User: opt.User, Password: opt.Password}
+	step("change-source")
 	if err := boundedErr(ctx, q, func(ctx context.Context) error { return local.ChangeSource(ctx, src) }); err != nil {
 		return err
 	}
+	step("start-replica")
 	if err := boundedErr(ctx, q, local.StartReplica); err != nil {
 		return err
 	}
@@ -81,6 +91,7 @@ func Follow(ctx context.Context, local, peer DB, opt FollowOptions, out io.Write
 		wait = 5 * time.Second
 	}
 	deadline := time.Now().Add(wait)
+	step("wait-running")
 	for {
 		st, err := bounded(ctx, q, local.ReplicaStatus)
 		if err != nil {

@@ -188,7 +188,9 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 	switch plan {
 	case planPromote:
 		applied.plan = PlanPromote
+		jw := n.beginPromote()
 		out, err = Promote(ctx, n.Local, n.Peer, n.Promote)
+		jw.Done()
 	case planFence:
 		applied.plan = PlanFence
 		out, err = n.fence(ctx)
@@ -281,7 +283,9 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	}
 	opt := n.Promote
 	opt.Force = force
+	jw := n.beginPromote()
 	out, err := Promote(ctx, n.Local, n.Peer, opt)
+	jw.Done()
 	out.Detail = "promote by hand: " + out.Detail
 	n.tellRoles(out)
 	return n.record(ctx, last, applied{event: "PROMOTE", started: started, stamp: stamp, plan: PlanPromote}, out, err)

@@ -9,6 +9,11 @@
 //
 // The whole operation holds the state's operation lock, so two drains (or
 // a drain and an undrain) never interleave.
+//
+// A drain with steps writes its intent to the drain journal before the
+// first step and updates it per step (journal.go); a drain killed midway
+// is recovered by the next hacheck that looks (recover.go): before the flip
+// its fence is undone, after it the record is completed.
 package drain
 
 import (
@@ -42,6 +47,12 @@ type Plan struct {
 	// KeepSteps, when set, skips the undo of steps on failure (e.g.
 	// --keep-fenced).
 	KeepSteps bool
+	// Journal, when set, is the journal the steps report to (the fence
+	// saves its prior state there before it is issued); Run creates one
+	// when it is nil.
+	Journal *JournalWriter
+	// Recovery is how an interrupted drain found by this one is recovered.
+	Recovery Recovery
 }
 
 // Options of one drain.
@@ -89,6 +100,13 @@ var ErrRefused = errors.New("drain refused")
 // could not do its job (state directory unwritable, lock busy).
 func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (res Result, err error) {
 	started := time.Now()
+	release, err := st.OpLock(ctx)
+	if err != nil {
+		return Result{Outcome: Refused}, err
+	}
+	defer release()
+	// The record is written under the lock, like the journal: temp files of
+	// either found under it are a dead writer's.
 	defer func() {
 		if Counted(opt, res, err) {
 			rec := NewRecord(started, opt, res, err)
@@ -102,13 +120,14 @@ func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 }
 
 func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (Result, error) {
-	release, err := st.OpLock(ctx)
-	if err != nil {
-		return Result{Outcome: Refused}, err
+	if _, err := recoverLocked(ctx, st, plan.Recovery, out); err != nil {
+		if !opt.Force || opt.DryRun {
+			return Result{Outcome: Refused}, fmt.Errorf("%w: %v; nothing was changed (run `hacheck status` to retry the recovery)", ErrRefused, err)
+		}
+		fmt.Fprintf(out, "warning: %v; --force drains anyway\n", err)
 	}
-	defer release()
-
-	if cur, err := st.Load(); err == nil && !cur.IsUp() {
+	cur, curErr := st.Load()
+	if curErr == nil && !cur.IsUp() {
 		fmt.Fprintf(out, "already drained (since %s by %s: %s); nothing to do\n", cur.ChangedAt.Format(time.RFC3339), cur.ChangedBy, cur.Reason)
 		return Result{Outcome: AlreadyDrained, State: cur}, nil
 	}
@@ -146,6 +165,16 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 			res.Outcome = DryRunPassed
 			return res, nil
 		}
+		if len(plan.Steps) > 0 {
+			// The intent, durably, before the first step touches anything.
+			if plan.Journal == nil {
+				plan.Journal = &JournalWriter{}
+			}
+			if err := plan.Journal.begin(st, opt, plan.Steps, cur.Generation); err != nil {
+				res.Outcome = Refused
+				return res, fmt.Errorf("%w: %v; nothing was changed", ErrRefused, err)
+			}
+		}
 		if err := runSteps(ctx, plan, out, &res, phase); err != nil {
 			return res, err
 		}
@@ -155,9 +184,18 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		// Interrupted or out of time after the steps: do not flip late.
 		if !opt.Force && !plan.KeepSteps {
 			undo(plan, len(plan.Steps), out)
+		} else {
+			plan.finishJournal(out)
 		}
 		res.Outcome = Refused
 		return res, fmt.Errorf("%w: interrupted before the flip (%v); nothing was changed", ErrRefused, err)
+	}
+	if plan.Journal != nil {
+		if err := plan.Journal.step("flip"); err != nil {
+			undo(plan, len(plan.Steps), out)
+			res.Outcome = Refused
+			return res, fmt.Errorf("%w: %v; nothing was changed", ErrRefused, err)
+		}
 	}
 	start := time.Now()
 	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
@@ -166,10 +204,14 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		// The state did not change: undo the steps so nothing is left half done.
 		if !opt.Force && !plan.KeepSteps {
 			undo(plan, len(plan.Steps), out)
+		} else {
+			plan.finishJournal(out)
 		}
 		res.Outcome = Refused
 		return res, fmt.Errorf("mark drained: %w", err)
 	}
+	// The flip is done: the journal has served.
+	plan.finishJournal(out)
 	res.State = s
 	res.Outcome = Drained
 	if !changed {
@@ -182,7 +224,13 @@ func runSteps(ctx context.Context, plan Plan, out io.Writer, res *Result, phase 
 	for i, s := range plan.Steps {
 		start := time.Now()
 		fmt.Fprintf(out, "step %s: running\n", s.Name())
-		err := s.Do(ctx, out)
+		var err error
+		if plan.Journal != nil {
+			err = plan.Journal.step(s.Name())
+		}
+		if err == nil {
+			err = s.Do(ctx, out)
+		}
 		phase(s.Name(), start)
 		if err == nil {
 			fmt.Fprintf(out, "step %s: done in %s\n", s.Name(), time.Since(start).Round(time.Millisecond))
@@ -193,6 +241,7 @@ func runSteps(ctx context.Context, plan Plan, out io.Writer, res *Result, phase 
 		res.Outcome = Refused
 		if plan.KeepSteps {
 			fmt.Fprintln(out, "leaving the steps already done in place, as asked")
+			plan.finishJournal(out)
 		} else {
 			undo(plan, i, out)
 		}
@@ -202,17 +251,36 @@ func runSteps(ctx context.Context, plan Plan, out io.Writer, res *Result, phase 
 }
 
 // undo reverts steps [0, n) in reverse order. It uses its own deadline:
-// the drain's may already have passed, and an undo must still happen.
+// the drain's may already have passed, and an undo must still happen. When
+// every undo succeeded the journal is removed; otherwise it stays, and the
+// next hacheck that looks once this drain has ended tries the undo again.
 func undo(plan Plan, n int, out io.Writer) {
+	ok := true
 	for i := n - 1; i >= 0; i-- {
 		s := plan.Steps[i]
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.Undo(ctx, out); err != nil {
+			ok = false
 			fmt.Fprintf(out, "undo %s: FAILED: %v (fix this by hand)\n", s.Name(), err)
 		} else {
 			fmt.Fprintf(out, "undo %s: done\n", s.Name())
 		}
 		cancel()
+	}
+	if ok {
+		plan.finishJournal(out)
+	} else if plan.Journal != nil {
+		fmt.Fprintf(out, "the drain journal (%s) stays: the next hacheck to run tries the undo again\n", JournalName)
+	}
+}
+
+// finishJournal removes the journal: the drain ended as it should.
+func (plan Plan) finishJournal(out io.Writer) {
+	if plan.Journal == nil {
+		return
+	}
+	if err := plan.Journal.done(); err != nil {
+		fmt.Fprintf(out, "warning: %v\n", err)
 	}
 }
 
@@ -222,12 +290,18 @@ func undo(plan Plan, n int, out io.Writer) {
 // node's server an eligible standby: see cutover.PrepareStandby); if it
 // fails, the state is unchanged. The CLI and the HTTP admin API both call
 // it, through internal/node.
-func Undrain(ctx context.Context, st state.Store, prepare func(context.Context, io.Writer) error, opt Options, out io.Writer) (state.State, bool, error) {
+//
+// An interrupted drain found first is recovered (see Recover); if that
+// fails, the undrain is refused.
+func Undrain(ctx context.Context, st state.Store, rec Recovery, prepare func(context.Context, io.Writer) error, opt Options, out io.Writer) (state.State, bool, error) {
 	release, err := st.OpLock(ctx)
 	if err != nil {
 		return state.State{}, false, err
 	}
 	defer release()
+	if _, err := recoverLocked(ctx, st, rec, out); err != nil {
+		return state.State{}, false, fmt.Errorf("%w: %v; the state is unchanged", ErrRefused, err)
+	}
 	if prepare != nil {
 		if err := prepare(ctx, out); err != nil {
 			return state.State{}, false, fmt.Errorf("%w: %v; the state is unchanged", ErrRefused, err)

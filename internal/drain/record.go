@@ -16,7 +16,7 @@ const RecordName = "last_drain.json"
 // Record is the content of last_drain.json.
 type Record struct {
 	At       time.Time     `json:"at"`
-	Outcome  string        `json:"outcome"` // drained or refused
+	Outcome  string        `json:"outcome"` // drained, refused, or interrupted (recovered by a later hacheck)
 	Error    string        `json:"error,omitempty"`
 	By       string        `json:"by"`
 	Via      string        `json:"via"`
@@ -28,6 +28,11 @@ type Record struct {
 	// Killed lists the connections the fence killed because they held it
 	// up (mysql.fence_kill).
 	Killed []db.KilledConn `json:"killed,omitempty"`
+	// An interrupted drain: the step it reached, when a later hacheck
+	// recovered it and what that did ("interrupted drain rolled back: ...").
+	Step      string    `json:"step,omitempty"`
+	Recovered time.Time `json:"recovered_at,omitzero"`
+	Recovery  string    `json:"recovery,omitempty"`
 }
 
 // PhaseRecord is one phase of Record, in seconds.

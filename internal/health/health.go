@@ -27,11 +27,11 @@ type Entry struct {
 // status and /status: the last keepalived event applied by `hacheck
 // notify` (or `hacheck promote`) and what it did.
 type MySQLStatus struct {
-	Seq      uint64    `json:"seq"`
-	Event    string    `json:"event"`  // MASTER, BACKUP, FAULT, STOP, or PROMOTE (manual)
-	Action   string    `json:"action"` // promoted, writable, fenced, refused, ignored, failed
-	Detail   string    `json:"detail"`
-	ReadOnly *bool     `json:"read_only,omitempty"`
+	Seq      uint64 `json:"seq"`
+	Event    string `json:"event"`  // MASTER, BACKUP, FAULT, STOP, or PROMOTE (manual)
+	Action   string `json:"action"` // promoted, writable, fenced, refused, ignored, failed
+	Detail   string `json:"detail"`
+	ReadOnly *bool  `json:"read_only,omitempty"`
 	// Diverged: the decision found the peer's server ahead of this one
 	// while this one did not replicate (caught up first, or refused).
 	Diverged bool      `json:"diverged,omitempty"`
@@ -56,6 +56,7 @@ type Report struct {
 	Checks     []CheckReport `json:"checks"`
 	VIP        *vip.Status   `json:"vip,omitempty"`
 	MySQL      *MySQLStatus  `json:"mysql,omitempty"`
+	Drain      *DrainStatus  `json:"drain,omitempty"`
 	// Role is this node's database role as read now (not as recorded).
 	Role *Role     `json:"role,omitempty"`
 	At   time.Time `json:"at"`

@@ -170,6 +170,9 @@ func (n *Node) buildChecks() ([]health.Entry, error) {
 		// The guard's own budget is check_timeout: it keeps room for a fence.
 		out = append(out, health.Entry{Checker: g, Timeout: g.Budget, Interval: config.DefaultCheckInterval})
 	}
+	if j := n.journalCheck(); j != nil {
+		out = append(out, *j)
+	}
 	return out, nil
 }
 
@@ -253,6 +256,7 @@ func (n *Node) Status(ctx context.Context) health.Report {
 		role := n.Role(ctx)
 		rep.Role = &role
 	}
+	rep.Drain = n.DrainStatus()
 	return rep
 }
 
@@ -276,7 +280,7 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	if err != nil {
 		return drain.Plan{}, err
 	}
-	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout}
+	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout, Recovery: n.recovery()}
 	g, err := n.galeraPrecondition()
 	if err != nil {
 		return drain.Plan{}, err
@@ -293,8 +297,10 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	}
 	plan.Preconditions = append(plan.Preconditions, ready)
 	frozen := &cutover.Frozen{}
-	plan.Steps = append(plan.Steps, &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
-		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen})
+	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
+		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen}
+	plan.Journal = journalFence(fence)
+	plan.Steps = append(plan.Steps, fence)
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
@@ -341,7 +347,7 @@ func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (s
 		}
 		return nil
 	}
-	return drain.Undrain(ctx, n.store, prepare, opt, out)
+	return drain.Undrain(ctx, n.store, n.recovery(), prepare, opt, out)
 }
 
 func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
@@ -422,6 +428,12 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	if err != nil {
 		return err
 	}
+	jw, err := cutover.BeginOp(n.cfg.StateDir, cutover.OpFollow, "check")
+	if err != nil {
+		return err
+	}
+	defer jw.Done()
+	opt.Step = jw.Step
 	for {
 		err = cutover.Follow(ctx, n.local, n.peerDB, opt, out)
 		if err == nil {
@@ -481,6 +493,7 @@ func (n *Node) Server() (*server.Server, error) {
 		opt.Reconcile = rec.Step
 		opt.ReconcileStats = rec.Stats
 	}
+	opt.Drain = n.DrainStatus
 	return server.New(opt, n.log)
 }
 

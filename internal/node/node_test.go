@@ -54,8 +54,11 @@ checks:
 	if len(n.pools) != 3 {
 		t.Errorf("%d pools for 3 distinct DSNs", len(n.pools))
 	}
-	if len(n.checks) != 4 {
+	if len(n.checks) != 5 {
 		t.Fatalf("checks: %+v", n.checks)
+	}
+	if j, ok := n.checks[4].Checker.(*drain.JournalCheck); !ok || j.Recovery.UndoFence == nil || j.Store.Dir != cfg.StateDir {
+		t.Fatalf("drain journal entry %+v", n.checks[4])
 	}
 	rep, ok := n.checks[0].Checker.(*check.MySQLReplica)
 	if !ok || rep.Server != n.local || rep.MaxLag != 10*time.Second {

@@ -38,6 +38,8 @@ type Options struct {
 	VIP func() *vip.Status
 	// MySQL reads the last database decision for /status; nil: none.
 	MySQL func() *health.MySQLStatus
+	// Drain reads the drain journal and last drain for /status; nil: none.
+	Drain func() *health.DrainStatus
 	// Admin API (admin.*): off unless Enabled; Ops carries it out.
 	Admin        Admin
 	Ops          Operator
@@ -213,6 +215,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	rep.MySQL = s.mysqlStatus()
 	if role, ok := s.roles.fresh(time.Now(), s.roleLimit()); ok {
 		rep.Role = &role
+	}
+	if s.opt.Drain != nil {
+		rep.Drain = s.opt.Drain()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -62,7 +62,7 @@ func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (d
 }
 
 func (o testOps) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {
-	return drain.Undrain(ctx, o.store, nil, opt, out)
+	return drain.Undrain(ctx, o.store, drain.Recovery{}, nil, opt, out)
 }
 
 // start runs a real server on a free port and returns its base URL and a

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // WriteFileAtomic replaces path with data so that a reader, or a crash at
@@ -61,6 +63,39 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync directory %s: %w", dir, serr)
 	}
 	return cerr
+}
+
+// RemoveTemps deletes the temp files of WriteFileAtomic for the files
+// named in names (base names in dir) that are older than minAge. A caller
+// that holds the lock every writer of those files takes passes 0: no live
+// writer can own one of them then.
+func RemoveTemps(dir string, minAge time.Duration, names ...string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		n := e.Name()
+		if !isTempOf(n, names) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= minAge {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isTempOf(name string, bases []string) bool {
+	for _, b := range bases {
+		if strings.HasPrefix(name, "."+b+".tmp-") {
+			return true
+		}
+	}
+	return false
 }
 
 // SaveJSON writes v as indented JSON to path, atomically.

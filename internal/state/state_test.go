@@ -181,16 +181,34 @@ func TestStaleTempFilesRemoved(t *testing.T) {
 	st := Store{Dir: t.TempDir()}
 	stale := filepath.Join(st.Dir, "."+FileName+".tmp-123")
 	os.WriteFile(stale, []byte("half"), 0o644)
-	fresh := filepath.Join(st.Dir, "."+TrackName+".tmp-456") // a writer may be about to rename it
+	// Every writer of the track file holds the lock: under it, even a
+	// fresh temp file of it is a dead writer's.
+	fresh := filepath.Join(st.Dir, "."+TrackName+".tmp-456")
 	os.WriteFile(fresh, []byte("1"), 0o644)
+	other := filepath.Join(st.Dir, ".last_drain.json.tmp-789") // written under another lock
+	os.WriteFile(other, []byte("{"), 0o644)
 	old := time.Now().Add(-2 * staleTempAge)
 	os.Chtimes(stale, old, old)
 	st.Set(Change{To: Up})
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Fatal("stale temp file left behind")
+	for _, p := range []string{stale, fresh} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("temp file %s left behind by the next write", filepath.Base(p))
+		}
 	}
-	if _, err := os.Stat(fresh); err != nil {
-		t.Fatal("a fresh temp file was removed under a writer")
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal("a temp file of a file written under another lock was removed")
+	}
+	if err := RemoveTemps(st.Dir, time.Hour, "last_drain.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal("RemoveTemps removed a temp file younger than minAge")
+	}
+	if err := RemoveTemps(st.Dir, 0, "last_drain.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(other); !os.IsNotExist(err) {
+		t.Fatal("RemoveTemps with minAge 0 left the temp file")
 	}
 }
 
@@ -234,6 +252,13 @@ func TestKill9NeverCorrupts(t *testing.T) {
 		if s.Generation == 0 {
 			t.Fatalf("round %d: generation 0", round)
 		}
+	}
+	// The next write removes whatever temp file a killed writer left.
+	if _, _, err := st.Set(Change{To: Up, Reason: "after the kills"}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) > 0 {
+		t.Fatalf("temp files left after the next write: %v", left)
 	}
 }
 

@@ -1,0 +1,253 @@
+package drain
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hacheck/hacheck/internal/db"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// JournalName is the drain journal, in the state directory. A drain that
+// will change the database writes it before its first step (its intent:
+// the steps, who runs them), updates it before each step and when the
+// fence's saved state and the frozen position are known, and removes it
+// once the flip is done or the steps are undone. A journal found without a
+// live owner is an interrupted drain: see Decide and Recover.
+const JournalName = "drain.journal.json"
+
+// JournalVersion is the schema version of the journal.
+const JournalVersion = 1
+
+// Journal is the content of drain.journal.json.
+type Journal struct {
+	Version int       `json:"version"`
+	Op      string    `json:"op"` // "drain"
+	Owner   Owner     `json:"owner"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	Reason  string    `json:"reason,omitempty"`
+	By      string    `json:"by"`
+	Via     string    `json:"via"`
+	// Plan is what the drain will do, in order: its steps, then "flip".
+	Plan []string `json:"plan"`
+	// Step is the one reached: the step running (or about to), or "flip".
+	Step string `json:"step"`
+	// Generation is the generation of state.json (up) when the drain
+	// started: a later one means the flip happened.
+	Generation uint64 `json:"generation"`
+	// Fence is set just before the fence is issued: what undoing it must
+	// put back.
+	Fence *FenceIntent `json:"fence,omitempty"`
+	// Frozen is the GTID position read once the fence landed.
+	Frozen string `json:"frozen_position,omitempty"`
+}
+
+// FenceIntent is the state of this node's server saved before the fence,
+// as the journal keeps it.
+type FenceIntent struct {
+	Server        string `json:"server"`
+	Dialect       string `json:"dialect"`
+	ReadOnly      bool   `json:"read_only"`
+	SuperReadOnly bool   `json:"super_read_only,omitempty"`
+}
+
+// NewFenceIntent records prior, the state of server before the fence.
+func NewFenceIntent(server string, prior db.ReadOnlyState) FenceIntent {
+	return FenceIntent{Server: server, Dialect: prior.Dialect.String(), ReadOnly: prior.ReadOnly, SuperReadOnly: prior.SuperReadOnly}
+}
+
+// Prior is the saved state as the db package reads it.
+func (f FenceIntent) Prior() db.ReadOnlyState {
+	st := db.ReadOnlyState{Dialect: db.MariaDB, ReadOnly: f.ReadOnly, SuperReadOnly: f.SuperReadOnly}
+	if f.Dialect == db.MySQL.String() {
+		st.Dialect = db.MySQL
+	}
+	return st
+}
+
+// Owner is the process that writes a journal (see state.Owner).
+type Owner = state.Owner
+
+// Self and Look are state's: the running process, and what is known now
+// of a journal's owner.
+var (
+	Self = state.Self
+	Look = state.Look
+)
+
+// Action is what the next hacheck does about a journal.
+type Action int
+
+const (
+	NoJournal   Action = iota // nothing was interrupted
+	InProgress                // the owner is alive: a drain is running; leave it alone
+	RollBack                  // interrupted before the flip: undo the fence, the state stays up
+	Complete                  // interrupted after the flip: nothing to undo, complete the record
+	LeaveFenced               // the state is unusable: do not unfence, complete the record
+)
+
+func (a Action) String() string {
+	switch a {
+	case NoJournal:
+		return "none"
+	case InProgress:
+		return "in_progress"
+	case RollBack:
+		return "rolled_back"
+	case Complete:
+		return "completed"
+	case LeaveFenced:
+		return "left_fenced"
+	}
+	return "unknown"
+}
+
+// Decision is what recovery does about one journal, and why.
+type Decision struct {
+	Action  Action
+	Unfence bool // RollBack: the fence was (or may have been) issued, put back Fence
+	Why     string
+}
+
+// Decide is the recovery rule for a journal j found when its owner is
+// alive or not (ownerAlive), with state.json as loaded now (cur, curErr).
+// It is pure; Recover carries it out under the operation lock.
+//
+//   - owner alive: a drain is running: InProgress, touch nothing;
+//   - state.json up: the flip did not happen (it is one atomic rename), so
+//     the VIP never moved: RollBack, undoing the fence if the journal says
+//     it was about to be issued, exactly as a refused drain does;
+//   - state.json drained: the flip happened (keepalived moves the VIP, the
+//     peer is promoted): Complete, nothing to undo; the fence stays;
+//   - state.json missing or corrupt: the node is not eligible for the VIP
+//     and whether the flip happened is unknown: LeaveFenced.
+func Decide(j Journal, ownerAlive bool, cur state.State, curErr error) Decision {
+	if ownerAlive {
+		return Decision{Action: InProgress, Why: fmt.Sprintf("a drain is running (%s, step %s)", j.Owner, j.Step)}
+	}
+	if curErr != nil {
+		return Decision{Action: LeaveFenced, Why: fmt.Sprintf("state.json is unusable (%v): whether the flip happened is unknown, so the server is left as it is", curErr)}
+	}
+	if !cur.IsUp() {
+		return Decision{Action: Complete, Why: fmt.Sprintf("the flip had happened (state %s, generation %d): nothing to undo", cur.State, cur.Generation)}
+	}
+	d := Decision{Action: RollBack, Unfence: j.Fence != nil}
+	if d.Unfence {
+		d.Why = fmt.Sprintf("killed at step %s, before the flip (state up, generation %d): the VIP never moved, so the fence is undone", j.Step, cur.Generation)
+	} else {
+		d.Why = fmt.Sprintf("killed at step %s, before the fence and the flip: nothing to undo", j.Step)
+	}
+	return d
+}
+
+// ErrNoJournal is returned by LoadJournal when there is none.
+var ErrNoJournal = errors.New("no drain journal")
+
+// LoadJournal reads drain.journal.json.
+func LoadJournal(st state.Store) (Journal, error) {
+	var j Journal
+	ok, err := state.LoadJSON(journalPath(st), &j)
+	if err != nil {
+		return Journal{}, fmt.Errorf("read drain journal: %w", err)
+	}
+	if !ok {
+		return Journal{}, ErrNoJournal
+	}
+	if j.Version != JournalVersion {
+		return Journal{}, fmt.Errorf("read drain journal: unknown version %d", j.Version)
+	}
+	return j, nil
+}
+
+func journalPath(st state.Store) string { return filepath.Join(st.Dir, JournalName) }
+
+// removeJournal deletes the journal durably (the directory is synced by
+// the next atomic write; a journal that reappears after a power loss is
+// recovered again, which is idempotent).
+func removeJournal(st state.Store) error {
+	if err := os.Remove(journalPath(st)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove drain journal: %w", err)
+	}
+	return nil
+}
+
+// JournalWriter keeps the journal of one running drain. Run starts it; the
+// steps that know what undoing them needs (the fence) report through
+// Fence and Frozen. Its methods are safe to call from the steps; before
+// Run has begun the journal (and after it is done) they do nothing.
+type JournalWriter struct {
+	mu     sync.Mutex
+	st     state.Store
+	j      Journal
+	active bool
+}
+
+func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uint64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now().UTC()
+	w.st = st
+	w.j = Journal{Version: JournalVersion, Op: "drain", Owner: Self(), Started: now, Updated: now,
+		Reason: opt.Reason, By: opt.By, Via: opt.Via, Generation: gen, Step: "start"}
+	if w.j.By == "" {
+		w.j.By = state.Actor()
+	}
+	for _, s := range steps {
+		w.j.Plan = append(w.j.Plan, s.Name())
+	}
+	w.j.Plan = append(w.j.Plan, "flip")
+	w.active = true
+	return w.saveLocked()
+}
+
+func (w *JournalWriter) saveLocked() error {
+	if !w.active {
+		return nil
+	}
+	w.j.Updated = time.Now().UTC()
+	if err := state.SaveJSON(journalPath(w.st), w.j); err != nil {
+		return fmt.Errorf("write drain journal: %w", err)
+	}
+	return nil
+}
+
+func (w *JournalWriter) step(name string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.j.Step = name
+	return w.saveLocked()
+}
+
+// Fence records, before the fence is issued, the state it must put back.
+// An error means the intent is not durable: the fence must not be issued.
+func (w *JournalWriter) Fence(server string, prior db.ReadOnlyState) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := NewFenceIntent(server, prior)
+	w.j.Fence = &f
+	return w.saveLocked()
+}
+
+// Frozen records the frozen GTID position.
+func (w *JournalWriter) Frozen(pos string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.j.Frozen = pos
+	return w.saveLocked()
+}
+
+// done removes the journal: the flip is done, or the steps are undone.
+func (w *JournalWriter) done() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.active {
+		return nil
+	}
+	w.active = false
+	return removeJournal(w.st)
+}
