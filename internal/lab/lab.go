@@ -49,6 +49,15 @@ const (
 	ifName      = "eth0"
 )
 
+// VRRP priorities of the lab's nodes, as examples/keepalived.conf
+// recommends: high and distinct, so the node that takes over after a
+// FAULT waits only its skew time, (256 - priority)/256 x advert_int (8 and
+// 12 ms at advert_int 1). 255 is reserved for the address owner.
+const (
+	PriorityA = 254
+	PriorityB = 253
+)
+
 // Addresses used by every lab (documentation range, RFC 5737).
 var (
 	AddrA      = netip.MustParsePrefix("192.0.2.11/24")
@@ -158,8 +167,8 @@ func Layout(base, id string) (*Lab, error) {
 			KeepalivedLog:  filepath.Join(nd, "keepalived.log"),
 		}
 	}
-	l.A = mk("a", AddrA, 150)
-	l.B = mk("b", AddrB, 100)
+	l.A = mk("a", AddrA, PriorityA)
+	l.B = mk("b", AddrB, PriorityB)
 	l.Client = mk("c", AddrClient, 0)
 	return l, nil
 }
