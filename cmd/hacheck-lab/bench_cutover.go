@@ -82,6 +82,7 @@ type cutoverSummary struct {
 	acked      int
 	lost       int
 	overlaps   int
+	overlapAt  []string // when and how long each overlap was
 	violations []string
 }
 
@@ -128,8 +129,8 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("mode %s: %w", m.name, err)
 		}
 		if s.lost > 0 || s.overlaps > 0 || len(s.violations) > 0 {
-			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times, %d times a writable node without the VIP %v",
-				m.name, s.lost, s.overlaps, len(s.violations), s.violations[:min(3, len(s.violations))]))
+			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times %v, %d times a writable node without the VIP %v",
+				m.name, s.lost, s.overlaps, s.overlapAt, len(s.violations), s.violations[:min(3, len(s.violations))]))
 		}
 	}
 	printCutoverTable(stdout, order, res, *wc)
@@ -223,7 +224,7 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 			return s, fmt.Errorf("cutover %d (%s->%s): %w", i+1, from.Name, to.Name, err)
 		}
 		s.runs = append(s.runs, r)
-		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, msecs(r.vipMove), msecs(r.blocked))
+		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s at %s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, r.start.Format("15:04:05.000"), msecs(r.vipMove), msecs(r.blocked))
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			stopAll()
 			return s, err
@@ -237,7 +238,10 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		return s, err
 	}
 	s.acked, s.lost = len(acks), len(lost)
-	s.overlaps = len(mon.Overlaps())
+	for _, o := range mon.Overlaps() {
+		s.overlapAt = append(s.overlapAt, fmt.Sprintf("%s for %s", o.From.Format("15:04:05.000"), msecs(o.Duration())))
+	}
+	s.overlaps = len(s.overlapAt)
 	return s, mon.Err()
 }
 

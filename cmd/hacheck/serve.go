@@ -11,8 +11,10 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `Serve GET/HEAD /healthz (200 "true" or 503 "false", the same verdict as
 ` + "`hacheck check`" + `) and GET /status (JSON) on the listen address. Live checks run
 in the background on their own intervals; answers come from memory. serve also
-keeps keepalived.track consistent with state.json. SIGTERM or SIGINT stops it
-gracefully; stopping never changes the state.`,
+keeps keepalived.track consistent with state.json. At start it reads
+keepalived.config and warns when the node that takes over would wait more than
+50 ms (priority too low), on priority 255 or without nopreempt. SIGTERM or
+SIGINT stops it gracefully; stopping never changes the state.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			_, n, err := a.node()
@@ -20,6 +22,7 @@ gracefully; stopping never changes the state.`,
 				return err
 			}
 			defer n.Close()
+			n.WarnKeepalived()
 			srv, err := n.Server()
 			if err != nil {
 				return usageErr("%v", err)

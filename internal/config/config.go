@@ -49,7 +49,18 @@ type Config struct {
 	Promote     Promote
 	Admin       Admin
 	Agent       Agent
+	Keepalived  Keepalived
 }
+
+// Keepalived is what hacheck reads of keepalived's own configuration.
+type Keepalived struct {
+	// Config is keepalived.conf, read by `serve` at start to warn about
+	// settings that slow a move down ("" = do not look).
+	Config string
+}
+
+// DefaultKeepalivedConfig is where keepalived reads its configuration.
+const DefaultKeepalivedConfig = "/etc/keepalived/keepalived.conf"
 
 // Check is one configured live check.
 type Check struct {
@@ -161,6 +172,7 @@ func defaults() map[string]any {
 		"admin.token_file":      "",
 		"admin.socket":          "",
 		"agent.listen":          "",
+		"keepalived.config":     DefaultKeepalivedConfig,
 	}
 }
 
@@ -321,6 +333,11 @@ func Load(file string) (*Config, error) {
 		if err := checkHostPort(cfg.Agent.Listen, 0); err != nil {
 			bad("agent.listen", "%q: %v (write host:port, e.g. :8531, or leave empty to turn the agent off)", cfg.Agent.Listen, err)
 		}
+	}
+
+	cfg.Keepalived.Config = v.GetString("keepalived.config")
+	if cfg.Keepalived.Config != "" && !filepath.IsAbs(cfg.Keepalived.Config) {
+		bad("keepalived.config", "%q is not an absolute path (write e.g. %s, or \"\" not to look)", cfg.Keepalived.Config, DefaultKeepalivedConfig)
 	}
 
 	cfg.Checks = loadChecks(v, cfg, bad)

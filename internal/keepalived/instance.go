@@ -44,6 +44,8 @@ type Config struct {
 var (
 	paramDef = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
 	paramUse = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(\s|$)`)
+	// An undefined ${NAME} after the braces were spaced out (see line).
+	undefinedUse = regexp.MustCompile("\\$\x01([A-Za-z0-9_]*) } ")
 )
 
 // Parse reads the vrrp_instance blocks of a keepalived configuration text:
@@ -96,7 +98,13 @@ func (p *parser) line(n int, raw string) {
 		}
 		return u
 	})
-	f := strings.Fields(strings.NewReplacer("{", " { ", "}", " } ").Replace(text))
+	// An undefined ${NAME} stays as written (as keepalived leaves it): keep
+	// its braces out of the block structure.
+	text = strings.ReplaceAll(text, "${", "$\x01")
+	text = strings.NewReplacer("{", " { ", "}", " } ").Replace(text)
+	text = undefinedUse.ReplaceAllString(text, "$${$1}")
+	text = strings.ReplaceAll(text, "$\x01", "${")
+	f := strings.Fields(text)
 	for len(f) > 0 {
 		k := 0
 		for k < len(f) && f[k] != "{" && f[k] != "}" {
