@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -41,13 +40,6 @@ type Config struct {
 	Instances []Instance
 }
 
-var (
-	paramDef = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$`)
-	paramUse = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)(\s|$)`)
-	// An undefined ${NAME} after the braces were spaced out (see line).
-	undefinedUse = regexp.MustCompile("\\$\x01([A-Za-z0-9_]*) } ")
-)
-
 // Parse reads the vrrp_instance blocks of a keepalived configuration text:
 // priority, advert_int, version (or global_defs vrrp_version), nopreempt,
 // state and virtual_router_id. It applies keepalived's "$NAME=value"
@@ -81,8 +73,8 @@ type parser struct {
 
 func (p *parser) line(n int, raw string) {
 	text := strings.TrimSpace(raw)
-	if m := paramDef.FindStringSubmatch(text); m != nil {
-		p.params[m[1]] = strings.TrimSpace(m[2])
+	if name, value, ok := paramDefinition(text); ok {
+		p.params[name] = strings.TrimSpace(value)
 		return
 	}
 	if j := strings.IndexAny(text, "#!"); j >= 0 {
@@ -91,20 +83,14 @@ func (p *parser) line(n int, raw string) {
 	if strings.HasPrefix(text, "@") {
 		return
 	}
-	text = paramUse.ReplaceAllStringFunc(text, func(u string) string {
-		m := paramUse.FindStringSubmatch(u)
-		if v, ok := p.params[m[1]+m[2]]; ok {
-			return v + m[3]
+	var f []string
+	for _, tok := range tokens(text) {
+		if strings.Contains(tok, "$") && tok != "{" && tok != "}" {
+			f = append(f, strings.Fields(p.substitute(tok))...)
+		} else {
+			f = append(f, tok)
 		}
-		return u
-	})
-	// An undefined ${NAME} stays as written (as keepalived leaves it): keep
-	// its braces out of the block structure.
-	text = strings.ReplaceAll(text, "${", "$\x01")
-	text = strings.NewReplacer("{", " { ", "}", " } ").Replace(text)
-	text = undefinedUse.ReplaceAllString(text, "$${$1}")
-	text = strings.ReplaceAll(text, "$\x01", "${")
-	f := strings.Fields(text)
+	}
 	for len(f) > 0 {
 		k := 0
 		for k < len(f) && f[k] != "{" && f[k] != "}" {
@@ -216,6 +202,95 @@ func (p *parser) statement(words []string, line int) {
 		}
 		in.VRID = v
 	}
+}
+
+// paramDefinition reads a "$NAME=value" line.
+func paramDefinition(text string) (name, value string, ok bool) {
+	if !strings.HasPrefix(text, "$") {
+		return "", "", false
+	}
+	name, value, ok = strings.Cut(text[1:], "=")
+	if !ok || !isName(name) {
+		return "", "", false
+	}
+	return name, value, true
+}
+
+func isName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokens splits a line into words and the braces "{" and "}", except the
+// braces of a ${NAME} use.
+func tokens(text string) []string {
+	var out []string
+	word := -1 // start of the current word
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '$' && i+1 < len(text) && text[i+1] == '{':
+			if j := strings.IndexByte(text[i:], '}'); j > 0 {
+				if word < 0 {
+					word = i
+				}
+				i += j
+				continue
+			}
+		case c == '{' || c == '}' || c == ' ' || c == '\t':
+			if word >= 0 {
+				out = append(out, text[word:i])
+				word = -1
+			}
+			if c == '{' || c == '}' {
+				out = append(out, text[i:i+1])
+			}
+			continue
+		}
+		if word < 0 {
+			word = i
+		}
+	}
+	if word >= 0 {
+		out = append(out, text[word:])
+	}
+	return out
+}
+
+// substitute replaces the defined parameters in one word: ${NAME}
+// anywhere, $NAME only at the end of the word (keepalived replaces the
+// bare form only before whitespace). An undefined use stays as written, as
+// keepalived leaves it.
+func (p *parser) substitute(tok string) string {
+	var b strings.Builder
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '$' {
+			b.WriteByte(tok[i])
+			continue
+		}
+		rest := tok[i+1:]
+		if strings.HasPrefix(rest, "{") {
+			if j := strings.IndexByte(rest, '}'); j > 0 {
+				if v, ok := p.params[rest[1:j]]; ok && isName(rest[1:j]) {
+					b.WriteString(v)
+					i += j + 1
+					continue
+				}
+			}
+		} else if v, ok := p.params[rest]; ok && isName(rest) {
+			b.WriteString(v)
+			break
+		}
+		b.WriteByte('$')
+	}
+	return b.String()
 }
 
 func readVersion(s string) (int, error) {

@@ -53,6 +53,8 @@ vrrp_instance VI_1 {
 		{name: "undefined parameter", src: "vrrp_instance X {\npriority ${NOPE}\n}\n",
 			want:    []Instance{{Name: "X", Line: 1, Priority: 100, AdvertInt: time.Second, Version: 2}},
 			wantErr: `priority "${NOPE}"`},
+		{name: "parameters inside a one-line block, bare use at the end", src: "$P=201\n$N=4\nvrrp_instance X { priority ${P}\nvirtual_router_id $N }\n",
+			want: []Instance{{Name: "X", Line: 3, Priority: 201, AdvertInt: time.Second, Version: 2, VRID: 4}}},
 		{name: "no instance", src: "global_defs {\n}\n"},
 	}
 	for _, tc := range tests {
