@@ -207,7 +207,8 @@ func (n *Node) KeepalivedParams() map[string]string {
 }
 
 // HacheckYAML is the hacheck.yaml New writes for the node: no checks, the
-// lab's state dir and VIP. Tests may overwrite n.HacheckConfig.
+// lab's state dir and VIP, and the node's own keepalived.conf for serve to
+// review (not the host's). Tests may overwrite n.HacheckConfig.
 func (n *Node) HacheckYAML() string {
 	return fmt.Sprintf(`node: %s
 state_dir: %s
@@ -218,7 +219,9 @@ preconditions_dir: %s
 vip:
   address: %s
   interface: %s
-`, n.Name, n.StateDir, filepath.Join(n.Dir, "preconditions.d"), VIP, ifName)
+keepalived:
+  config: %s
+`, n.Name, n.StateDir, filepath.Join(n.Dir, "preconditions.d"), VIP, ifName, n.KeepalivedConf)
 }
 
 // New builds a lab: directories, per-node files, namespaces, the bridge
