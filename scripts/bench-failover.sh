@@ -13,7 +13,7 @@
 #   - shell:   a vrrp_script `[ "$(cat flag)" = true ]`, interval 2, fall 2,
 #              no track file; the flag file is flipped to false;
 # both with the same keepalived settings otherwise (nopreempt, advert_int 1,
-# priorities 150/100), next to VRRP's floor, the skew time.
+# the lab's priorities 254/253), next to VRRP's floor, the skew time.
 # Part 2 measures one `hacheck check` process against that shell script
 # with hyperfine.
 # Prints markdown tables. Needs root; installs keepalived and hyperfine

@@ -36,7 +36,7 @@ build() {
 		}
 	done
 	install -d -m 755 "$bin"
-	go build -o "$bin/" ./cmd/hacheck ./cmd/hacheck-lab
+	CGO_ENABLED=0 go build -o "$bin/" ./cmd/hacheck ./cmd/hacheck-lab
 }
 
 case $cmd in

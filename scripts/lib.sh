@@ -41,7 +41,7 @@ build_lab_tools() {
 	trap cleanup_lab_tools EXIT
 	trap 'exit 130' INT TERM
 	echo "$1: building hacheck and hacheck-lab"
-	go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
+	CGO_ENABLED=0 go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
 }
 
 cleanup_lab_tools() {

@@ -13,14 +13,14 @@ import (
 // shell vrrp_script polled every 2 s with fall 2 / rise 2, reading a file
 // that says "true" or "false", and no track file. Every other keepalived
 // setting is the same as in examples/keepalived.conf (weight 0 = FAULT,
-// nopreempt, advert_int 1, priorities 150/100), so the only difference
+// nopreempt, advert_int 1, the lab's priorities), so the only difference
 // measured is how the master learns that it must step down.
 //
 // HACHECK, HACHECK_CONFIG and TRACK_FILE are defined only because the lab
 // sets them on every node; the baseline does not use them.
 const baselineKeepalivedConf = `# Baseline for benchmarks: a polled shell health script, no track file.
 $IFACE=eth0
-$PRIORITY=150
+$PRIORITY=254
 $VIP=192.0.2.100/24
 $VRID=51
 $HACHECK=/usr/local/bin/hacheck

@@ -45,9 +45,23 @@ func cutoverModes() []cutoverMode {
 			return p, nil, err
 		}
 	}
+	// oldPriorities renders the example with the priorities it shipped
+	// with before: 150 on a, 100 on b (skew times 0.41 s and 0.61 s).
+	oldPriorities := func(n *lab.Node) map[string]string {
+		if n.Name == "a" {
+			return map[string]string{"PRIORITY": "150"}
+		}
+		return map[string]string{"PRIORITY": "100"}
+	}
+	prios := fmt.Sprintf("priorities %d/%d", lab.PriorityA, lab.PriorityB)
 	return []cutoverMode{
-		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, flip) + `notify` promotion; advert_int 1", advert: time.Second, template: example(false), hacheck: true},
-		{name: "baseline", label: "baseline: shell vrrp_script (interval 2, fall 2) + fence/catch-up/promotion by hand-written SQL; advert_int 1", advert: time.Second, hacheck: false,
+		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, flip) + `notify` promotion; example config, " + prios + ", advert_int 1", advert: time.Second, template: example(false), hacheck: true},
+		{name: "hacheck-old", label: "hacheck as above, old priorities 150/100; advert_int 1", advert: time.Second, hacheck: true,
+			template: func(dir string) (string, func(*lab.Node) map[string]string, error) {
+				p, _, err := example(false)(dir) // the example takes no extra params
+				return p, oldPriorities, err
+			}},
+		{name: "baseline", label: "baseline: shell vrrp_script (interval 2, fall 2) + fence/catch-up/promotion by hand-written SQL; " + prios + ", advert_int 1", advert: time.Second, hacheck: false,
 			template: func(dir string) (string, func(*lab.Node) map[string]string, error) {
 				p, err := writeTemplate(dir, "baseline.conf", baselineKeepalivedConf)
 				return p, baselineParams, err
@@ -70,6 +84,7 @@ type cutoverSummary struct {
 	acked      int
 	lost       int
 	overlaps   int
+	overlapAt  []string // when and how long each overlap was
 	violations []string
 	txn        string // the transactional workload's verdict, when it ran
 }
@@ -78,8 +93,8 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("bench-cutover", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	runs := fs.Int("runs", 10, "cutovers per mode, alternating a->b and b->a")
-	modes := fs.String("modes", "hacheck,baseline,hacheck-v3,baseline-v3", "modes to run: hacheck, baseline, hacheck-v3, baseline-v3")
+	runs := fs.Int("runs", 20, "cutovers per mode, alternating a->b and b->a")
+	modes := fs.String("modes", "hacheck,hacheck-old,baseline", "modes to run: hacheck, hacheck-old, baseline, hacheck-v3, baseline-v3")
 	wc := registerWriterFlags(fs)
 	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
@@ -118,8 +133,8 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("mode %s: %w", m.name, err)
 		}
 		if s.lost > 0 || s.overlaps > 0 || len(s.violations) > 0 {
-			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times, %d times a writable node without the VIP %v",
-				m.name, s.lost, s.overlaps, len(s.violations), s.violations[:min(3, len(s.violations))]))
+			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes %d times %v, %d times a writable node without the VIP %v",
+				m.name, s.lost, s.overlaps, s.overlapAt, len(s.violations), s.violations[:min(3, len(s.violations))]))
 		}
 	}
 	printCutoverTable(stdout, order, res, *wc, *tc)
@@ -222,7 +237,7 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 			return s, fmt.Errorf("cutover %d (%s->%s): %w", i+1, from.Name, to.Name, err)
 		}
 		s.runs = append(s.runs, r)
-		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, msecs(r.vipMove), msecs(r.blocked))
+		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s at %s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, r.start.Format("15:04:05.000"), msecs(r.vipMove), msecs(r.blocked))
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			stopAll()
 			return s, err
@@ -236,7 +251,10 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		return s, err
 	}
 	s.acked, s.lost = len(acks), len(lost)
-	s.overlaps = len(mon.Overlaps())
+	for _, o := range mon.Overlaps() {
+		s.overlapAt = append(s.overlapAt, fmt.Sprintf("%s for %s", o.From.Format("15:04:05.000"), msecs(o.Duration())))
+	}
+	s.overlaps = len(s.overlapAt)
 	if load != nil {
 		var b strings.Builder
 		terr := verifyTxnLoad(ctx, &b, load, lc, dbs[from], dbs[other(l, from)])
@@ -250,8 +268,8 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 
 func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary, wc writerConfig, tc txnConfig) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| cutover | runs | drain→VIP median | max | writes blocked median | max | acknowledged | lost | VIP on both | writable without VIP |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| cutover | runs | drain→VIP p50 | p95 | max | writes blocked p50 | p95 | max | acknowledged | lost | VIP on both | writable without VIP |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	med := map[string]time.Duration{}
 	for _, m := range order {
 		s := res[m.name]
@@ -261,17 +279,21 @@ func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverS
 			blk = append(blk, r.blocked)
 		}
 		med[m.name] = median(blk)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %d | %d | %d |\n", m.label, len(s.runs), secs(median(vip)), secs(maxOf(vip)),
-			secs(median(blk)), secs(maxOf(blk)), s.acked, s.lost, s.overlaps, len(s.violations))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d |\n", m.label, len(s.runs),
+			secs(median(vip)), secs(percentile(vip, 95)), secs(maxOf(vip)),
+			secs(median(blk)), secs(percentile(blk, 95)), secs(maxOf(blk)),
+			s.acked, s.lost, s.overlaps, len(s.violations))
 	}
-	if h, b := med["hacheck"], med["baseline"]; h > 0 && b > 0 {
-		fmt.Fprintf(w, "\nWrite-blocked window, baseline / hacheck (medians): %.1f×.", b.Seconds()/h.Seconds())
-		fmt.Fprintln(w)
+	fmt.Fprintln(w)
+	for _, pair := range [][2]string{{"baseline", "hacheck"}, {"hacheck-old", "hacheck"}, {"baseline-v3", "hacheck-v3"}} {
+		if a, b := med[pair[0]], med[pair[1]]; a > 0 && b > 0 {
+			fmt.Fprintf(w, "Write-blocked window, %s / %s (p50): %.1f×.\n", pair[0], pair[1], a.Seconds()/b.Seconds())
+		}
 	}
 	if h, b := med["hacheck-v3"], med["baseline-v3"]; h > 0 && b > 0 {
 		fmt.Fprintf(w, "Write-blocked window with VRRPv3 0.1 s, baseline / hacheck (medians): %.1f×.\n", b.Seconds()/h.Seconds())
 	}
-	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary.\n", wc.interval, wc.connectTimeout)
+	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary. p95 is nearest-rank: with fewer than 20 runs it is the max.\n", wc.interval, wc.connectTimeout)
 	if tc.threads > 0 {
 		fmt.Fprintf(w, "Beside it, a transactional workload: %s.\n", tc)
 		for _, m := range order {

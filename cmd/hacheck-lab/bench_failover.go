@@ -202,7 +202,7 @@ func printFailoverTable(w io.Writer, order []failoverMode, results map[string][]
 		}
 		return
 	}
-	floorB, floorA := skew(100, time.Second), skew(150, time.Second)
+	floorB, floorA := skew(lab.PriorityB, time.Second), skew(lab.PriorityA, time.Second)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| how the master is told to step down | runs | median | max | a→b median | b→a median |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
@@ -214,7 +214,7 @@ func printFailoverTable(w io.Writer, order []failoverMode, results map[string][]
 	if h, s := results["hacheck"], results["shell"]; len(h) > 0 && len(s) > 0 {
 		ha, _, _ := split(h)
 		sa, _, _ := split(s)
-		fmt.Fprintf(w, "\nThe shell script's median is %.1f× hacheck's. Times run from the trigger (`hacheck drain` started / flag file renamed) to the VIP appearing on the peer (netlink); priorities a 150, b 100; advert_int 1 s; nopreempt.\n",
-			median(sa).Seconds()/median(ha).Seconds())
+		fmt.Fprintf(w, "\nThe shell script's median is %.1f× hacheck's. Times run from the trigger (`hacheck drain` started / flag file renamed) to the VIP appearing on the peer (netlink); priorities a %d, b %d; advert_int 1 s; nopreempt.\n",
+			median(sa).Seconds()/median(ha).Seconds(), lab.PriorityA, lab.PriorityB)
 	}
 }

@@ -97,6 +97,17 @@ func median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// percentile returns the nearest-rank p-th percentile of ds (0 for none).
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := (p*len(s) + 99) / 100 // ceil(p/100 * n), 1-based
+	return s[max(rank, 1)-1]
+}
+
 func maxOf(ds []time.Duration) time.Duration {
 	var m time.Duration
 	for _, d := range ds {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -18,29 +19,52 @@ stdout says why. The whole run is bounded by check_timeout, which must stay
 below keepalived's script timeout. Safe to run several at once.`,
 		Example: `  hacheck check --config /etc/hacheck/hacheck.yaml; echo $?`,
 		Args:    noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, n, err := a.node()
-			if err != nil {
-				fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
-				return err
-			}
-			defer n.Close()
-			parent := c.Context()
-			ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)
-			defer cancel()
-			rep := n.Evaluate(ctx, false)
-			if parent.Err() != nil {
-				// Interrupted (keepalived's timeout sends SIGTERM): never
-				// count that as success.
-				fmt.Fprintln(a.stdout, "FAIL: interrupted before the check finished")
-				return &exitError{code: ExitFail}
-			}
-			if !rep.Healthy {
-				fmt.Fprintln(a.stdout, "FAIL: "+rep.Reason)
-				return &exitError{code: ExitFail}
-			}
-			fmt.Fprintln(a.stdout, "OK: "+rep.Reason)
-			return nil
-		},
+		RunE:    func(c *cobra.Command, _ []string) error { return a.check(c.Context()) },
 	}
+}
+
+// check is the whole of `hacheck check`, reached through cobra or, for
+// the command line keepalived uses, through fastCheckArgs.
+func (a *app) check(parent context.Context) error {
+	cfg, n, err := a.node()
+	if err != nil {
+		fmt.Fprintln(a.stdout, "FAIL: configuration error (see stderr)")
+		return err
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)
+	defer cancel()
+	rep := n.Evaluate(ctx, false)
+	if parent.Err() != nil {
+		// Interrupted (keepalived's timeout sends SIGTERM): never
+		// count that as success.
+		fmt.Fprintln(a.stdout, "FAIL: interrupted before the check finished")
+		return &exitError{code: ExitFail}
+	}
+	if !rep.Healthy {
+		fmt.Fprintln(a.stdout, "FAIL: "+rep.Reason)
+		return &exitError{code: ExitFail}
+	}
+	fmt.Fprintln(a.stdout, "OK: "+rep.Reason)
+	return nil
+}
+
+// fastCheckArgs recognizes the command lines keepalived runs every second,
+// "check" and "check --config FILE" (or --config=FILE), which need none of
+// cobra's machinery: run goes straight to check with them, which saves
+// building the command tree on every poll. Anything else (--help, another
+// flag, an argument) goes through cobra, so usage errors read as before.
+func fastCheckArgs(args []string) (config string, ok bool) {
+	switch {
+	case len(args) == 1 && args[0] == "check":
+		return "", true
+	case len(args) == 2 && args[0] == "check" && strings.HasPrefix(args[1], "--config="):
+		config = strings.TrimPrefix(args[1], "--config=")
+	case len(args) == 3 && args[0] == "check" && args[1] == "--config":
+		config = args[2]
+	default:
+		return "", false
+	}
+	// An empty or flag-like value is cobra's to judge.
+	return config, config != "" && !strings.HasPrefix(config, "-")
 }

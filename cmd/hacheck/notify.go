@@ -11,11 +11,6 @@ import (
 	"github.com/hacheck/hacheck/internal/state"
 )
 
-// notifyStamp orders notify invocations: read when the process starts
-// (package initialization, before main), from the boot id and
-// CLOCK_BOOTTIME, which never steps backwards as the wall clock can.
-var notifyStamp, notifyStampErr = cutover.NowStamp()
-
 func (a *app) notifyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "notify INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY",
@@ -45,15 +40,15 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ev, _ := cutover.ParseEvent(args, a.started)
-			ev.Stamp = notifyStamp
+			ev.Stamp = a.stamp
 			cfg, n, err := a.node()
 			if err != nil {
 				return err
 			}
 			defer n.Close()
 			log := a.logger(cfg)
-			if notifyStampErr != nil {
-				log.Warn("notify: no ordering stamp; this event is never judged stale", "err", notifyStampErr)
+			if a.stampErr != nil {
+				log.Warn("notify: no ordering stamp; this event is never judged stale", "err", a.stampErr)
 			}
 			if !n.HasDatabase() {
 				st := state.Store{Dir: cfg.StateDir}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hacheck/hacheck/internal/buildinfo"
 	"github.com/hacheck/hacheck/internal/config"
+	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/node"
 )
 
@@ -25,6 +27,12 @@ type app struct {
 	// started orders keepalived notify invocations: keepalived starts them
 	// asynchronously, and the one that started later must win.
 	started time.Time
+	// stamp orders notify invocations too, from the boot id and
+	// CLOCK_BOOTTIME, which never step backwards as the wall clock can.
+	// Read first thing in run, and only for notify: every other command
+	// (check runs every second) does not pay for reading /proc.
+	stamp    cutover.Stamp
+	stampErr error
 }
 
 // load reads the configuration; a problem is a usage error (exit 2).
@@ -75,15 +83,27 @@ func (a *app) logger(cfg *config.Config) *slog.Logger {
 // run is the whole program: tests call it exactly as main does.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr, started: time.Now()}
+	if slices.Contains(args, "notify") {
+		a.stamp, a.stampErr = cutover.NowStamp()
+	}
+	if config, ok := fastCheckArgs(args); ok {
+		a.configPath = config
+		return a.exitCode(a.check(ctx))
+	}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetContext(ctx)
-	err := root.Execute()
+	return a.exitCode(root.Execute())
+}
+
+// exitCode prints what err says on stderr and returns the exit code.
+func (a *app) exitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
+	stderr := a.stderr
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {

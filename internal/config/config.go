@@ -55,6 +55,7 @@ type Config struct {
 	Admin       Admin
 	Agent       Agent
 	Galera      Galera
+	Keepalived  Keepalived
 }
 
 // Galera is what drain and undrain do on a Galera node: on when a check of
@@ -64,6 +65,16 @@ type Galera struct {
 	MinSyncedOthers  int           // drain: other Synced members needed
 	TransitionPeriod time.Duration // drain: wait after the flip before "can be stopped"
 }
+
+// Keepalived is what hacheck reads of keepalived's own configuration.
+type Keepalived struct {
+	// Config is keepalived.conf, read by `serve` at start to warn about
+	// settings that slow a move down ("" = do not look).
+	Config string
+}
+
+// DefaultKeepalivedConfig is where keepalived reads its configuration.
+const DefaultKeepalivedConfig = "/etc/keepalived/keepalived.conf"
 
 // Check is one configured live check.
 type Check struct {
@@ -192,6 +203,7 @@ func defaults() map[string]any {
 		"agent.listen":              "",
 		"galera.min_synced_others":  1,
 		"galera.transition_period":  "5s",
+		"keepalived.config":         DefaultKeepalivedConfig,
 	}
 }
 
@@ -373,6 +385,11 @@ func Load(file string) (*Config, error) {
 		if err := checkHostPort(cfg.Agent.Listen, 0); err != nil {
 			bad("agent.listen", "%q: %v (write host:port, e.g. :8531, or leave empty to turn the agent off)", cfg.Agent.Listen, err)
 		}
+	}
+
+	cfg.Keepalived.Config = v.GetString("keepalived.config")
+	if cfg.Keepalived.Config != "" && !filepath.IsAbs(cfg.Keepalived.Config) {
+		bad("keepalived.config", "%q is not an absolute path (write e.g. %s, or \"\" not to look)", cfg.Keepalived.Config, DefaultKeepalivedConfig)
 	}
 
 	cfg.Checks = loadChecks(v, cfg, bad)

@@ -33,7 +33,7 @@ func TestLabConfigLoads(t *testing.T) {
 // TestDrainMovesVIP runs the real hacheck binary as keepalived's track
 // script and drain flag on both nodes:
 //
-//   - A (priority 150) holds the VIP; `hacheck drain` on A moves it to B,
+//   - A (priority 254) holds the VIP; `hacheck drain` on A moves it to B,
 //     and a client reaching http://VIP:8530/status gets B's hacheck serve;
 //   - while A is drained the VIP never comes back to it, and undraining A
 //     does not take the VIP from a healthy B (nopreempt);
@@ -72,7 +72,7 @@ func TestDrainMovesVIP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after hacheck drain on a (%s): %v", out, err)
 	}
-	t.Logf("hacheck drain on a (%v, %q) -> VIP on b alone after %v (floor: b's skew time 0.61 s)", ms(took), out, ms(at.Sub(drained)))
+	t.Logf("hacheck drain on a (%v, %q) -> VIP on b alone after %v (floor: b's skew time %v)", ms(took), out, ms(at.Sub(drained)), time.Duration(256-l.B.Priority)*time.Second/256)
 	if d := at.Sub(drained); d > 3*time.Second {
 		t.Errorf("drain -> VIP moved took %v; a FAULT should move it within about the skew time", d)
 	}

@@ -78,7 +78,7 @@ func TestKeepalivedExampleContract(t *testing.T) {
 		{"nopreempt", `(?m)^nopreempt$`},
 		{"advert_int 1", `(?m)^advert_int 1$`},
 		{"VIP from the documentation range", `(?m)^\$VIP=192\.0\.2\.\d+/24$`},
-		{"priority 150 on the node the file ships for", `(?m)^\$PRIORITY=150$`},
+		{"priority 254 on the node the file ships for (253 on the other)", `(?m)^\$PRIORITY=254$`},
 		{"per-node interface", `(?m)^interface \$\{IFACE\}$`},
 		{"per-node priority", `(?m)^priority \$\{PRIORITY\}$`},
 	} {

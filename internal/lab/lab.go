@@ -49,6 +49,15 @@ const (
 	ifName      = "eth0"
 )
 
+// VRRP priorities of the lab's nodes, as examples/keepalived.conf
+// recommends: high and distinct, so the node that takes over after a
+// FAULT waits only its skew time, (256 - priority)/256 x advert_int (8 and
+// 12 ms at advert_int 1). 255 is reserved for the address owner.
+const (
+	PriorityA = 254
+	PriorityB = 253
+)
+
 // Addresses used by every lab (documentation range, RFC 5737).
 var (
 	AddrA      = netip.MustParsePrefix("192.0.2.11/24")
@@ -158,8 +167,8 @@ func Layout(base, id string) (*Lab, error) {
 			KeepalivedLog:  filepath.Join(nd, "keepalived.log"),
 		}
 	}
-	l.A = mk("a", AddrA, 150)
-	l.B = mk("b", AddrB, 100)
+	l.A = mk("a", AddrA, PriorityA)
+	l.B = mk("b", AddrB, PriorityB)
 	l.Client = mk("c", AddrClient, 0)
 	return l, nil
 }
@@ -198,7 +207,8 @@ func (n *Node) KeepalivedParams() map[string]string {
 }
 
 // HacheckYAML is the hacheck.yaml New writes for the node: no checks, the
-// lab's state dir and VIP. Tests may overwrite n.HacheckConfig.
+// lab's state dir and VIP, and the node's own keepalived.conf for serve to
+// review (not the host's). Tests may overwrite n.HacheckConfig.
 func (n *Node) HacheckYAML() string {
 	return fmt.Sprintf(`node: %s
 state_dir: %s
@@ -209,7 +219,9 @@ preconditions_dir: %s
 vip:
   address: %s
   interface: %s
-`, n.Name, n.StateDir, filepath.Join(n.Dir, "preconditions.d"), VIP, ifName)
+keepalived:
+  config: %s
+`, n.Name, n.StateDir, filepath.Join(n.Dir, "preconditions.d"), VIP, ifName, n.KeepalivedConf)
 }
 
 // New builds a lab: directories, per-node files, namespaces, the bridge

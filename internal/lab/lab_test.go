@@ -52,7 +52,7 @@ func TestNetwork(t *testing.T) {
 }
 
 // startPair starts keepalived on A, waits until A holds the VIP, then starts
-// B and waits until B has settled as BACKUP: A (priority 150) is master.
+// B and waits until B has settled as BACKUP: A (priority 254) is master.
 func startPair(t *testing.T, ctx context.Context, l *lab.Lab) {
 	t.Helper()
 	for _, n := range l.Pair() {
@@ -163,8 +163,8 @@ func TestTrackFileMovesVIP(t *testing.T) {
 		toA = append(toA, add)
 		undrain(t, ctx, l.B)
 	}
-	t.Logf("track file -> VIP on b (peer priority 100, skew 0.61 s): %s", summary(toB))
-	t.Logf("track file -> VIP on a (peer priority 150, skew 0.41 s): %s", summary(toA))
+	t.Logf("track file -> VIP on b (priority %d, skew %v): %s", l.B.Priority, ms(skewTime(l.B.Priority)), summary(toB))
+	t.Logf("track file -> VIP on a (priority %d, skew %v): %s", l.A.Priority, ms(skewTime(l.A.Priority)), summary(toA))
 	for _, d := range append(toB, toA...) {
 		if d > 2*time.Second {
 			t.Errorf("a track-file drain took %v; a FAULT should move the VIP within the skew time", d)
@@ -365,6 +365,9 @@ func names(nodes []*lab.Node) []string {
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// skewTime is VRRP's skew time of a node of priority prio at advert_int 1 s.
+func skewTime(prio int) time.Duration { return time.Duration(256-prio) * time.Second / 256 }
 
 func summary(ds []time.Duration) string {
 	s := slices.Clone(ds)

@@ -1,0 +1,46 @@
+package node
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/hacheck/hacheck/internal/keepalived"
+)
+
+// WarnKeepalived reads keepalived.config (when set) and logs a warning for
+// each setting that slows a move down or makes it unsafe: a skew time over
+// keepalived.MaxSkew, priority 255, no nopreempt (see keepalived.Advise).
+// A missing file is not a problem (keepalived may live elsewhere, or hacheck
+// is used without it): it is logged at debug level only. It never fails:
+// keepalived -t is what validates keepalived's configuration.
+func (n *Node) WarnKeepalived() {
+	path := n.cfg.Keepalived.Config
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		n.log.Debug("keepalived configuration not found; not reviewed", "path", path)
+		return
+	}
+	if err != nil {
+		n.log.Warn("cannot read the keepalived configuration; not reviewed", "path", path, "err", err)
+		return
+	}
+	cfg, err := keepalived.Parse(string(b))
+	if err != nil {
+		n.log.Warn("keepalived configuration: some values could not be read", "path", path, "err", err)
+	}
+	if len(cfg.Instances) == 0 {
+		n.log.Debug("keepalived configuration has no vrrp_instance; not reviewed", "path", path)
+		return
+	}
+	for _, a := range keepalived.Advise(cfg) {
+		n.log.Debug("keepalived instance", "path", path, "instance", a.Instance.Name, "priority", a.Instance.Priority,
+			"advert_int", keepalived.SentAdvertInt(a.Instance), "skew", a.Skew)
+		for _, w := range a.Warnings {
+			n.log.Warn("keepalived configuration: "+w, "path", path)
+		}
+	}
+}
