@@ -746,3 +746,47 @@ func (s *Server) ChangeSource(ctx context.Context, src Source) error {
 	}
 	return nil
 }
+
+// Grants returns the account's global privileges, from SHOW GRANTS: the
+// names granted ON *.* (upper case, "ALL PRIVILEGES" as one name).
+func (s *Server) Grants(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, "SHOW GRANTS")
+	if err != nil {
+		return nil, s.fail("show grants on", err)
+	}
+	_, vals, err := scanRows(rows)
+	if err != nil {
+		return nil, s.fail("show grants on", err)
+	}
+	var lines []string
+	for _, v := range vals {
+		if len(v) > 0 {
+			lines = append(lines, v[0].String)
+		}
+	}
+	return GlobalPrivileges(lines), nil
+}
+
+// GlobalPrivileges reads the privileges granted ON *.* from SHOW GRANTS
+// lines ("GRANT SLAVE MONITOR, READ_ONLY ADMIN ON *.* TO `hacheck`@`%` ...").
+func GlobalPrivileges(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		u := strings.ToUpper(l)
+		if !strings.HasPrefix(u, "GRANT ") {
+			continue
+		}
+		on := strings.Index(u, " ON *.* ")
+		if on < 0 {
+			continue
+		}
+		for _, p := range strings.Split(u[len("GRANT "):on], ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

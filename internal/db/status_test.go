@@ -370,3 +370,14 @@ func TestEvaluateReplica(t *testing.T) {
 		})
 	}
 }
+
+func TestGlobalPrivileges(t *testing.T) {
+	got := GlobalPrivileges([]string{
+		"GRANT SLAVE MONITOR, READ_ONLY ADMIN, PROCESS ON *.* TO `hacheck`@`%` IDENTIFIED BY PASSWORD '*ABC'",
+		"GRANT SELECT ON `app`.* TO `hacheck`@`%`",
+		"grant all privileges on *.* to `root`@`localhost` WITH GRANT OPTION",
+	})
+	if strings.Join(got, "|") != "SLAVE MONITOR|READ_ONLY ADMIN|PROCESS|ALL PRIVILEGES" {
+		t.Errorf("GlobalPrivileges = %q", got)
+	}
+}

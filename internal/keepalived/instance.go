@@ -32,12 +32,23 @@ type Instance struct {
 	AdvertInt time.Duration // as configured
 	Version   int           // 2 or 3: the instance's version, else global_defs vrrp_version, else 2
 	Nopreempt bool
-	VRID      int // virtual_router_id, 0 when not set
+	VRID      int    // virtual_router_id, 0 when not set
+	Notify    string // the notify script's command line, "" when none
 }
 
-// Config is the vrrp_instance blocks of one keepalived.conf, in file order.
+// Config is what hacheck reads of one keepalived.conf: the vrrp_instance
+// blocks in file order, and the top-level track_file and vrrp_script
+// blocks by name.
 type Config struct {
-	Instances []Instance
+	Instances  []Instance
+	TrackFiles map[string]string // track_file NAME { file "PATH" }
+	Scripts    map[string]Script // vrrp_script NAME { script "..."; timeout N }
+}
+
+// Script is a vrrp_script block.
+type Script struct {
+	Command string        // the script line, quotes removed, parameters substituted
+	Timeout time.Duration // 0 when not set
 }
 
 // Parse reads the vrrp_instance blocks of a keepalived configuration text:
@@ -48,6 +59,7 @@ type Config struct {
 // it cannot read are reported all at once, with the instances it could read.
 func Parse(src string) (Config, error) {
 	p := parser{params: map[string]string{}, cur: -1}
+	p.cfg.TrackFiles, p.cfg.Scripts = map[string]string{}, map[string]Script{}
 	for i, raw := range strings.Split(src, "\n") {
 		p.line(i+1, raw)
 	}
@@ -68,6 +80,7 @@ type parser struct {
 	last    []string // the statement before a "{": the block's header
 	lastAt  int      // its line
 	cur     int      // index of the open vrrp_instance, -1 when none
+	block   string   // name of the open top-level track_file or vrrp_script
 	version int      // global_defs vrrp_version, 0 when not set
 }
 
@@ -119,6 +132,9 @@ func (p *parser) open(n int) {
 	if len(p.last) > 0 {
 		name = p.last[0]
 	}
+	if len(p.stack) == 0 && (name == "track_file" || name == "vrrp_script") && len(p.last) > 1 {
+		p.block = p.last[1]
+	}
 	if len(p.stack) == 0 && name == "vrrp_instance" {
 		in := Instance{Line: p.lastAt, Priority: DefaultPriority, AdvertInt: DefaultAdvertInt}
 		if len(p.last) > 1 {
@@ -138,7 +154,7 @@ func (p *parser) close() {
 	}
 	p.stack = p.stack[:len(p.stack)-1]
 	if len(p.stack) == 0 {
-		p.cur = -1
+		p.cur, p.block = -1, ""
 	}
 }
 
@@ -160,6 +176,27 @@ func (p *parser) statement(words []string, line int) {
 			return
 		}
 		p.version = v
+		return
+	}
+	unquoted := strings.Trim(strings.Join(words[1:], " "), `"`)
+	switch {
+	case p.stack[0] == "track_file" && key == "file" && p.block != "":
+		p.cfg.TrackFiles[p.block] = unquoted
+		return
+	case p.stack[0] == "vrrp_script" && p.block != "":
+		sc := p.cfg.Scripts[p.block]
+		switch key {
+		case "script":
+			sc.Command = unquoted
+		case "timeout":
+			v, err := strconv.ParseFloat(arg, 64)
+			if err != nil || v <= 0 {
+				fail("vrrp_script %s: timeout %q: want seconds", p.block, arg)
+				return
+			}
+			sc.Timeout = time.Duration(math.Round(v*1e3)) * time.Millisecond
+		}
+		p.cfg.Scripts[p.block] = sc
 		return
 	}
 	if p.stack[0] != "vrrp_instance" || p.cur < 0 {
@@ -188,6 +225,8 @@ func (p *parser) statement(words []string, line int) {
 			return
 		}
 		in.Version = v
+	case "notify":
+		in.Notify = unquoted
 	case "nopreempt":
 		in.Nopreempt = true
 	case "preempt":

@@ -175,3 +175,36 @@ func TestExampleNeedsNoWarning(t *testing.T) {
 		t.Logf("node %s: priority %d, skew time %v", tc.node, adv[0].Instance.Priority, adv[0].Skew)
 	}
 }
+
+// The example's track file, check script and notify line are read as
+// keepalived reads them.
+func TestParseScriptsAndTrackFiles(t *testing.T) {
+	c, err := Parse(`$HACHECK=/usr/sbin/hacheck
+$CONF=/etc/hacheck/hacheck.yaml
+track_file hacheck_drain {
+    file "/var/lib/hacheck/keepalived.track"
+    weight 0
+}
+vrrp_script hacheck_check {
+    script "${HACHECK} check --config ${CONF}"
+    interval 1
+    timeout 3
+}
+vrrp_instance VI_1 {
+    priority 254
+    notify "${HACHECK} notify --config ${CONF}"
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TrackFiles["hacheck_drain"]; got != "/var/lib/hacheck/keepalived.track" {
+		t.Errorf("track file %q", got)
+	}
+	if sc := c.Scripts["hacheck_check"]; sc.Command != "/usr/sbin/hacheck check --config /etc/hacheck/hacheck.yaml" || sc.Timeout != 3*time.Second {
+		t.Errorf("script %+v", sc)
+	}
+	if c.Instances[0].Notify != "/usr/sbin/hacheck notify --config /etc/hacheck/hacheck.yaml" {
+		t.Errorf("notify %q", c.Instances[0].Notify)
+	}
+}

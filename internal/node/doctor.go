@@ -1,0 +1,80 @@
+package node
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hacheck/hacheck/internal/doctor"
+	"github.com/hacheck/hacheck/internal/keepalived"
+)
+
+// Doctor gathers what `hacheck doctor` judges (see internal/doctor): the
+// binary keepalived runs and the directories above it, the configuration
+// file's warnings, keepalived.config, the server's grants and the peer.
+// Every read is bounded by ctx; nothing is changed.
+func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
+	c := n.cfg
+	f := doctor.Facts{ConfigFile: c.File, ConfigWarnings: c.Warnings, StateDir: c.StateDir, CheckTimeout: c.CheckTimeout,
+		FenceKill: c.MySQL.FenceKill, ReplicationSet: c.Replication.User != "", PeerURL: c.Peer.URL}
+	if path := c.Keepalived.Config; path != "" {
+		f.KeepalivedFile = path
+		b, err := os.ReadFile(path)
+		if err == nil {
+			f.Keepalived, err = keepalived.Parse(string(b))
+		}
+		f.KeepalivedErr = err
+	}
+	for _, sc := range f.Keepalived.Scripts {
+		if words := strings.Fields(sc.Command); len(words) > 1 && words[1] == "check" {
+			f.Binary = words[0]
+		}
+	}
+	if f.Binary == "" {
+		if exe, err := os.Executable(); err == nil {
+			f.Binary = exe
+		}
+	}
+	if f.Binary != "" {
+		f.Path = pathFacts(f.Binary)
+	}
+	if n.local != nil {
+		f.Database = n.local.String()
+		qctx, cancel := context.WithTimeout(ctx, c.MySQL.QueryTimeout)
+		f.Grants, f.GrantsErr = n.local.Grants(qctx)
+		cancel()
+	}
+	if c.Peer.URL != "" {
+		_, f.PeerErr = n.peer.Status(ctx)
+	}
+	return doctor.Examine(f)
+}
+
+// pathFacts stats path and every directory above it, from / down.
+func pathFacts(path string) []doctor.PathFact {
+	path = filepath.Clean(path)
+	var parts []string
+	for p := path; ; p = filepath.Dir(p) {
+		parts = append([]string{p}, parts...)
+		if p == "/" || p == "." {
+			break
+		}
+	}
+	out := make([]doctor.PathFact, 0, len(parts))
+	for _, p := range parts {
+		pf := doctor.PathFact{Path: p}
+		fi, err := os.Stat(p)
+		if err != nil {
+			pf.Err = err
+		} else {
+			pf.Mode = fi.Mode()
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				pf.UID = int(st.Uid)
+			}
+		}
+		out = append(out, pf)
+	}
+	return out
+}
