@@ -43,10 +43,10 @@ type Fence struct {
 	Fenced func(pos string) error
 
 	Killed []db.KilledConn // connections the fence killed
-	Waited time.Duration        // how long the fence waited to land
+	Waited time.Duration   // how long the fence waited to land
 
 	prior  db.ReadOnlyState // before the fence
-	issued bool                  // this step sent the fence and has not restored it
+	issued bool             // this step sent the fence and has not restored it
 }
 
 func (f *Fence) Name() string { return "fence" }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/cutover"
+	"github.com/hacheck/hacheck/internal/db"
 )
 
 // killer is a fake server whose fence lands only after it kills.

@@ -203,4 +203,3 @@ func TestAgentReplies(t *testing.T) {
 		t.Fatalf("reason not sanitized for the agent protocol: %q", got)
 	}
 }
-

@@ -141,10 +141,10 @@ type Change struct {
 	// and By); otherwise the mark is kept across the change.
 	ClearStale bool
 	Reason     string
-	By     string // who asks; Actor() when empty
-	Forced bool
-	Via    string
-	From   string
+	By         string // who asks; Actor() when empty
+	Forced     bool
+	Via        string
+	From       string
 }
 
 // Set moves the state to c.To under the lock. It reports whether anything
