@@ -12,7 +12,8 @@ import (
 )
 
 // TestCutoverUnderWriter runs a short version of the cutover benchmark
-// (two cutovers each way under a writer through the VIP) with the real
+// (two cutovers each way under the insert writer and the 8-thread
+// transactional workload on hot rows, through the VIP) with the real
 // hacheck and hacheck-lab binaries. hacheck-lab fails, and so does this
 // test, on any lost acknowledged write, the VIP on both nodes at once, or
 // a writable node without the VIP.
@@ -30,7 +31,7 @@ func TestCutoverUnderWriter(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", labBin, "github.com/hacheck/hacheck/cmd/hacheck-lab").CombinedOutput(); err != nil {
 		t.Fatalf("go build cmd/hacheck-lab: %v\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, labBin, "bench-cutover", "--runs", "4", "--modes", "hacheck", "--hacheck", bin)
+	cmd := exec.CommandContext(ctx, labBin, "bench-cutover", "--runs", "4", "--modes", "hacheck", "--txn-threads", "8", "--hacheck", bin)
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("hacheck-lab bench-cutover --runs 4 --modes hacheck:\n%s", out)
