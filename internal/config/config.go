@@ -237,7 +237,7 @@ func Load(file string) (*Config, error) {
 		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", file, err)
+			return nil, yamlError(file, err)
 		}
 		cfg.File = file
 	}

@@ -232,3 +232,11 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestYAMLErrorNamesTheLine(t *testing.T) {
+	f := writeConfig(t, "node: a\nvip:\n  address: 192.0.2.1/24\n   interface: eth0\n")
+	_, err := Load(f)
+	if err == nil || !strings.Contains(err.Error(), f+":4: not valid YAML: mapping values are not allowed") {
+		t.Errorf("bad YAML: %v", err)
+	}
+}

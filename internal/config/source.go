@@ -140,3 +140,17 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// yamlLine finds the line number in a YAML syntax error.
+var yamlLine = regexp.MustCompile(`yaml: line (\d+): (.*)`)
+
+// yamlError reports a YAML syntax error as FILE:LINE: what, naming the
+// line the parser stopped at (a quote or an indentation opened above it
+// may be the cause).
+func yamlError(file string, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("config file %s: %w", file, err)
+	}
+	return fmt.Errorf("%s:%s: not valid YAML: %s (look at this line and the lines just above it: an unclosed quote or a wrong indentation)", file, m[1], m[2])
+}
