@@ -20,6 +20,8 @@
 //
 //	peerready.go  the drain precondition: may the peer take over? (EvaluatePeer)
 //	fence.go      the drain step that makes this server read-only, and its exact undo
+//	fencekill.go  the fence's wait-then-kill of what holds it up (mysql.fence_kill)
+//	fenceundo.go  the undo of a fence left by a killed drain (drain journal recovery)
 //	catchup.go    the drain step that waits until the peer has applied the frozen position
 //	promote.go    make this server the writable primary, or refuse (Promote); fence it (Demote)
 //	follow.go     make a fenced old primary a GTID replica of the new one (Follow)
@@ -28,6 +30,7 @@
 //	notify.go     what a keepalived event does (decideNotify) and applying it (Notifier)
 //	event.go      the notify arguments and the boot-clock stamp that orders invocations
 //	record.go     notify.json (the last applied decision) and the notify lock
+//	opjournal.go  the intent journals of promote and follow (shown by status when killed)
 //
 // Decisions are pure functions table-tested with fakes; everything that
 // talks to a server goes through the small DB interface, which *db.Server
