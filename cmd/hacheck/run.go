@@ -38,7 +38,7 @@ or a check that runs out of check_timeout means skipped, never run.
 COMMAND gets this process's stdin, stdout and stderr; SIGINT and SIGTERM are
 forwarded to it. When it ends the role is read again: if this node no longer
 has it, a warning says so and the exit is 120.
-Exit 0: skipped (or --skip-exit N). Exit N: the command's own exit status
+Exit 0: skipped (or --skip-exit N), or the command exited 0. Exit N: the command's own exit status
 (128+signal when a signal killed it). Exit 120: the command ran, and the role
 changed while it ran. Exit 126/127: the command could not be started / was not
 found. Exit 2: usage or configuration error.`,
