@@ -36,7 +36,9 @@ or a check that runs out of check_timeout means skipped, never run.
   up       state up and eligible for the VIP (not a stale ex-primary)
 
 COMMAND gets this process's stdin, stdout and stderr; SIGINT and SIGTERM are
-forwarded to it. When it ends the role is read again: if this node no longer
+forwarded to it. With --role primary or up, a drain of this node waits for it
+to end before its first step (and is refused if it outlasts half the drain's
+timeout), and no such job starts once a drain has begun. When it ends the role is read again: if this node no longer
 has it, a warning says so and the exit is 120.
 Exit 0: skipped (or --skip-exit N), or the command exited 0. Exit N: the command's own exit status
 (128+signal when a signal killed it). Exit 120: the command ran, and the role
@@ -73,6 +75,16 @@ found. Exit 2: usage or configuration error.`,
 // the role again when it ended.
 func (a *app) runAs(ctx context.Context, cfg *config.Config, n *node.Node, role health.RunRole, skipExit int, args []string) error {
 	log := a.logger(cfg).With("role", string(role), "command", args[0])
+	if role.HoldsOffDrains() {
+		// Held before the role is read: a drain that has begun skips the
+		// job, and a drain that begins later waits for it to end.
+		release, err := n.HoldJob()
+		if err != nil {
+			log.Info(fmt.Sprintf("skipped: not %s: %v", role, err))
+			return &exitError{code: skipExit}
+		}
+		defer release()
+	}
 	v := decideRun(ctx, cfg, n, role)
 	if !v.Run {
 		log.Info("skipped: " + v.Why)

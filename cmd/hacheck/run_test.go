@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hacheck/hacheck/internal/state"
 )
 
 // hacheckRun runs `hacheck --config C run ARGS...` in-process: the
@@ -49,7 +51,7 @@ func TestRunStates(t *testing.T) {
 		{"replica without mysql.dsn: skipped", "", undrain, []string{"--role", "replica", "--", "touch", "ran"}, ExitOK, false, "not replica: no mysql.dsn"},
 		{"command not found", "", undrain, []string{"--role", "up", "--", "hacheck-no-such-command"}, ExitNotFound, false, "hacheck-no-such-command"},
 		{"killed by a signal: 128+N", "", undrain, []string{"--role", "up", "--", "sh", "-c", "touch ran; kill -KILL $$"}, 128 + 9, true, ""},
-		{"the command drains the node: role changed", "", undrain, []string{"--role", "up", "--", "sh", "-c", "touch ran; \"$HACHECK_TEST_BIN\" drain --config \"$HACHECK_TEST_CONFIG\" >/dev/null 2>&1; exit 5"}, ExitRoleChanged, true, "role changed while the command ran: not up: the state is drained"},
+		{"the command drains the node (--force: a drain waits for the job otherwise): role changed", "", undrain, []string{"--role", "up", "--", "sh", "-c", "touch ran; \"$HACHECK_TEST_BIN\" drain --force --config \"$HACHECK_TEST_CONFIG\" >/dev/null 2>&1; exit 5"}, ExitRoleChanged, true, "role changed while the command ran: not up: the state is drained"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			n := newNode(t, tt.extra)
@@ -114,5 +116,65 @@ func TestRunForwardsSIGTERM(t *testing.T) {
 	b, _ := os.ReadFile(got)
 	if code != 7 || strings.TrimSpace(string(b)) != "TERM" {
 		t.Errorf("exit %d (%v), the command got %q; want 7 and TERM; stderr:\n%s", code, err, b, errOut.String())
+	}
+}
+
+// TestRunHoldsOffDrains: a drain of the node waits for a job gated by
+// `hacheck run --role up|primary` (and is refused when the job outlasts
+// half its timeout); no such job starts while a drain holds the job lock.
+func TestRunHoldsOffDrains(t *testing.T) {
+	bin := buildHacheck(t)
+	n := newNode(t, "")
+	n.hacheck("undrain")
+	started := filepath.Join(n.dir, "started")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job := exec.CommandContext(ctx, bin, "--config", n.config, "run", "--role", "up", "--", "sh", "-c", "touch "+started+"; sleep 2")
+	var jobErr bytes.Buffer
+	job.Stderr = &jobErr
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the job never started: %s", jobErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, out, errOut := n.hacheck("drain", "--timeout", "400ms")
+	if code != ExitFail || !strings.Contains(errOut, "a job started by `hacheck run` is still running on this node") {
+		t.Errorf("drain while the job runs: exit %d\n%s%s; want refused", code, out, errOut)
+	}
+	if st, err := (state.Store{Dir: n.stateDir()}).Load(); err != nil || !st.IsUp() {
+		t.Errorf("after the refused drain: %+v %v; want still up", st, err)
+	}
+	code, out, errOut = n.hacheck("drain", "--timeout", "30s", "--reason", "after the job")
+	if code != ExitOK || !strings.Contains(out, "waiting up to") {
+		t.Errorf("drain that waits: exit %d\n%s%s; want drained after waiting", code, out, errOut)
+	}
+	if err := job.Wait(); err != nil {
+		t.Errorf("the job: %v (a drain that waited must not change its role under it)\n%s", err, jobErr.String())
+	}
+
+	// A drain holds the lock: a job does not start.
+	n.hacheck("undrain")
+	release, err := (state.Store{Dir: n.stateDir()}).QuiesceJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = n.hacheckRun("--role", "up", "--", "touch", filepath.Join(n.dir, "ran"))
+	release()
+	if _, err := os.Stat(filepath.Join(n.dir, "ran")); code != ExitOK || err == nil || !strings.Contains(errOut, "skipped: not up: a drain of this node is in progress") {
+		t.Errorf("during a drain: exit %d, ran %v, %q; want skipped", code, err == nil, errOut)
+	}
+	// A replica job does not hold drains off (a drain does not end it).
+	release, _ = (state.Store{Dir: n.stateDir()}).QuiesceJobs(ctx)
+	code, _, errOut = n.hacheckRun("--role", "replica", "--", "true")
+	release()
+	if code != ExitOK || strings.Contains(errOut, "drain of this node") {
+		t.Errorf("replica job during a drain: exit %d %q; want judged on its role alone", code, errOut)
 	}
 }

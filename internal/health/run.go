@@ -31,6 +31,11 @@ func ParseRunRole(s string) (RunRole, error) {
 // VIP and the server), not only the state.
 func (r RunRole) NeedsRole() bool { return r != RunUp }
 
+// HoldsOffDrains reports whether a job run for r keeps a drain of this
+// node waiting until it ends: a drain ends the roles primary and up (the
+// node is drained, the primary moves away); a replica stays one.
+func (r RunRole) HoldsOffDrains() bool { return r != RunReplica }
+
 // RunFacts is what `hacheck run` read just now.
 type RunFacts struct {
 	// StateErr: the state file could not be read (missing or corrupt);
