@@ -21,7 +21,7 @@ func (a *app) runCmd() *cobra.Command {
 	var roleFlag string
 	var skipExit int
 	cmd := &cobra.Command{
-		Use:   "run [--role primary|replica|up] [--skip-exit N] -- COMMAND [ARGS...]",
+		Use:   "run [flags] -- COMMAND [ARGS...]",
 		Short: "Run a command only while this node has a role (for cron jobs and timers)",
 		Long: `Read this node's role now and run COMMAND only when it is the one asked for;
 otherwise log one line saying why and exit 0 (or --skip-exit). Fails closed:
@@ -36,14 +36,15 @@ or a check that runs out of check_timeout means skipped, never run.
   up       state up and eligible for the VIP (not a stale ex-primary)
 
 COMMAND gets this process's stdin, stdout and stderr; SIGINT and SIGTERM are
-forwarded to it. With --role primary or up, a drain of this node waits for it
-to end before its first step (and is refused if it outlasts half the drain's
-timeout), and no such job starts once a drain has begun. When it ends the role is read again: if this node no longer
-has it, a warning says so and the exit is 120.
-Exit 0: skipped (or --skip-exit N), or the command exited 0. Exit N: the command's own exit status
-(128+signal when a signal killed it). Exit 120: the command ran, and the role
-changed while it ran. Exit 126/127: the command could not be started / was not
-found. Exit 2: usage or configuration error.`,
+forwarded to it. When it ends the role is read again: if this node no longer
+has it, a warning says so and the exit is 120. With --role primary or up, a
+drain of this node waits for the command to end before its first step (and
+is refused if it outlasts half the drain's timeout), and no such command
+starts once a drain has begun.
+Exit 0: skipped (or --skip-exit N), or the command exited 0. Exit N: the
+command's own exit status (128+signal when a signal killed it). Exit 120: the
+command ran, and the role changed while it ran. Exit 126/127: the command could
+not be started / was not found. Exit 2: usage or configuration error.`,
 		Example: `  hacheck run --role primary -- /usr/local/bin/backup-to-standby
   hacheck run --role replica --skip-exit 3 -- mariadb-dump --all-databases`,
 		RunE: func(c *cobra.Command, args []string) error {
