@@ -45,6 +45,7 @@ func commands() []command {
 		{"demo", "drain the MariaDB primary under a writer; timeline and lost-write verdict", cmdDemo},
 		{"bench-failover", "drain-to-VIP-moved times: hacheck vs a polled shell vrrp_script", cmdBenchFailover},
 		{"bench-cutover", "many MySQL cutovers under a writer: hacheck vs a hand-written runbook", cmdBenchCutover},
+		{"accident", "a copy job every second on both nodes through `hacheck run --role primary`, across moves, under a writer", cmdAccident},
 		{"faults", "unplanned failures (keepalived stopped, node killed, partition, frozen mysqld) under a writer", cmdFaults},
 	}
 }

@@ -22,7 +22,9 @@ func (a *app) drainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drain",
 		Short: "Mark this node drained after its preconditions pass (keepalived moves the VIP away)",
-		Long: `Run the preconditions (each executable in preconditions_dir, in lexical order,
+		Long: `First wait for the jobs that 'hacheck run --role primary|up' runs on this node
+(at most half the timeout; refused if one outlasts it; not with --force or
+--dry-run). Then run the preconditions (each executable in preconditions_dir, in lexical order,
 each with precondition_timeout); only when all pass does the state become
 "drained", which makes keepalived give the VIP away at once.
 With mysql.dsn set, the drain is a database cutover, in this order:

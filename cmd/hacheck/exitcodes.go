@@ -14,6 +14,15 @@ const (
 	ExitFail = 1
 	// ExitUsage: bad command line or configuration.
 	ExitUsage = 2
+	// ExitRoleChanged: `hacheck run` ran the command and this node no
+	// longer had the role when it ended (or the role could not be read
+	// again). Chosen apart from the small codes commands use and from the
+	// shell's 126, 127 and 128+N, which `run` also returns.
+	ExitRoleChanged = 120
+	// ExitCannotExecute and ExitNotFound: `hacheck run` could not start
+	// the command (as a shell says).
+	ExitCannotExecute = 126
+	ExitNotFound      = 127
 )
 
 // exitError carries an exit code up to run. msg is printed on stderr (and,

@@ -144,6 +144,6 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
-	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.doctorCmd(), a.versionCmd(), a.genManCmd())
+	root.AddCommand(a.checkCmd(), a.serveCmd(), a.drainCmd(), a.undrainCmd(), a.statusCmd(), a.notifyCmd(), a.promoteCmd(), a.followCmd(), a.doctorCmd(), a.runCmd(), a.versionCmd(), a.genManCmd())
 	return root
 }

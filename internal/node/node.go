@@ -325,6 +325,11 @@ func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bo
 		return drain.Result{Outcome: drain.Refused}, err
 	}
 	plan.KeepSteps = keepSteps
+	release, err := n.waitForJobs(ctx, opt, out)
+	if err != nil {
+		return drain.Result{Outcome: drain.Refused}, err
+	}
+	defer release()
 	return drain.Run(ctx, n.store, plan, opt, out)
 }
 
