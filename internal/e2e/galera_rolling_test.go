@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -244,7 +245,16 @@ checks:
 		}
 	}
 	for _, w := range writers {
-		t.Logf("writer %s (backend %s): %d commits acknowledged, %d errors, %d connections", w.name, w.backend, len(w.acks), w.errs, len(w.conns))
+		t.Logf("writer %s (backend %s): %d commits acknowledged, %d connections, %d errors", w.name, w.backend, len(w.acks), len(w.conns), w.errs)
+		for _, f := range w.fails {
+			when := "outside the steps"
+			for _, st := range steps {
+				if f.at.After(st.from) && f.at.Before(st.to) {
+					when = fmt.Sprintf("%v after %s stopped", ms(f.at.Sub(st.stopped)), st.node)
+				}
+			}
+			t.Logf("  %s error on %s, %s: %v", w.name, f.where, when, f.err)
+		}
 	}
 	for _, st := range steps {
 		acked, on, lost := 0, 0, 0
@@ -271,6 +281,7 @@ type rollingReport struct {
 	node     string
 	line     string
 	from, to time.Time
+	stopped  time.Time // its mariadbd stopped
 }
 
 // rollingStep drains, stops, starts and undrains one node.
@@ -319,10 +330,11 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 	windowStart := falseAt.Add(rollingWindow)
 	time.Sleep(time.Until(windowStart) + 50*time.Millisecond)
 
+	stoppedAt := time.Now()
 	if err := n.Shutdown(); err != nil {
 		t.Fatalf("stop %s: %v", n.Name, err)
 	}
-	stoppedAt := time.Now()
+	stopTook := time.Since(stoppedAt)
 	logBefore := len(strings.Split(n.ErrorLogTail(1<<30), "\n"))
 	if err := n.Restart(); err != nil {
 		t.Fatalf("start %s: %v", n.Name, err)
@@ -345,7 +357,9 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 	}
 
 	undrainAt := time.Now()
-	stats.wait(undrainAt) // a sample after undrainAt but before the undrain
+	if err := stats.wait(undrainAt); err != nil { // a sample after undrainAt, before the undrain
+		t.Fatal(err)
+	}
 	if out, err := n.hacheck(ctx, bin, "undrain", "--reason", "rolling upgrade done"); err != nil {
 		t.Fatalf("undrain %s once Synced: %v\n%s", n.Name, err, out)
 	}
@@ -381,9 +395,10 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 		parts = append(parts, fmt.Sprintf("%s: healthz false -> %s %v, sessions in the first %v %d, after it %d (writer saw %d)",
 			h.backend, out[i], ms(stats.first(h.backend, n.Name, out[i], falseAt).Sub(falseAt)), rollingWindow, early, after-before, seen))
 	}
-	return rollingReport{node: n.Name, from: drainStart, to: upAt,
-		line: fmt.Sprintf("%s: `hacheck drain` -> /healthz false %v; %s; stopped -> Synced %v (%s); undrain -> UP in both %v",
-			n.Name, ms(falseAt.Sub(drainStart)), strings.Join(parts, "; "), ms(syncedAt.Sub(stoppedAt)), transfer, ms(upAt.Sub(undrainAt)))}
+	return rollingReport{node: n.Name, from: drainStart, to: upAt, stopped: stoppedAt,
+		line: fmt.Sprintf("%s: `hacheck drain` -> /healthz false %v; %s; stop %v, stop -> Synced %v (%s); undrain -> UP in both %v; meanwhile in backend galera %s",
+			n.Name, ms(falseAt.Sub(drainStart)), strings.Join(parts, "; "), ms(stopTook), ms(syncedAt.Sub(stoppedAt)), transfer, ms(upAt.Sub(undrainAt)),
+			stats.notUp("galera", n.Name, drainStart, upAt))}
 }
 
 func rollingGet(ctx context.Context, c *http.Client, url string) (int, error) {
@@ -439,6 +454,13 @@ type rollingWriter struct {
 	acks  []rollingAck
 	conns []rollingConn
 	errs  int
+	fails []rollingFail
+}
+
+type rollingFail struct {
+	at    time.Time
+	where string // the node the connection was on, or "connect"
+	err   error
 }
 
 type rollingAck struct {
@@ -466,7 +488,10 @@ func (w *rollingWriter) run(ctx context.Context) {
 		dialed := time.Now()
 		conn, node, err := w.connect(ctx, db)
 		if err != nil {
-			w.fail()
+			if ctx.Err() != nil {
+				break
+			}
+			w.fail("connect", err)
 			time.Sleep(20 * time.Millisecond)
 			continue
 		}
@@ -480,7 +505,7 @@ func (w *rollingWriter) run(ctx context.Context) {
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
-					w.fail()
+					w.fail(node, err)
 				}
 				break
 			}
@@ -512,10 +537,11 @@ func (w *rollingWriter) connect(ctx context.Context, db *sql.DB) (*sql.Conn, str
 	return conn, node, nil
 }
 
-func (w *rollingWriter) fail() {
+func (w *rollingWriter) fail(where string, err error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.errs++
-	w.mu.Unlock()
+	w.fails = append(w.fails, rollingFail{at: time.Now(), where: where, err: err})
 }
 
 func (w *rollingWriter) connections() []rollingConn {
@@ -580,18 +606,20 @@ func rollingStartSampler(t *testing.T, socket string) *rollingSampler {
 	return s
 }
 
-// wait returns once there is a sample taken after at.
-func (s *rollingSampler) wait(at time.Time) {
-	for {
+// wait returns once there is a sample taken after at, or fails after 5 s.
+func (s *rollingSampler) wait(at time.Time) error {
+	var last error
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		s.mu.Lock()
-		n := len(s.samples)
+		n, err := len(s.samples), s.err
 		ok := n > 0 && s.samples[n-1].at.After(at)
 		s.mu.Unlock()
 		if ok {
-			return
+			return nil
 		}
-		time.Sleep(5 * time.Millisecond)
+		last = err
 	}
+	return fmt.Errorf("no haproxy stat sample within 5 s (last error: %v)", last)
 }
 
 // before is the server's stot in the last sample taken before t, after in
@@ -634,4 +662,51 @@ func (s *rollingSampler) first(backend, server, want string, t time.Time) time.T
 		}
 	}
 	return time.Time{}
+}
+
+// notUp is how long each server of backend other than skip was not UP
+// in the samples taken in [from, to], and its statuses then.
+func (s *rollingSampler) notUp(backend, skip string, from, to time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	down := map[string]time.Duration{}
+	seen := map[string]map[string]bool{}
+	var names []string
+	var prev time.Time
+	for _, x := range s.samples {
+		if x.at.Before(from) || x.at.After(to) {
+			continue
+		}
+		for key, st := range x.st {
+			b, sv, _ := strings.Cut(key, "/")
+			if b != backend || sv == skip {
+				continue
+			}
+			if seen[sv] == nil {
+				seen[sv] = map[string]bool{}
+				names = append(names, sv)
+			}
+			// "UP 1/2" (one check failed) still takes sessions.
+			if !strings.HasPrefix(st.status, "UP") && !prev.IsZero() {
+				down[sv] += x.at.Sub(prev)
+				seen[sv][st.status] = true
+			}
+		}
+		prev = x.at
+	}
+	sort.Strings(names)
+	var out []string
+	for _, sv := range names {
+		if down[sv] == 0 {
+			out = append(out, sv+" UP throughout")
+			continue
+		}
+		var sts []string
+		for st := range seen[sv] {
+			sts = append(sts, st)
+		}
+		sort.Strings(sts)
+		out = append(out, fmt.Sprintf("%s not UP for %v (%s)", sv, ms(down[sv]), strings.Join(sts, ", ")))
+	}
+	return strings.Join(out, ", ")
 }
