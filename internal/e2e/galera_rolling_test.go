@@ -336,6 +336,8 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 	}
 	stopTook := time.Since(stoppedAt)
 	logBefore := len(strings.Split(n.ErrorLogTail(1<<30), "\n"))
+	// The other members' states while n rejoins, every 50 ms.
+	others := rollingWatchStates(ctx, c, n)
 	if err := n.Restart(); err != nil {
 		t.Fatalf("start %s: %v", n.Name, err)
 	}
@@ -343,6 +345,7 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 		t.Fatal(err)
 	}
 	syncedAt := time.Now()
+	othersLine := others()
 	// How it rejoined, from what its error log gained since the restart.
 	transfer := "no state transfer logged"
 	if lines := strings.Split(n.ErrorLogTail(1<<30), "\n"); len(lines) > logBefore {
@@ -396,8 +399,8 @@ func rollingStep(t *testing.T, ctx context.Context, bin string, c *galeratest.Cl
 			h.backend, out[i], ms(stats.first(h.backend, n.Name, out[i], falseAt).Sub(falseAt)), rollingWindow, early, after-before, seen))
 	}
 	return rollingReport{node: n.Name, from: drainStart, to: upAt, stopped: stoppedAt,
-		line: fmt.Sprintf("%s: `hacheck drain` -> /healthz false %v; %s; stop %v, stop -> Synced %v (%s); undrain -> UP in both %v; meanwhile in backend galera %s",
-			n.Name, ms(falseAt.Sub(drainStart)), strings.Join(parts, "; "), ms(stopTook), ms(syncedAt.Sub(stoppedAt)), transfer, ms(upAt.Sub(undrainAt)),
+		line: fmt.Sprintf("%s: `hacheck drain` -> /healthz false %v; %s; stop %v, stop -> Synced %v (%s); undrain -> UP in both %v; while it rejoined %s; meanwhile in backend galera %s",
+			n.Name, ms(falseAt.Sub(drainStart)), strings.Join(parts, "; "), ms(stopTook), ms(syncedAt.Sub(stoppedAt)), transfer, ms(upAt.Sub(undrainAt)), othersLine,
 			stats.notUp("galera", n.Name, drainStart, upAt))}
 }
 
@@ -709,4 +712,53 @@ func (s *rollingSampler) notUp(backend, skip string, from, to time.Time) string 
 		out = append(out, fmt.Sprintf("%s not UP for %v (%s)", sv, ms(down[sv]), strings.Join(sts, ", ")))
 	}
 	return strings.Join(out, ", ")
+}
+
+// rollingWatchStates polls wsrep_local_state_comment of every member but n
+// until the returned function is called, which says how long each was in
+// a state other than Synced.
+func rollingWatchStates(ctx context.Context, c *galeratest.Cluster, n *rollingNode) func() string {
+	ctx, cancel := context.WithCancel(ctx)
+	var others []*galeratest.Node
+	for _, g := range c.Nodes {
+		if g.Name != n.Name {
+			others = append(others, g)
+		}
+	}
+	states := make([]map[string]time.Duration, len(others)) // per member: state -> time in it
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range states {
+			states[i] = map[string]time.Duration{}
+		}
+		prev := time.Now()
+		for ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			now := time.Now()
+			for i, g := range others {
+				qctx, qcancel := context.WithTimeout(ctx, time.Second)
+				st, err := g.Status(qctx, "wsrep_local_state_comment")
+				qcancel()
+				if err == nil && st != "Synced" {
+					states[i][st] += now.Sub(prev)
+				}
+			}
+			prev = now
+		}
+	}()
+	return func() string {
+		cancel()
+		<-done
+		var out []string
+		for i, g := range others {
+			if len(states[i]) == 0 {
+				out = append(out, g.Name+" Synced throughout")
+			}
+			for st, d := range states[i] {
+				out = append(out, fmt.Sprintf("%s %s for %v", g.Name, st, ms(d)))
+			}
+		}
+		return strings.Join(out, ", ")
+	}
 }
