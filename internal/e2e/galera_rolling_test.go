@@ -101,8 +101,8 @@ func (n *rollingNode) hacheck(ctx context.Context, bin string, args ...string) (
 	return strings.TrimSpace(string(out)), err
 }
 
-// TestGaleraRollingDrain: with two writers committing through HAProxy (one
-// through each backend), every node in turn is drained with `hacheck
+// TestGaleraRollingDrain: with three writers committing through HAProxy
+// (see writers below), every node in turn is drained with `hacheck
 // drain`, stopped, started again (IST), waited for until Synced and
 // undrained. It fails when a new connection reaches a node between
 // rollingWindow after its /healthz turned false and its undrain (counted by
