@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -626,6 +627,7 @@ func haproxyFreePort(t *testing.T) int {
 // haproxyServerState is one server's row of `show stat`.
 type haproxyServerState struct {
 	server, status, check, agent string
+	sessions                     int // stot: sessions HAProxy has sent to the server
 }
 
 // is reports whether the status is want, with or without a qualifier such
@@ -658,7 +660,7 @@ func (h *haproxyHarness) stat(backend string) ([]haproxyServerState, error) {
 	for i, name := range strings.Split(strings.TrimSpace(strings.TrimPrefix(header, "# ")), ",") {
 		cols[name] = i
 	}
-	for _, k := range []string{"pxname", "svname", "status", "check_status", "agent_status"} {
+	for _, k := range []string{"pxname", "svname", "status", "check_status", "agent_status", "stot"} {
 		if _, ok := cols[k]; !ok {
 			return nil, fmt.Errorf("haproxy show stat: no %s column in %q", k, header)
 		}
@@ -681,8 +683,12 @@ func (h *haproxyHarness) stat(backend string) ([]haproxyServerState, error) {
 		if sv == "BACKEND" || sv == "FRONTEND" {
 			continue
 		}
+		stot, err := strconv.Atoi(rec[cols["stot"]])
+		if err != nil {
+			return nil, fmt.Errorf("haproxy show stat: stot of %s: %w", sv, err)
+		}
 		out = append(out, haproxyServerState{server: sv, status: rec[cols["status"]],
-			check: rec[cols["check_status"]], agent: rec[cols["agent_status"]]})
+			check: rec[cols["check_status"]], agent: rec[cols["agent_status"]], sessions: stot})
 	}
 	return out, nil
 }
