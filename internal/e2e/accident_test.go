@@ -4,11 +4,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // TestAccidentReplayed runs `hacheck-lab accident`: a job that copies the
@@ -20,19 +17,9 @@ import (
 // job itself saw them), deleted any row, never ran on one of the primaries,
 // or when an acknowledged write was lost.
 func TestAccidentReplayed(t *testing.T) {
-	bin := hacheckBinary(t) // root, ip, keepalived (CI: fail, else skip)
-	if _, _, err := mariadbd.Binaries(mariadbd.Options{}); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the accident replay needs MariaDB: %v (CI is set, so this is a failure, not a skip)", err)
-		}
-		t.Skipf("the accident replay needs MariaDB: %v", err)
-	}
-	labBin := filepath.Join(filepath.Dir(bin), "hacheck-lab")
+	bin, labBin := labBinaries(t, "the accident replay")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", labBin, "github.com/hacheck/hacheck/cmd/hacheck-lab").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/hacheck-lab: %v\n%s", err, out)
-	}
 	moves := "2"
 	if os.Getenv("HACHECK_FULL") != "" {
 		moves = "8"

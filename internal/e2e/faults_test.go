@@ -4,12 +4,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // TestFaults runs each unplanned-failure scenario of `hacheck-lab faults`
@@ -24,13 +21,7 @@ import (
 // each scenario's own assertions. One run of each (about 40 s each);
 // HACHECK_FAULT_RUNS=N runs each N times.
 func TestFaults(t *testing.T) {
-	bin := hacheckBinary(t) // root, ip, keepalived (CI: fail, else skip)
-	if _, _, err := mariadbd.Binaries(mariadbd.Options{}); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("fault scenarios need MariaDB: %v (CI is set, so this is a failure, not a skip)", err)
-		}
-		t.Skipf("fault scenarios need MariaDB: %v", err)
-	}
+	bin, labBin := labBinaries(t, "fault scenarios")
 	runs := 1
 	if v := os.Getenv("HACHECK_FAULT_RUNS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -38,13 +29,6 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("HACHECK_FAULT_RUNS=%q: want a positive number", v)
 		}
 		runs = n
-	}
-	labBin := filepath.Join(filepath.Dir(bin), "hacheck-lab")
-	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	out, err := exec.CommandContext(bctx, "go", "build", "-o", labBin, "github.com/hacheck/hacheck/cmd/hacheck-lab").CombinedOutput()
-	cancel()
-	if err != nil {
-		t.Fatalf("go build cmd/hacheck-lab: %v\n%s", err, out)
 	}
 	for _, sc := range []string{
 		"keepalived-restart",

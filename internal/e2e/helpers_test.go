@@ -16,6 +16,7 @@ import (
 
 	"github.com/hacheck/hacheck/internal/lab"
 	"github.com/hacheck/hacheck/internal/lab/labtest"
+	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // buildDir holds the hacheck binary built once per test binary. It is under
@@ -159,4 +160,26 @@ func names(nodes []*lab.Node) []string {
 		s = append(s, n.Name)
 	}
 	return s
+}
+
+// labBinaries returns the hacheck and hacheck-lab binaries for a test that
+// runs a hacheck-lab scenario with MariaDB (what is the test's name for the
+// messages). Like hacheckBinary, a missing prerequisite fails the test
+// when CI is set and skips it otherwise.
+func labBinaries(t *testing.T, what string) (bin, labBin string) {
+	t.Helper()
+	bin = hacheckBinary(t) // root, ip, keepalived
+	if _, _, err := mariadbd.Binaries(mariadbd.Options{}); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s needs MariaDB: %v (CI is set, so this is a failure, not a skip)", what, err)
+		}
+		t.Skipf("%s needs MariaDB: %v", what, err)
+	}
+	labBin = filepath.Join(filepath.Dir(bin), "hacheck-lab")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", labBin, "github.com/hacheck/hacheck/cmd/hacheck-lab").CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/hacheck-lab: %v\n%s", err, out)
+	}
+	return bin, labBin
 }
