@@ -21,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/hacheck/hacheck/internal/lab"
+	"github.com/hacheck/hacheck/internal/mariadbd"
 )
 
 // The fault scenarios: unplanned failures of the MariaDB lab (keepalived
@@ -529,7 +530,7 @@ func describeServer(ctx context.Context, d *dbNode) string {
 func catchUp(ctx context.Context, d, primary *dbNode) string {
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
-	st, err := slaveStatus(ctx, d.db)
+	st, err := mariadbd.SlaveStatus(ctx, d.db)
 	if err != nil {
 		return "stale (unreachable: " + err.Error() + ")"
 	}
@@ -547,36 +548,6 @@ func catchUp(ctx context.Context, d, primary *dbNode) string {
 		return fmt.Sprintf("stale: did not apply %s within 5 s (%v)", pos, err)
 	}
 	return "caught up with " + pos
-}
-
-// slaveStatus reads SHOW SLAVE STATUS into a map by column name (empty
-// when the server is no replica).
-func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
-	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	if !rows.Next() {
-		return out, rows.Err()
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	for i, c := range cols {
-		out[c] = vals[i].String
-	}
-	return out, rows.Err()
 }
 
 func countIn(ids, in []int64) int {

@@ -833,9 +833,19 @@ func (s *Server) slaveStatus(ctx context.Context) (map[string]string, error) {
 	if db == nil {
 		return nil, fmt.Errorf("mariadbtest: slave status on %s: server not running", s.Addr)
 	}
-	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	m, err := SlaveStatus(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("mariadbtest: slave status on %s: %w", s.Addr, err)
+	}
+	return m, nil
+}
+
+// SlaveStatus reads SHOW SLAVE STATUS on db into a column->value map
+// (empty when the server is no replica).
+func SlaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
