@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -26,10 +27,7 @@ type stateRoles struct {
 		ReplicaStatus(context.Context) (*db.ReplicaStatus, error)
 	}
 	timeout time.Duration
-	log     interface {
-		Warn(msg string, args ...any)
-		Info(msg string, args ...any)
-	}
+	log     *slog.Logger
 }
 
 var _ cutover.RoleRecorder = stateRoles{}
