@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hacheck/hacheck/internal/statecheck"
 )
 
 func (a *app) checkCmd() *cobra.Command {
@@ -24,7 +25,9 @@ below keepalived's script timeout. Safe to run several at once.`,
 }
 
 // check is the whole of `hacheck check`, reached through cobra or, for
-// the command line keepalived uses, through fastCheckArgs.
+// the command lines keepalived uses (statecheck.ConfigArg), straight from
+// run. Its one line and exit code are statecheck's, as cmd/hacheck-check
+// prints them.
 func (a *app) check(parent context.Context) error {
 	cfg, n, err := a.node()
 	if err != nil {
@@ -38,14 +41,11 @@ func (a *app) check(parent context.Context) error {
 	if parent.Err() != nil {
 		// Interrupted (keepalived's timeout sends SIGTERM): never
 		// count that as success.
-		fmt.Fprintln(a.stdout, "FAIL: interrupted before the check finished")
-		return &exitError{code: ExitFail}
+		return &exitError{code: statecheck.Interrupted(a.stdout)}
 	}
-	if !rep.Healthy {
-		fmt.Fprintln(a.stdout, "FAIL: "+rep.Reason)
-		return &exitError{code: ExitFail}
+	if code := statecheck.Print(a.stdout, rep.Healthy, rep.Reason); code != ExitOK {
+		return &exitError{code: code}
 	}
-	fmt.Fprintln(a.stdout, "OK: "+rep.Reason)
 	return nil
 }
 
@@ -55,16 +55,8 @@ func (a *app) check(parent context.Context) error {
 // building the command tree on every poll. Anything else (--help, another
 // flag, an argument) goes through cobra, so usage errors read as before.
 func fastCheckArgs(args []string) (config string, ok bool) {
-	switch {
-	case len(args) == 1 && args[0] == "check":
-		return "", true
-	case len(args) == 2 && args[0] == "check" && strings.HasPrefix(args[1], "--config="):
-		config = strings.TrimPrefix(args[1], "--config=")
-	case len(args) == 3 && args[0] == "check" && args[1] == "--config":
-		config = args[2]
-	default:
+	if len(args) == 0 || args[0] != "check" {
 		return "", false
 	}
-	// An empty or flag-like value is cobra's to judge.
-	return config, config != "" && !strings.HasPrefix(config, "-")
+	return statecheck.ConfigArg(args[1:])
 }

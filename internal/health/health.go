@@ -65,19 +65,8 @@ type Report struct {
 // Verdict decides health from a state load and check results, and says why
 // in one line.
 func Verdict(st state.State, stErr error, results []check.Result) (healthy bool, reason string) {
-	if stErr != nil {
-		return false, "state: " + stErr.Error()
-	}
-	if !st.IsUp() {
-		why := fmt.Sprintf("drained by %s at %s", st.ChangedBy, st.ChangedAt.Format(time.RFC3339))
-		if st.Reason != "" {
-			why += ": " + st.Reason
-		}
+	if ok, why := state.Verdict(st, stErr); !ok {
 		return false, why
-	}
-	if st.Stale != nil {
-		return false, fmt.Sprintf("stale ex-primary since %s (%s): this server may lack the new primary's writes; run `hacheck follow`",
-			st.Stale.Since.Format(time.RFC3339), st.Stale.Why)
 	}
 	var failed []string
 	for _, r := range results {

@@ -87,6 +87,28 @@ func (s State) IsUp() bool { return s.State == Up }
 // ex-primary.
 func (s State) Eligible() bool { return s.IsUp() && s.Stale == nil }
 
+// Verdict is what the state alone says of this node's health, in one
+// line: eligible (reason "up") only for a readable "up" state without a
+// stale ex-primary mark. health.Verdict adds the live checks; the
+// state-only `hacheck-check` uses it as it is.
+func Verdict(s State, loadErr error) (eligible bool, reason string) {
+	if loadErr != nil {
+		return false, "state: " + loadErr.Error()
+	}
+	if !s.IsUp() {
+		why := fmt.Sprintf("drained by %s at %s", s.ChangedBy, s.ChangedAt.Format(time.RFC3339))
+		if s.Reason != "" {
+			why += ": " + s.Reason
+		}
+		return false, why
+	}
+	if s.Stale != nil {
+		return false, fmt.Sprintf("stale ex-primary since %s (%s): this server may lack the new primary's writes; run `hacheck follow`",
+			s.Stale.Since.Format(time.RFC3339), s.Stale.Why)
+	}
+	return true, Up
+}
+
 // validate checks a decoded state; the error says what is wrong.
 func (s State) validate() error {
 	if s.Version != Version {

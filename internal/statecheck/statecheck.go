@@ -1,0 +1,276 @@
+// Package statecheck is `hacheck check` for a node whose one input is its
+// state file: no live checks and no database. keepalived runs the check
+// every second on every node, and almost all of its cost is starting the
+// process: the Go runtime and the initialisers of every package the
+// binary links (viper, cobra, net/http, prometheus, the MySQL driver,
+// netlink). cmd/hacheck-check links this package, internal/state and a
+// YAML parser, nothing else, so it starts at about the cost of any Go
+// program.
+//
+// The configuration stays hacheck's: internal/config is its one loader.
+// Read takes a file only when every key in it is one it knows (Keys) with
+// a value that loader accepts, and no HACHECK_* variable overrides one;
+// for anything else it answers "not mine" and the caller runs the full
+// `hacheck check`, which reads it (and reports its errors) as always.
+// cmd/hacheck's tests compare both on many configurations.
+//
+// What the check decides is the state's verdict (state.Verdict): healthy
+// only for a readable "up" state without a stale ex-primary mark, fail
+// closed on a missing, corrupt or unknown-version file. cmd/hacheck-check
+// bounds the run by check_timeout.
+package statecheck
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hacheck/hacheck/internal/exitcode"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// DefaultFile is read when no --config is given and it exists (as
+// config.DefaultFile; a test keeps them equal).
+const DefaultFile = "/etc/hacheck/hacheck.yaml"
+
+// EnvPrefix starts every environment override of a configuration key.
+const EnvPrefix = "HACHECK_"
+
+// Keys are the configuration keys Read handles; a file with any other key
+// is the full loader's.
+var Keys = []string{"node", "state_dir", "check_timeout", "log_level", "log_format", "checks"}
+
+// The defaults of the keys Read uses, as internal/config has them (a test
+// compares a file without them).
+const (
+	defaultStateDir     = "/var/lib/hacheck"
+	defaultCheckTimeout = 2 * time.Second
+)
+
+// ConfigArg recognizes the arguments after "check" that keepalived passes:
+// none, "--config FILE" or "--config=FILE". Anything else (--help, another
+// flag, an argument, an empty or flag-like FILE) is not ok and is left to
+// the full command line, so usage errors read as they always do.
+func ConfigArg(args []string) (config string, ok bool) {
+	switch {
+	case len(args) == 0:
+		return "", true
+	case len(args) == 1 && strings.HasPrefix(args[0], "--config="):
+		config = strings.TrimPrefix(args[0], "--config=")
+	case len(args) == 2 && args[0] == "--config":
+		config = args[1]
+	default:
+		return "", false
+	}
+	return config, config != "" && !strings.HasPrefix(config, "-")
+}
+
+// Settings are what the state-only check needs of the configuration.
+type Settings struct {
+	File         string // the file read; "" = defaults only
+	StateDir     string
+	CheckTimeout time.Duration
+}
+
+// Read reads the configuration named by --config (file; "" = DefaultFile
+// if it exists) as internal/config would. ok is false when the full loader
+// must decide: the file cannot be read or is not one YAML mapping, it has a
+// key not in Keys (or one in another spelling, or twice), a value is not a
+// plain string the loader accepts, checks is not empty, or environ (the
+// process environment) has a HACHECK_* variable. Read never reports an
+// error of its own: every error message is the full loader's.
+func Read(file string, environ []string) (s Settings, ok bool) {
+	for _, e := range environ {
+		if strings.HasPrefix(e, EnvPrefix) {
+			return Settings{}, false
+		}
+	}
+	if file == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			file = DefaultFile
+		}
+	}
+	values := map[string]string{}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return Settings{}, false
+		}
+		if values, ok = scalars(b); !ok {
+			return Settings{}, false
+		}
+	}
+	return settings(file, values)
+}
+
+// scalars reads the plainest YAML: one `key: value` per line at the start
+// of the line, each key in Keys at most once, each value a plain word or a
+// quoted string without escapes (checks: only []), comments, blank lines
+// and a leading "---". ok is false for anything else (indentation, flow or
+// block collections, anchors, tags, escapes, tabs, CR, non-ASCII, a word
+// YAML reads as a number, bool or null): the full loader's YAML parser
+// decides those. hacheck-check links no YAML library, whose initialisers
+// and code would cost about a quarter of its start.
+func scalars(b []byte) (map[string]string, bool) {
+	out := map[string]string{}
+	seen := map[string]bool{}
+	for n, line := range strings.Split(string(b), "\n") {
+		for i := 0; i < len(line); i++ {
+			if c := line[i]; c == '\t' || c == '\r' || c > '~' || c < ' ' {
+				return nil, false
+			}
+		}
+		if t := strings.TrimLeft(line, " "); t == "" || t[0] == '#' {
+			continue
+		}
+		if n == 0 && strings.TrimRight(line, " ") == "---" {
+			continue
+		}
+		key, rest, found := strings.Cut(line, ": ")
+		if !found || !slices.Contains(Keys, key) {
+			return nil, false
+		}
+		if seen[key] {
+			return nil, false // YAML: "mapping key already defined"
+		}
+		seen[key] = true
+		value, quoted, ok := scalar(strings.TrimLeft(rest, " "))
+		switch {
+		case !ok:
+			return nil, false
+		case key == "checks":
+			if quoted || value != "[]" {
+				return nil, false
+			}
+			continue // no live checks: the default
+		case !quoted && !plainString(key, value):
+			return nil, false
+		}
+		out[key] = value
+	}
+	return out, true
+}
+
+// scalar reads one value and the comment after it: 'text' or "text"
+// (quoted: no quote or backslash inside), [] or a plain word (the
+// characters of a path, a duration or a name).
+func scalar(s string) (value string, quoted, ok bool) {
+	var tail string
+	switch {
+	case s == "":
+		return "", false, false // null
+	case s[0] == '\'' || s[0] == '"':
+		end := strings.IndexAny(s[1:], "'\"\\")
+		if end < 0 || s[1+end] != s[0] {
+			return "", false, false
+		}
+		value, tail, quoted = s[1:1+end], s[2+end:], true
+	case strings.HasPrefix(s, "[]"):
+		value, tail = "[]", s[2:]
+	default:
+		end := strings.IndexFunc(s, func(r rune) bool { return !wordChar(r) })
+		if end < 0 {
+			end = len(s)
+		}
+		value, tail = s[:end], s[end:]
+		if value == "" {
+			return "", false, false
+		}
+	}
+	if t := strings.TrimLeft(tail, " "); t != "" && (t[0] != '#' || t == tail) {
+		return "", false, false
+	}
+	return value, quoted, true
+}
+
+func wordChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._/+-@", r)
+}
+
+// plainString reports whether YAML reads the plain word value as the
+// string it spells: not when it is one of YAML's bool or null words or
+// starts with a reserved indicator (@) or like a number, except a
+// duration (check_timeout), which ends with its unit as no number does.
+func plainString(key, value string) bool {
+	switch strings.ToLower(value) {
+	case "null", "true", "false", "yes", "no", "on", "off", "y", "n":
+		return false
+	}
+	if value[0] == '@' {
+		return false
+	}
+	if c := value[0]; '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-' {
+		last := value[len(value)-1]
+		return key == "check_timeout" && 'a' <= last && last <= 'z'
+	}
+	return true
+}
+
+// settings applies the defaults and accepts only values internal/config
+// accepts, with its rules for each key.
+func settings(file string, values map[string]string) (Settings, bool) {
+	get := func(key, def string) string {
+		if v, ok := values[key]; ok {
+			return v
+		}
+		return def
+	}
+	host, _ := os.Hostname()
+	if strings.TrimSpace(get("node", host)) == "" {
+		return Settings{}, false
+	}
+	s := Settings{File: file, StateDir: get("state_dir", defaultStateDir), CheckTimeout: defaultCheckTimeout}
+	if !filepath.IsAbs(s.StateDir) {
+		return Settings{}, false
+	}
+	if v, ok := values["check_timeout"]; ok {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 {
+			return Settings{}, false
+		}
+		s.CheckTimeout = d
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(get("log_level", "info"))); err != nil {
+		return Settings{}, false
+	}
+	if f := strings.ToLower(strings.TrimSpace(get("log_format", "text"))); f != "text" && f != "json" {
+		return Settings{}, false
+	}
+	return s, true
+}
+
+// Verdict reads the state and decides (state.Verdict): the check's whole
+// work once the configuration is read.
+func Verdict(s Settings) (healthy bool, reason string) {
+	st, err := state.Store{Dir: s.StateDir}.Load()
+	return state.Verdict(st, err)
+}
+
+// Late is the reason a check fails when check_timeout passed before the
+// state was read (a state directory on a mount that hangs).
+func Late(s Settings) string {
+	return fmt.Sprintf("state: not read within check_timeout (%s)", s.CheckTimeout)
+}
+
+// Print writes the check's one line ("OK: reason" or "FAIL: reason") and
+// returns its exit code; `hacheck check` prints through it too.
+func Print(stdout io.Writer, healthy bool, reason string) int {
+	if !healthy {
+		fmt.Fprintln(stdout, "FAIL: "+reason)
+		return exitcode.Fail
+	}
+	fmt.Fprintln(stdout, "OK: "+reason)
+	return exitcode.OK
+}
+
+// Interrupted is the answer to a SIGTERM or SIGINT before the verdict:
+// never success.
+func Interrupted(stdout io.Writer) int {
+	return Print(stdout, false, "interrupted before the check finished")
+}
