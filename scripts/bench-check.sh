@@ -5,18 +5,22 @@
 #
 #   scripts/bench-check.sh                    # RUNS=500 per command (CI=true: 50)
 #   RUNS=2000 scripts/bench-check.sh
-#   HACHECK=/path/to/hacheck scripts/bench-check.sh     # time that build instead of this tree's
+#   HACHECK=/path/to/hacheck scripts/bench-check.sh     # time that build (and the hacheck-check next to it) instead of this tree's
 #   COMPARE=/path/to/old/hacheck scripts/bench-check.sh  # add a row for another build, same run
 #
 # The node has a state file (up) and no live checks. Side by side, in one
 # hyperfine run (so the machine's load hits all alike):
-#   - hacheck check --config FILE
-#   - sh -c 'read x < flag; [ "$x" = true ]'  (shell builtins only: one process)
+#   - hacheck-check --config FILE  (what keepalived runs: the state-only binary)
+#   - hacheck check --config FILE  (the full binary)
 #   - a #!/bin/sh script running [ "$(cat flag)" = true ]  (the usual one: two processes)
+#   - a #!/bin/sh script running read x < flag; [ "$x" = true ]  (builtins only: one process)
 #   - go floor: a static Go program that reads the state file and prints a
 #     line, nothing else: the floor of any check written in Go
 #   - /bin/true: the floor of starting any process
-# Prints mean, median, p95, max and user+system CPU per run. Needs no root.
+# Prints mean ± sd, p50, p95, max and user+system CPU per run, then the
+# page faults and binary size of each, and the load before and after.
+# Needs no root. The machine's other work shows in every row: run it
+# several times and compare rows of one run, not figures across runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +37,18 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 hacheck=${HACHECK:-}
 if [[ -z $hacheck ]]; then
-	# As the README's install builds it: static, no dynamic loader per start.
+	# As the README's install builds them: static, no dynamic loader per start.
 	CGO_ENABLED=0 go build -o "$work/hacheck" ./cmd/hacheck
 	hacheck=$work/hacheck
+fi
+# hacheck-check runs the hacheck in its own directory when a configuration
+# is not state-only, so it sits next to the hacheck it is compared with.
+lean=$(dirname "$hacheck")/hacheck-check
+if [[ -z ${HACHECK:-} || ! -x $lean ]]; then
+	lean=$work/bin/hacheck-check
+	mkdir -p "$work/bin"
+	CGO_ENABLED=0 go build -o "$lean" ./cmd/hacheck-check
+	ln -sf "$hacheck" "$work/bin/hacheck"
 fi
 mkdir -p "$work/floor"
 cat >"$work/floor/main.go" <<'GO'
@@ -63,36 +76,92 @@ cat >"$work/health.sh" <<SH
 #!/bin/sh
 [ "\$(cat $work/flag 2>/dev/null)" = true ]
 SH
-chmod 755 "$work/health.sh"
-# Every command must pass before it is timed.
+cat >"$work/read.sh" <<SH
+#!/bin/sh
+read x <$work/flag && [ "\$x" = true ]
+SH
+chmod 755 "$work/health.sh" "$work/read.sh"
+# Every command must pass before it is timed, and hacheck-check must be
+# on its own path (not handing the check to hacheck).
 "$hacheck" check --config "$work/hacheck.yaml" >/dev/null
-compare=()
+"$lean" --config "$work/hacheck.yaml" >/dev/null
+if command -v strace >/dev/null; then
+	strace -f -e trace=execve -o "$work/execs" "$lean" --config "$work/hacheck.yaml" >/dev/null
+	[[ $(grep -c 'execve(' "$work/execs") == 1 ]] || {
+		echo "bench-check.sh: hacheck-check handed $work/hacheck.yaml to hacheck" >&2
+		exit 1
+	}
+fi
 if [[ -n ${COMPARE:-} ]]; then
 	"$COMPARE" check --config "$work/hacheck.yaml" >/dev/null
-	compare=(-n "hacheck check ($COMPARE)" "$COMPARE check --config $work/hacheck.yaml")
 fi
-sh -c "read x < $work/flag; [ \"\$x\" = true ]"
 "$work/health.sh"
+"$work/read.sh"
 "$work/floor/floor" "$work/state/state.json" >/dev/null
 
-hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$work/check.json" \
-	-n 'hacheck check' "$hacheck check --config $work/hacheck.yaml" "${compare[@]}" \
-	-n "sh -c 'read x < flag; [ \"\$x\" = true ]'" "sh -c 'read x < $work/flag; [ \"\$x\" = true ]'" \
-	-n 'shell script [ "$(cat flag)" = true ]' "$work/health.sh" \
-	-n 'go floor: read the state file, print a line' "$work/floor/floor $work/state/state.json" \
-	-n '/bin/true' /bin/true >/dev/null 2>"$work/hyperfine.err" || {
-	cat "$work/hyperfine.err" >&2
-	exit 1
-}
+# hyperfine runs one command's runs after another's; on a shared machine
+# the load drifts in the meantime. So the runs are split into ROUNDS
+# rounds, each with the commands in another order, and pooled per command.
+ROUNDS=${ROUNDS:-5}
+names=('hacheck-check' 'hacheck check' 'shell script [ "$(cat flag)" = true ]'
+	'shell script read x < flag; [ "$x" = true ]' 'go floor: read the state file, print a line' '/bin/true')
+cmds=("$lean --config $work/hacheck.yaml" "$hacheck check --config $work/hacheck.yaml" "$work/health.sh"
+	"$work/read.sh" "$work/floor/floor $work/state/state.json" /bin/true)
+if [[ -n ${COMPARE:-} ]]; then
+	names+=("hacheck check ($COMPARE)")
+	cmds+=("$COMPARE check --config $work/hacheck.yaml")
+fi
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < ROUNDS; r++)); do
+	args=()
+	for ((k = 0; k < ${#names[@]}; k++)); do
+		i=$(((k + r) % ${#names[@]}))
+		args+=(-n "${names[i]}" "${cmds[i]}")
+	done
+	hyperfine -N --style none --warmup 10 --runs $(((RUNS + ROUNDS - 1) / ROUNDS)) \
+		--export-json "$work/round$r.json" "${args[@]}" >/dev/null 2>"$work/hyperfine.err" || {
+		cat "$work/hyperfine.err" >&2
+		exit 1
+	}
+done
+jq -s --argjson order "$(printf '%s\n' "${names[@]}" | jq -R . | jq -s .)" '
+	[.[].results[]] | group_by(.command) | map({
+		command: .[0].command,
+		times: (map(.times) | add),
+		user: (map(.user) | add / length),
+		system: (map(.system) | add / length)
+	}) | map(. + {mean: (.times | add / length)}) |
+	map(. as $c | . + {stddev: (($c.times | map(. - $c.mean | . * .) | add / length) | sqrt)}) |
+	sort_by(.command as $n | $order | index($n)) | {results: .}' "$work"/round*.json >"$work/check.json"
 
-echo "## Cost of one check process ($RUNS runs each, hyperfine, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "## Cost of one check process ($RUNS runs each in $ROUNDS rounds, hyperfine, $(nproc) CPUs, load $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after)"
 echo
-echo "| command | mean | median | p95 | max | user+sys CPU |"
+echo "| command | mean ± sd | p50 | p95 | max | user+sys CPU |"
 echo "|:---|---:|---:|---:|---:|---:|"
 jq -r '.results[] |
 	(.times | sort) as $t |
 	def ms: . * 1000 * 100 | round / 100 | tostring + " ms";
-	"| `\(.command)` | \(.mean | ms) | \(.median | ms) | \($t[(($t | length) * 0.95 | ceil) - 1] | ms) | \(.max | ms) | \((.user + .system) | ms) |"' \
+	def pct($p): $t[(($t | length) * $p | ceil) - 1];
+	"| `\(.command)` | \(.mean | ms) ± \(.stddev | ms) | \(pct(0.5) | ms) | \(pct(0.95) | ms) | \($t[-1] | ms) | \((.user + .system) | ms) |"' \
 	"$work/check.json"
 echo
 echo "user+sys CPU can exceed the wall time: the Go runtime starts several threads."
+echo
+# Page faults: a Go binary's start touches pages of its code and data in
+# proportion to what it links and initialises.
+faults() {
+	local sum=0 i
+	for i in $(seq 20); do
+		sum=$((sum + $(/usr/bin/time -f %R "$@" 2>&1 >/dev/null | tail -1)))
+	done
+	echo $((sum / 20))
+}
+if [[ -x /usr/bin/time ]]; then
+	echo "| command | minor page faults per run | binary |"
+	echo "|:---|---:|---:|"
+	size() { echo "$(($(stat -c %s "$1") / 1024)) KiB"; }
+	echo "| \`hacheck-check\` | $(faults "$lean" --config "$work/hacheck.yaml") | $(size "$lean") |"
+	echo "| \`hacheck check\` | $(faults "$hacheck" check --config "$work/hacheck.yaml") | $(size "$hacheck") |"
+	echo "| shell script \`[ \"\$(cat flag)\" = true ]\` (sh and cat) | $(faults "$work/health.sh") | |"
+	echo "| go floor | $(faults "$work/floor/floor" "$work/state/state.json") | $(size "$work/floor/floor") |"
+fi
