@@ -151,7 +151,7 @@ func keepalivedAgrees(f Facts) []Finding {
 	}
 	var check *keepalived.Script
 	for _, sc := range k.Scripts {
-		if words := strings.Fields(sc.Command); len(words) > 1 && words[1] == "check" {
+		if _, ok := CheckScript(sc.Command); ok {
 			check = &sc
 		}
 	}
@@ -186,6 +186,19 @@ func keepalivedAgrees(f Facts) []Finding {
 		}
 	}
 	return out
+}
+
+// CheckScript reports whether a vrrp_script command runs hacheck's check,
+// as `hacheck check ...` or `hacheck-check ...`, and names the program.
+func CheckScript(command string) (binary string, ok bool) {
+	words := strings.Fields(command)
+	switch {
+	case len(words) > 1 && words[1] == "check":
+		return words[0], true
+	case len(words) > 0 && filepath.Base(words[0]) == "hacheck-check":
+		return words[0], true
+	}
+	return "", false
 }
 
 func orDefault(d time.Duration) string {

@@ -75,9 +75,36 @@ func TestExamine(t *testing.T) {
 		}
 	}
 	f := good()
+	f.Keepalived.Scripts["hacheck_check"] = keepalived.Script{Command: "/usr/sbin/hacheck-check --config /etc/hacheck/hacheck.yaml", Timeout: 3 * time.Second}
+	if fs := Examine(f); Problems(fs) != 0 {
+		t.Errorf("hacheck-check as the vrrp_script: %+v", fs)
+	}
+	f.Keepalived.Scripts["hacheck_check"] = keepalived.Script{Command: "/usr/sbin/hacheck-check --config /etc/other.yaml", Timeout: 3 * time.Second}
+	if fs := Examine(f); Problems(fs) != 1 {
+		t.Errorf("hacheck-check with another config: %+v", fs)
+	}
+	f = good()
 	f.Grants = []string{"SLAVE MONITOR", "READ_ONLY ADMIN", "REPLICATION SLAVE ADMIN"}
 	f.FenceKill = false
 	if fs := Examine(f); Problems(fs) != 0 {
 		t.Errorf("fence_kill off needs no PROCESS: %+v", fs)
+	}
+}
+
+func TestCheckScript(t *testing.T) {
+	for _, tc := range []struct {
+		command, binary string
+		ok              bool
+	}{
+		{"/usr/sbin/hacheck check --config /etc/hacheck/hacheck.yaml", "/usr/sbin/hacheck", true},
+		{"/usr/sbin/hacheck-check --config /etc/hacheck/hacheck.yaml", "/usr/sbin/hacheck-check", true},
+		{"/usr/sbin/hacheck-check", "/usr/sbin/hacheck-check", true},
+		{"/usr/sbin/hacheck notify --config /etc/hacheck/hacheck.yaml", "", false},
+		{"/usr/local/bin/site-ok", "", false},
+		{"", "", false},
+	} {
+		if bin, ok := CheckScript(tc.command); bin != tc.binary || ok != tc.ok {
+			t.Errorf("%q: %q %v; want %q %v", tc.command, bin, ok, tc.binary, tc.ok)
+		}
 	}
 }

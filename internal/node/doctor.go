@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/hacheck/hacheck/internal/doctor"
@@ -28,8 +27,8 @@ func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
 		f.KeepalivedErr = err
 	}
 	for _, sc := range f.Keepalived.Scripts {
-		if words := strings.Fields(sc.Command); len(words) > 1 && words[1] == "check" {
-			f.Binary = words[0]
+		if bin, ok := doctor.CheckScript(sc.Command); ok {
+			f.Binary = bin
 		}
 	}
 	if f.Binary == "" {
