@@ -17,6 +17,8 @@
 #   - go floor: a static Go program that reads the state file and prints a
 #     line, nothing else: the floor of any check written in Go
 #   - /bin/true: the floor of starting any process
+#   - both hacheck commands on a node with one exec check (/bin/true), where
+#     hacheck-check runs hacheck check: what that costs on top
 # Prints mean ± sd, p50, p95, max and user+system CPU per run, then the
 # page faults and binary size of each, and the load before and after.
 # Needs no root. The machine's other work shows in every row: run it
@@ -71,6 +73,15 @@ state_dir: $work/state
 checks: []
 YAML
 "$hacheck" undrain --config "$work/hacheck.yaml" >/dev/null
+# A node with one live check: hacheck-check hands it to hacheck check.
+mkdir -p "$work/state-live"
+cat >"$work/live.yaml" <<YAML
+node: bench
+state_dir: $work/state-live
+checks: [{name: t, type: exec, command: [/bin/true]}]
+YAML
+"$hacheck" undrain --config "$work/live.yaml" >/dev/null
+"$lean" --config "$work/live.yaml" >/dev/null
 echo true >"$work/flag"
 cat >"$work/health.sh" <<SH
 #!/bin/sh
@@ -104,9 +115,11 @@ fi
 # rounds, each with the commands in another order, and pooled per command.
 ROUNDS=${ROUNDS:-5}
 names=('hacheck-check' 'hacheck check' 'shell script [ "$(cat flag)" = true ]'
-	'shell script read x < flag; [ "$x" = true ]' 'go floor: read the state file, print a line' '/bin/true')
+	'shell script read x < flag; [ "$x" = true ]' 'go floor: read the state file, print a line' '/bin/true'
+	'hacheck-check, one exec check (runs hacheck check)' 'hacheck check, one exec check')
 cmds=("$lean --config $work/hacheck.yaml" "$hacheck check --config $work/hacheck.yaml" "$work/health.sh"
-	"$work/read.sh" "$work/floor/floor $work/state/state.json" /bin/true)
+	"$work/read.sh" "$work/floor/floor $work/state/state.json" /bin/true
+	"$lean --config $work/live.yaml" "$hacheck check --config $work/live.yaml")
 if [[ -n ${COMPARE:-} ]]; then
 	names+=("hacheck check ($COMPARE)")
 	cmds+=("$COMPARE check --config $work/hacheck.yaml")

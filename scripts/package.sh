@@ -53,6 +53,8 @@ pkg=github.com/hacheck/hacheck/internal/buildinfo
 ldflags="-s -w -X $pkg.version=$VERSION -X $pkg.commit=$commit -X $pkg.date=$built"
 echo "package.sh: building hacheck $VERSION ($ARCH, commit ${commit:0:12})"
 CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "$ldflags" -o "$STAGE/hacheck" ./cmd/hacheck
+# The state-only check keepalived can run every second (see the README).
+CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "-s -w" -o "$STAGE/hacheck-check" ./cmd/hacheck-check
 # Man pages and completions come from a binary that runs here.
 host=$STAGE/hacheck
 if [[ $goarch != "$(go env GOARCH)" ]]; then

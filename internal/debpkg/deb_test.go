@@ -35,6 +35,7 @@ var installed = []struct {
 	mode               os.FileMode
 }{
 	{"/usr/sbin/hacheck", "root", "root", 0o755},
+	{"/usr/sbin/hacheck-check", "root", "root", 0o755},
 	{"/etc/hacheck/hacheck.yaml", "root", "hacheck", 0o640},
 	{"/var/lib/hacheck", "hacheck", "hacheck", 0o750 | os.ModeDir},
 	{unitPath, "root", "root", 0o644},
@@ -54,7 +55,7 @@ var installed = []struct {
 
 // leftovers must not exist after a purge (nor before the install).
 var leftovers = []string{"/etc/hacheck", "/var/lib/hacheck", "/run/hacheck", "/usr/share/doc/hacheck",
-	"/usr/sbin/hacheck", unitPath, "/etc/systemd/system/multi-user.target.wants/hacheck.service"}
+	"/usr/sbin/hacheck", "/usr/sbin/hacheck-check", unitPath, "/etc/systemd/system/multi-user.target.wants/hacheck.service"}
 
 func require(t *testing.T) {
 	t.Helper()
@@ -74,6 +75,16 @@ func require(t *testing.T) {
 		t.Fatalf("package test needs %v (CI is set, so this is a failure, not a skip)", missing)
 	}
 	t.Skipf("package test needs %v; skipped (set CI=1 to make this a failure)", missing)
+}
+
+// shCode runs a command that may fail: its stdout and stderr, and exit code.
+func shCode(name string, args ...string) (string, int) {
+	cmd := exec.Command(name, args...)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil {
+		return err.Error(), -1
+	}
+	return string(out), cmd.ProcessState.ExitCode()
 }
 
 func sh(t *testing.T, name string, args ...string) string {
@@ -221,8 +232,17 @@ func checkInstalled(t *testing.T) {
 	}
 	// keepalived's enable_script_security runs hacheck check only from a
 	// root-owned path that no group or other can write.
-	if err := lab.CheckScriptSecurity("/usr/sbin/hacheck"); err != nil {
-		t.Errorf("keepalived's script security: %v", err)
+	for _, bin := range []string{"/usr/sbin/hacheck", "/usr/sbin/hacheck-check"} {
+		if err := lab.CheckScriptSecurity(bin); err != nil {
+			t.Errorf("keepalived's script security: %v", err)
+		}
+	}
+	// hacheck-check answers as hacheck check: the example configuration
+	// has live checks, so it runs the /usr/sbin/hacheck next to it.
+	full, fullCode := shCode("/usr/sbin/hacheck", "check", "--config", "/etc/hacheck/hacheck.yaml")
+	lean, leanCode := shCode("/usr/sbin/hacheck-check", "--config", "/etc/hacheck/hacheck.yaml")
+	if lean != full || leanCode != fullCode || fullCode == 0 {
+		t.Errorf("hacheck-check: exit %d %q; hacheck check: exit %d %q (want the same failure: no state file)", leanCode, lean, fullCode, full)
 	}
 	u, err := user.Lookup("hacheck")
 	if err != nil {
