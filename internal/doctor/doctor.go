@@ -37,6 +37,9 @@ type Facts struct {
 
 	StateDir     string
 	CheckTimeout time.Duration
+	// StateOnly: hacheck-check answers for this configuration itself
+	// (statecheck.Read takes it) instead of running hacheck check.
+	StateOnly bool
 
 	// Keepalived is keepalived.conf as parsed; KeepalivedFile its path
 	// ("" = not looked at); KeepalivedErr when it could not be read.
@@ -171,6 +174,10 @@ func keepalivedAgrees(f Facts) []Finding {
 			out = append(out, Finding{What: "the `hacheck check` vrrp_script: " + strings.Join(bad, "; "), Fix: "make the script run this configuration with a timeout above check_timeout"})
 		} else {
 			out = append(out, Finding{OK: true, What: fmt.Sprintf("keepalived runs %q with timeout %s (check_timeout %s)", check.Command, check.Timeout, f.CheckTimeout)})
+		}
+		if bin, _ := CheckScript(check.Command); filepath.Base(bin) == "hacheck-check" && !f.StateOnly {
+			out = append(out, Finding{What: "the vrrp_script runs hacheck-check, which hands this configuration (live checks, a database or other settings) to hacheck check: two program starts on every poll",
+				Fix: "run hacheck check --config ... in the vrrp_script (hacheck-check saves only on a state-only node)"})
 		}
 	}
 	for _, in := range k.Instances {

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,12 @@ func TestExamine(t *testing.T) {
 	}
 	f := good()
 	f.Keepalived.Scripts["hacheck_check"] = keepalived.Script{Command: "/usr/sbin/hacheck-check --config /etc/hacheck/hacheck.yaml", Timeout: 3 * time.Second}
+	if fs := Examine(f); Problems(fs) != 1 || !strings.Contains(fmt.Sprint(fs), "two program starts") {
+		t.Errorf("hacheck-check as the vrrp_script of a node with a database: %+v", fs)
+	}
+	f.StateOnly = true
 	if fs := Examine(f); Problems(fs) != 0 {
-		t.Errorf("hacheck-check as the vrrp_script: %+v", fs)
+		t.Errorf("hacheck-check as the vrrp_script of a state-only node: %+v", fs)
 	}
 	f.Keepalived.Scripts["hacheck_check"] = keepalived.Script{Command: "/usr/sbin/hacheck-check --config /etc/other.yaml", Timeout: 3 * time.Second}
 	if fs := Examine(f); Problems(fs) != 1 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hacheck/hacheck/internal/doctor"
 	"github.com/hacheck/hacheck/internal/keepalived"
+	"github.com/hacheck/hacheck/internal/statecheck"
 )
 
 // Doctor gathers what `hacheck doctor` judges (see internal/doctor): the
@@ -18,6 +19,7 @@ func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
 	c := n.cfg
 	f := doctor.Facts{ConfigFile: c.File, ConfigWarnings: c.Warnings, StateDir: c.StateDir, CheckTimeout: c.CheckTimeout,
 		FenceKill: c.MySQL.FenceKill, ReplicationSet: c.Replication.User != "", PeerURL: c.Peer.URL}
+	_, f.StateOnly = statecheck.Read(c.File, os.Environ())
 	if path := c.Keepalived.Config; path != "" {
 		f.KeepalivedFile = path
 		b, err := os.ReadFile(path)
