@@ -61,6 +61,7 @@ var ReadCases = []struct {
 	{"node: a.b-c_d@e\n", true, "/var/lib/hacheck", 2 * time.Second},
 	{"  # indented comment\nnode: a\n", true, "/var/lib/hacheck", 2 * time.Second},
 	{"node: \"a#b\"\n", true, "/var/lib/hacheck", 2 * time.Second},
+	{"node: '[]'\n", true, "/var/lib/hacheck", 2 * time.Second},
 
 	// The full loader's to judge: values it rejects or reads otherwise,
 	// keys Read does not handle, YAML beyond Read's.
@@ -114,6 +115,9 @@ var ReadCases = []struct {
 	{"log_format: xml\n", false, "", 0},
 	{"checks:\n", false, "", 0},
 	{"checks: [ ]\n", false, "", 0},
+	{"node: []\n", false, "", 0},
+	{"state_dir: []\n", false, "", 0},
+	{"log_level: []\n", false, "", 0},
 	{"checks: '[]'\n", false, "", 0},
 	{"checks: [{name: t, type: tcp, address: '127.0.0.1:1'}]\n", false, "", 0},
 	{"checks:\n  - name: t\n", false, "", 0},
