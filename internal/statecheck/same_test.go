@@ -59,6 +59,19 @@ func TestReadAgreesWithTheLoader(t *testing.T) {
 	lines = append(lines, "node: b", "state_dir: /var/lib/other", "check_timeout: 3s", "check_timeout: 1500ms",
 		"log_level: error", "log_format: text", "checks: []", "# x", "", "listen: '127.0.0.1:8530'")
 	r := rand.New(rand.NewPCG(1, 2))
+	// And lines of a key Read handles with a random value over the
+	// characters YAML gives a meaning to.
+	const alphabet = "aZ0019/._-+@::#'\"[]{}!&*|>%?,~ \\ynms"
+	word := func() string {
+		b := make([]byte, r.IntN(9))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		if r.IntN(2) == 0 {
+			return "'" + string(b) + "'"
+		}
+		return string(b)
+	}
 	n := 1000
 	if os.Getenv("HACHECK_FULL") != "" {
 		n = 100000
@@ -66,7 +79,11 @@ func TestReadAgreesWithTheLoader(t *testing.T) {
 	for range n {
 		var b strings.Builder
 		for range r.IntN(6) {
-			b.WriteString(lines[r.IntN(len(lines))])
+			if r.IntN(3) == 0 {
+				b.WriteString(statecheck.Keys[r.IntN(len(statecheck.Keys))] + ": " + word())
+			} else {
+				b.WriteString(lines[r.IntN(len(lines))])
+			}
 			b.WriteByte('\n')
 		}
 		compare(b.String())

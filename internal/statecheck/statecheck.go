@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +44,8 @@ const EnvPrefix = "HACHECK_"
 
 // Keys are the configuration keys Read handles; a file with any other key
 // is the full loader's.
-var Keys = []string{"node", "state_dir", "check_timeout", "log_level", "log_format", "checks"}
+var Keys = []string{"node", "state_dir", "check_timeout", "log_level", "log_format", "checks",
+	"listen", "stale_after", "precondition_timeout"}
 
 // The defaults of the keys Read uses, as internal/config has them (a test
 // compares a file without them).
@@ -149,8 +151,8 @@ func scalars(b []byte) (map[string]string, bool) {
 			}
 			continue // no live checks: the default
 		case quoted:
-		case value == "[]" || !plainString(key, value):
-			return nil, false // a list, or a word YAML reads as another type
+		case value == "[]" || !spelled(key, value):
+			return nil, false // a list, or a word the loader gets otherwise
 		}
 		out[key] = value
 	}
@@ -193,11 +195,13 @@ func wordChar(r rune) bool {
 	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._/+-@", r)
 }
 
-// plainString reports whether YAML reads the plain word value as the
+// spelled reports whether the loader gets from the plain word value the
 // string it spells: not when it is one of YAML's bool or null words or
 // starts with a reserved indicator (@) or like a number, except a
-// duration (check_timeout), which ends with its unit as no number does.
-func plainString(key, value string) bool {
+// duration, which ends with its unit as no number does, and a whole
+// number without a leading zero for stale_after (a YAML int, which the
+// loader reads back as the same digits).
+func spelled(key, value string) bool {
 	switch strings.ToLower(value) {
 	case "null", "true", "false", "yes", "no", "on", "off", "y", "n":
 		return false
@@ -206,8 +210,14 @@ func plainString(key, value string) bool {
 		return false
 	}
 	if c := value[0]; '0' <= c && c <= '9' || c == '.' || c == '+' || c == '-' {
-		last := value[len(value)-1]
-		return key == "check_timeout" && 'a' <= last && last <= 'z'
+		switch key {
+		case "check_timeout", "precondition_timeout":
+			last := value[len(value)-1]
+			return 'a' <= last && last <= 'z'
+		case "stale_after":
+			return c != '0' && len(value) < 10 && strings.Trim(value, "0123456789") == ""
+		}
+		return false
 	}
 	return true
 }
@@ -230,11 +240,18 @@ func settings(file string, values map[string]string) (Settings, bool) {
 		return Settings{}, false
 	}
 	if v, ok := values["check_timeout"]; ok {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d <= 0 {
+		if s.CheckTimeout, ok = positive(v); !ok {
 			return Settings{}, false
 		}
-		s.CheckTimeout = d
+	}
+	if _, ok := positive(get("precondition_timeout", "30s")); !ok {
+		return Settings{}, false
+	}
+	if n, err := strconv.Atoi(get("stale_after", "3")); err != nil || n < 1 {
+		return Settings{}, false
+	}
+	if !hostPort(get("listen", ":8530")) {
+		return Settings{}, false
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(get("log_level", "info"))); err != nil {
@@ -244,6 +261,24 @@ func settings(file string, values map[string]string) (Settings, bool) {
 		return Settings{}, false
 	}
 	return s, true
+}
+
+// positive reads a duration as the loader does.
+func positive(s string) (time.Duration, bool) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	return d, err == nil && d > 0
+}
+
+// hostPort accepts the host:port values the loader accepts (a listen
+// address: port 0 to 65535) that have one colon and no brackets; the rest
+// (IPv6 literals) are the loader's.
+func hostPort(s string) bool {
+	host, port, found := strings.Cut(s, ":")
+	if !found || strings.ContainsAny(host, "[]") || strings.ContainsAny(port, ":[]") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 // Verdict reads the state and decides (state.Verdict): the check's whole

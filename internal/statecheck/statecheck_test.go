@@ -62,6 +62,10 @@ var ReadCases = []struct {
 	{"  # indented comment\nnode: a\n", true, "/var/lib/hacheck", 2 * time.Second},
 	{"node: \"a#b\"\n", true, "/var/lib/hacheck", 2 * time.Second},
 	{"node: '[]'\n", true, "/var/lib/hacheck", 2 * time.Second},
+	{"listen: ':8530'\nstale_after: 3\nprecondition_timeout: 1m\n", true, "/var/lib/hacheck", 2 * time.Second},
+	{"listen: \"127.0.0.1:8530\"\nstale_after: '5'\n", true, "/var/lib/hacheck", 2 * time.Second},
+	{"listen: 'localhost:0'\n", true, "/var/lib/hacheck", 2 * time.Second},
+	{"listen: ':+80'\n", true, "/var/lib/hacheck", 2 * time.Second},
 
 	// The full loader's to judge: values it rejects or reads otherwise,
 	// keys Read does not handle, YAML beyond Read's.
@@ -122,9 +126,23 @@ var ReadCases = []struct {
 	{"checks: [{name: t, type: tcp, address: '127.0.0.1:1'}]\n", false, "", 0},
 	{"checks:\n  - name: t\n", false, "", 0},
 	{"listen: :8530\n", false, "", 0},
+	{"listen: ':99999'\n", false, "", 0},
+	{"listen: ':-1'\n", false, "", 0},
+	{"listen: '[::1]:8530'\n", false, "", 0},
+	{"listen: '8530'\n", false, "", 0},
+	{"listen: 'a:b'\n", false, "", 0},
+	{"listen: ':'\n", false, "", 0},
+	{"listen: 127.0.0.1:8530\n", false, "", 0},
+	{"stale_after: 0\n", false, "", 0},
+	{"stale_after: 03\n", false, "", 0},
+	{"stale_after: '0'\n", false, "", 0},
+	{"stale_after: ' 3'\n", false, "", 0},
+	{"stale_after: 3.0\n", false, "", 0},
+	{"stale_after: 0x3\n", false, "", 0},
+	{"precondition_timeout: 0s\n", false, "", 0},
+	{"precondition_timeout: 30\n", false, "", 0},
 	{"vip:\n  address: 192.0.2.1/24\n", false, "", 0},
 	{"mysql:\n  dsn: 'u:p@tcp(127.0.0.1:3306)/'\n", false, "", 0},
-	{"stale_after: 3\n", false, "", 0},
 }
 
 func TestRead(t *testing.T) {
