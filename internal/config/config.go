@@ -369,7 +369,6 @@ func Load(file string) (*Config, error) {
 		}
 	}
 
-
 	switch strings.ToLower(strings.TrimSpace(v.GetString("admin.enabled"))) {
 	case "true", "1", "yes", "on":
 		cfg.Admin.Enabled = true
