@@ -72,7 +72,7 @@ type Report struct {
 	// Keepalived is what this node's keepalived.conf says of its election
 	// (priority, nopreempt); a move among several nodes compares them.
 	Keepalived *Keepalived `json:"keepalived,omitempty"`
-	At   time.Time `json:"at"`
+	At         time.Time   `json:"at"`
 }
 
 // Verdict decides health from a state load and check results, and says why

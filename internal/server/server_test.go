@@ -16,8 +16,8 @@ import (
 
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
