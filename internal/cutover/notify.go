@@ -110,12 +110,12 @@ const (
 
 // Notifier applies keepalived events to this node's server.
 type Notifier struct {
-	Dir          string // state_dir
-	Local        DB
-	Peer         DB // nil when peer.mysql_dsn is not set
+	Dir   string // state_dir
+	Local DB
+	Peer  DB // nil when peer.mysql_dsn is not set
 	// Peers, when there are several (peers:), are every peer's server:
 	// promotion then follows PromoteAmong; Peer is nil.
-	Peers []DB
+	Peers        []DB
 	VIP          func() VIPView
 	FenceTimeout time.Duration
 	Promote      PromoteOptions

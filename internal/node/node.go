@@ -53,7 +53,7 @@ type Node struct {
 	// each with its hacheck client and its server's pool.
 	peers  []*nodePeer
 	checks []health.Entry
-	pools         map[string]*db.Server // by DSN, closed once by Close
+	pools  map[string]*db.Server // by DSN, closed once by Close
 }
 
 // New builds the node. Opening a pool does not connect, so New fails only
