@@ -53,6 +53,9 @@ type dbNode struct {
 	mu  sync.Mutex
 	cfg *config.Config
 	nd  *node.Node
+	// token, when set, is the admin token: the node then answers
+	// POST /v1/hold and /v1/release as serve's admin API does.
+	token string
 }
 
 func startDBServer(t *testing.T) *mariadbtest.Server {
@@ -69,7 +72,13 @@ func newDBNode(t *testing.T, name string, srv *mariadbtest.Server) *dbNode {
 	t.Helper()
 	n := &dbNode{t: t, name: name, srv: srv, dir: t.TempDir()}
 	n.config = filepath.Join(n.dir, "hacheck.yaml")
-	n.status = httptest.NewServer(http.HandlerFunc(n.serveStatus))
+	n.status = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			n.serveAdmin(w, r)
+			return
+		}
+		n.serveStatus(w, r)
+	}))
 	t.Cleanup(n.status.Close)
 	return n
 }
@@ -87,6 +96,7 @@ func (n *dbNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	rep := nd.Evaluate(ctx, false)
 	rep.VIP = nd.VIPStatus()
 	rep.MySQL = nd.MySQLStatus()
+	rep.Keepalived = nd.KeepalivedStatus()
 	if !rep.Healthy {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
