@@ -484,3 +484,20 @@ func (n *Node) releaseHolds(ctx context.Context, holds []drain.HoldIntent, out i
 	}
 	return errors.Join(errs...)
 }
+
+// guardPeers are the peers as the split-brain guard and undrain ask them,
+// for a node with several peers; nil for a pair (which uses peer: as is).
+func (n *Node) guardPeers() []cutover.GuardPeer {
+	if !n.multi() {
+		return nil
+	}
+	out := make([]cutover.GuardPeer, 0, len(n.peers))
+	for _, p := range n.peers {
+		gp := cutover.GuardPeer{Status: p.client.Status}
+		if p.db != nil {
+			gp.DB = p.db
+		}
+		out = append(out, gp)
+	}
+	return out
+}

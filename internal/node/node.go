@@ -198,6 +198,7 @@ func (n *Node) guard() *cutover.SplitBrainGuard {
 	if n.peerDB != nil {
 		g.Peer = n.peerDB
 	}
+	g.Peers = n.guardPeers()
 	if n.cfg.VIP.Configured() {
 		g.Held = n.vipHeld
 	}
@@ -422,7 +423,14 @@ func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
 	if n.peerDB != nil {
 		peerDB = n.peerDB
 	}
-	what, fenced, err := cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	var what string
+	var fenced bool
+	var err error
+	if n.multi() {
+		what, fenced, err = cutover.PrepareStandbyAmong(ctx, n.local, n.guardPeers(), held, n.cfg.MySQL.FenceTimeout)
+	} else {
+		what, fenced, err = cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	}
 	if err != nil {
 		return err
 	}
