@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,13 +9,16 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/mariadbtest"
 	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
@@ -371,4 +375,96 @@ func TestLiveDrainToSuccessorAmongThree(t *testing.T) {
 	if src, _, _ := a.replication(); src != cID {
 		t.Fatalf("A replicates from server_id %s, want C's %s", src, cID)
 	}
+}
+
+// A drain --to killed with SIGKILL before its flip (in the hold step, or
+// with B held and A fenced while the successor catches up slowly): the
+// next `hacheck check` on A rolls it back: A writable and up, B's hold
+// released, the journal gone. Killed after its flip, while it waits for the
+// successor: status names the interrupted move and the command that
+// finishes it, and `hacheck follow` on B finishes it. HACHECK_MOVE_KILLS
+// sets the number of kills before the flip (CI: 4).
+func TestLiveMoveKilledIsRecovered(t *testing.T) {
+	bin := buildHacheck(t)
+	a, b, c := liveGroup(t, txnload.Config{Threads: 1, Tables: 1, Rows: 10})
+	stateDir := filepath.Join(a.dir, "state")
+	a.srv.Exec(t, "CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(32))")
+	c.srv.WaitCaughtUp(t, a.srv, 10*time.Second)
+	b.srv.WaitCaughtUp(t, a.srv, 10*time.Second)
+	start := func(args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
+		var out bytes.Buffer
+		cmd := exec.Command(bin, append([]string{"drain", "--config", a.config}, args...)...)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		return cmd, &out, exited
+	}
+	waitFor := func(what string, out *bytes.Buffer, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s:\n%s", what, out)
+			}
+		}
+	}
+	n := rounds(t, "HACHECK_MOVE_KILLS", 4)
+	for round := range n {
+		slow := round%2 == 1
+		if slow {
+			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 30", "START SLAVE")
+			a.srv.Exec(t, fmt.Sprintf("INSERT INTO app.t VALUES (%d, 'slow')", 1000+round))
+		}
+		cmd, out, exited := start("--to", "node-c", "--reason", fmt.Sprintf("kill round %d", round))
+		if slow {
+			waitFor("in the catch-up step", out, func() bool { return journalStep(stateDir) == "catch-up" })
+		} else {
+			waitFor("in the hold step", out, func() bool { return journalStep(stateDir) == "hold" })
+		}
+		step := journalStep(stateDir)
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+		heldAfterKill := b.loadState().Hold != nil
+		code, cout, _ := a.hacheck("check")
+		if code != ExitOK || a.readOnly() || a.stateName() != state.Up {
+			t.Fatalf("round %d (killed at %s): check exit %d %s; A read_only %v state %s", round, step, code, cout, a.readOnly(), a.stateName())
+		}
+		if s := b.loadState(); s.Hold != nil {
+			t.Fatalf("round %d (killed at %s): B still held after recovery: %+v", round, step, s.Hold)
+		}
+		if journalStep(stateDir) != "" {
+			t.Fatalf("round %d: journal left", round)
+		}
+		r, _ := os.ReadFile(filepath.Join(stateDir, drain.RecordName))
+		t.Logf("round %d: killed at step %s (B held at the kill: %v); recovered by check: %s", round, step, heldAfterKill, r)
+		if slow {
+			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 0", "START SLAVE")
+			c.srv.WaitCaughtUp(t, a.srv, 10*time.Second)
+		}
+	}
+
+	// Killed after the flip, while it waits for C's promotion.
+	cmd, out, exited := start("--to", "node-c", "--reason", "kill after the flip")
+	waitFor("flipped", out, func() bool { return a.stateName() == state.Drained })
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	_, sout, _ := a.hacheck("status")
+	if !strings.Contains(sout, "INTERRUPTED: the move after a drain") || !strings.Contains(sout, "hacheck follow") {
+		t.Fatalf("status after a kill after the flip:\n%s\ndrain output:\n%s", sout, out)
+	}
+	if code, bout, _ := b.hacheck("check"); code != ExitFail || !strings.Contains(bout, "held for move to node-c") {
+		t.Fatalf("B after the kill: exit %d %s (want held until the lease ends)", code, bout)
+	}
+	c.must("notify", "INSTANCE", "VI_1", "MASTER", "252")
+	if fout := b.must("follow"); !strings.Contains(fout, "following node-c") {
+		t.Fatalf("follow on B: %s", fout)
+	}
+	cID := c.srv.QueryString(t, "SELECT @@server_id")
+	if src, io, sql := b.replication(); src != cID || io != "Yes" || sql != "Yes" {
+		t.Fatalf("B replicates from %s (C is %s), IO %s SQL %s", src, cID, io, sql)
+	}
+	t.Logf("after the flip kill, status said:\n%s", sout)
 }
