@@ -40,6 +40,19 @@ const (
 	liveAppPass = "app-secret-77aa"
 )
 
+// liveConfigTail ends every live node's configuration: the replication
+// account, the drain's bounds and a mysql check.
+var liveConfigTail = fmt.Sprintf(`replication:
+  user: %s
+  password: %s
+drain:
+  timeout: 30s
+  catchup_timeout: 5s
+checks:
+  - name: db
+    type: mysql
+`, mariadbtest.ReplUser, mariadbtest.ReplPassword)
+
 // dbNode is one node of the pair: its server, its hacheck configuration and
 // its /status endpoint.
 type dbNode struct {
@@ -116,17 +129,8 @@ peer:
   url: %s
   mysql_dsn: '%s'
   timeout: 1s
-replication:
-  user: %s
-  password: %s
-drain:
-  timeout: 30s
-  catchup_timeout: 5s
-checks:
-  - name: db
-    type: mysql
-%s`, n.name, filepath.Join(n.dir, "state"), n.srv.DSN(liveHCUser, liveHCPass), peer.status.URL, peer.srv.DSN(liveHCUser, liveHCPass),
-		mariadbtest.ReplUser, mariadbtest.ReplPassword, extra)
+%s%s`, n.name, filepath.Join(n.dir, "state"), n.srv.DSN(liveHCUser, liveHCPass), peer.status.URL, peer.srv.DSN(liveHCUser, liveHCPass),
+		liveConfigTail, extra)
 	if err := os.WriteFile(n.config, []byte(body), 0o600); err != nil {
 		n.t.Fatal(err)
 	}

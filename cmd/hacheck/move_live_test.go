@@ -101,17 +101,7 @@ mysql:
   fence_timeout: 2s
 peers:
 %speer_timeout: 1s
-replication:
-  user: %s
-  password: %s
-drain:
-  timeout: 30s
-  catchup_timeout: 5s
-checks:
-  - name: db
-    type: mysql
-`, n.name, filepath.Join(n.dir, "state"), kconf, tokFile, n.srv.DSN(liveHCUser, liveHCPass), peers.String(),
-		mariadbtest.ReplUser, mariadbtest.ReplPassword)
+%s`, n.name, filepath.Join(n.dir, "state"), kconf, tokFile, n.srv.DSN(liveHCUser, liveHCPass), peers.String(), liveConfigTail)
 	if err := os.WriteFile(n.config, []byte(body), 0o600); err != nil {
 		n.t.Fatal(err)
 	}

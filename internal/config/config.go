@@ -476,17 +476,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			continue
 		}
 		var rc rawCheck
-		for k := range m {
-			if !slices.Contains(rawCheckKeys, k) {
-				bad(key+"."+k, "%s", unknownKeyHint(k, rawCheckKeys))
-			}
-		}
-		str := func(k string) string {
-			if m[k] == nil {
-				return ""
-			}
-			return strings.TrimSpace(fmt.Sprint(m[k]))
-		}
+		str := listEntry(bad, key, m, rawCheckKeys)
 		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
 			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
 			Timeout: str("timeout"), Interval: str("interval"), DonorOK: str("donor_ok"), ReadOnlyOK: str("read_only_ok")}
@@ -563,6 +553,23 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		out = append(out, c)
 	}
 	return out
+}
+
+// listEntry reports every key of the list entry m (at key) that is not
+// in known, and returns how to read one of its settings as a trimmed
+// string ("" when absent).
+func listEntry(bad func(key, format string, a ...any), key string, m map[string]any, known []string) func(string) string {
+	for k := range m {
+		if !slices.Contains(known, k) {
+			bad(key+"."+k, "%s", unknownKeyHint(k, known))
+		}
+	}
+	return func(k string) string {
+		if m[k] == nil {
+			return ""
+		}
+		return strings.TrimSpace(fmt.Sprint(m[k]))
+	}
 }
 
 var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval", "donor_ok", "read_only_ok"}
