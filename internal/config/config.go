@@ -386,6 +386,11 @@ func Load(file string) (*Config, error) {
 			bad("admin.socket", "%q is not an absolute path", cfg.Admin.Socket)
 		}
 	}
+	// The holds of a move are a lease of 2 x drain.timeout + 10 s, which a
+	// node grants for at most 10 min (peer.MaxHoldTTL).
+	if d := cfg.Drain.Timeout; len(cfg.Peers) > 1 && 2*d+10*time.Second > 10*time.Minute {
+		bad("drain.timeout", "%s is too long with several peers: the holds of a move last 2 x drain.timeout + 10s, at most 10m (write at most 295s)", d)
+	}
 	if len(cfg.Peers) > 1 && (!cfg.Admin.Enabled || cfg.Admin.TokenFile == "") {
 		bad("peers", "%d peers, but admin.enabled with admin.token_file is not set: a move among several nodes holds the others ineligible through their admin API, with this node's token (set admin.enabled: true and admin.token_file, the same token on every node)", len(cfg.Peers))
 	}
