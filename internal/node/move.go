@@ -38,6 +38,18 @@ import (
 //     other replica of this server to the successor by GTID (cutover.Follow
 //     through that replica's mysql_dsn) and verify its threads run from the
 //     successor's server_id.
+//
+// Why keepalived cannot elect another node: a VRRP instance in FAULT never
+// becomes MASTER and sends no adverts. The flip happens only after every
+// other node has confirmed its hold, so at the flip every node but the
+// successor is FAULT (held, or this node once its track file reads 1), and
+// the successor is the only BACKUP whose master-down timer can run out.
+// No held node leaves FAULT before its hold is released, after the
+// successor's server is writable. The lease covers the drain and the
+// finish, so it cannot run out during the move; if the drain dies, the
+// lease ends the holds by itself (a node is ineligible until then: fail
+// closed, not stuck). Without nopreempt a released node of higher priority
+// would take the VIP back: drain.Choose refuses such a successor.
 
 // nodePeer is one configured peer, wired once.
 type nodePeer struct {

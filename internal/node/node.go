@@ -5,6 +5,11 @@
 // (health, drain, cutover, server, check) take what they use and never
 // read the configuration themselves.
 //
+// With several peers (peers:), a drain moves the primary to one chosen
+// successor and holds every other node out of keepalived's election for
+// the move; move.go says how and why it is race-free, hold.go what a held
+// node does.
+//
 // One connection pool is opened per distinct DSN (a mysql check on
 // mysql.dsn shares the pool of the split-brain guard and the drain steps)
 // and every pool is closed once, by Close.
