@@ -520,8 +520,8 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	defer jw.Done()
 	for {
 		primary := n.peerDB
+		var np *nodePeer
 		if n.multi() {
-			var np *nodePeer
 			if np, err = n.primaryPeer(ctx); err == nil {
 				primary = np.db
 				if opt, err = n.followOptionsFor(np.cfg.MySQLDSN); err != nil {
@@ -537,6 +537,9 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 		if err == nil {
 			if _, cerr := n.store.ClearStale("follows the new primary "+primary.String(), ""); cerr != nil {
 				fmt.Fprintf(out, "warning: could not clear the stale ex-primary mark: %v\n", cerr)
+			}
+			if np != nil {
+				n.releaseOwnHold(np.name(), out)
 			}
 			return nil
 		}
