@@ -45,7 +45,7 @@ func run(args, environ []string, stdout, stderr io.Writer, full func(args []stri
 			deadline := time.AfterFunc(s.CheckTimeout, func() {
 				once.Do(func() { exit(statecheck.Print(stdout, false, statecheck.Late(s))) })
 			})
-			healthy, reason := statecheck.Verdict(s)
+			healthy, reason := statecheck.Verdict(s, statecheck.Logger(stderr, s.LogLevel, s.LogFormat))
 			code := exitcode.Fail
 			once.Do(func() {
 				deadline.Stop()

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hacheck/hacheck/internal/state"
 	"github.com/hacheck/hacheck/internal/statecheck"
@@ -63,8 +66,18 @@ func TestFastCheckSameAsCobra(t *testing.T) {
 
 // hacheck-check (internal/statecheck) prints the same line and exits
 // with the same code as `hacheck check` for every state of a node whose
-// configuration it takes.
+// configuration it takes, and leaves the same state behind (an ended hold
+// cleared, the track file rewritten).
 func TestStateCheckSameAsCheck(t *testing.T) {
+	hold := func(until time.Duration) func(*testNode) {
+		return func(n *testNode) {
+			n.hacheck("undrain")
+			now := time.Now()
+			if _, err := (state.Store{Dir: n.stateDir()}).SetHold(state.Hold{For: "b", By: "c", Since: now, Until: now.Add(until)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		setup func(*testNode)
@@ -78,6 +91,8 @@ func TestStateCheckSameAsCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"held", hold(time.Hour)},
+		{"hold ended", hold(-time.Second)},
 		{"corrupt", func(n *testNode) {
 			os.MkdirAll(n.stateDir(), 0o755)
 			os.WriteFile(filepath.Join(n.stateDir(), "state.json"), []byte("{"), 0o644)
@@ -91,23 +106,38 @@ func TestStateCheckSameAsCheck(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			n := &testNode{t: t, dir: dir, config: filepath.Join(dir, "hacheck.yaml")}
-			body := "node: test\nstate_dir: " + n.stateDir() + "\ncheck_timeout: 1s\nchecks: []\n"
-			if err := os.WriteFile(n.config, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
+			node := func() *testNode {
+				dir := t.TempDir()
+				n := &testNode{t: t, dir: dir, config: filepath.Join(dir, "hacheck.yaml")}
+				body := "node: test\nstate_dir: " + n.stateDir() + "\ncheck_timeout: 1s\nchecks: []\nlisten: '127.0.0.1:0'\n"
+				if err := os.WriteFile(n.config, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				tc.setup(n)
+				return n
 			}
-			tc.setup(n)
-			s, ok := statecheck.Read(n.config, nil)
+			// Each on its own node: the first may change the state.
+			leanNode, fullNode := node(), node()
+			s, ok := statecheck.Read(leanNode.config, nil)
 			if !ok {
-				t.Fatalf("statecheck.Read does not take %q", body)
+				t.Fatalf("statecheck.Read does not take %s", leanNode.config)
 			}
-			var lean bytes.Buffer
-			healthy, reason := statecheck.Verdict(s)
+			var lean, leanErr bytes.Buffer
+			healthy, reason := statecheck.Verdict(s, statecheck.Logger(&leanErr, s.LogLevel, s.LogFormat))
 			leanCode := statecheck.Print(&lean, healthy, reason)
-			code, out, errOut := n.hacheck("check")
-			if code != leanCode || out != lean.String() || errOut != "" {
-				t.Errorf("hacheck check: %d %q %q\nstatecheck:    %d %q", code, out, errOut, leanCode, lean.String())
+			code, out, errOut := fullNode.hacheck("check")
+			// The same words but for the node's directory.
+			out, errOut = strings.ReplaceAll(out, fullNode.dir, leanNode.dir), strings.ReplaceAll(errOut, fullNode.dir, leanNode.dir)
+			if code != leanCode || out != lean.String() || errOut != leanErr.String() {
+				t.Errorf("hacheck check: %d %q %q\nstatecheck:    %d %q %q", code, out, errOut, leanCode, lean.String(), leanErr.String())
+			}
+			after := func(n *testNode) string {
+				st, err := (state.Store{Dir: n.stateDir()}).Load()
+				track, _ := os.ReadFile(filepath.Join(n.stateDir(), state.TrackName))
+				return fmt.Sprintf("%s hold %v generation %d err %v track %q", st.State, st.Hold != nil, st.Generation, err != nil, track)
+			}
+			if l, f := after(leanNode), after(fullNode); l != f {
+				t.Errorf("after hacheck check: %s\nafter statecheck:    %s", f, l)
 			}
 		})
 	}

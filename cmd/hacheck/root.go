@@ -16,6 +16,7 @@ import (
 	"github.com/hacheck/hacheck/internal/config"
 	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/node"
+	"github.com/hacheck/hacheck/internal/statecheck"
 )
 
 // app is what every subcommand shares.
@@ -73,11 +74,7 @@ func (a *app) node() (*config.Config, *node.Node, error) {
 // logger is the one logger of a command: log_format (or --log-format)
 // text or json, at log_level, on stderr.
 func (a *app) logger(cfg *config.Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(a.stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(a.stderr, opts))
+	return statecheck.Logger(a.stderr, cfg.LogLevel, cfg.LogFormat)
 }
 
 // run is the whole program: tests call it exactly as main does.

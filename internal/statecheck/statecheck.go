@@ -77,6 +77,8 @@ type Settings struct {
 	File         string // the file read; "" = defaults only
 	StateDir     string
 	CheckTimeout time.Duration
+	LogLevel     slog.Level
+	LogFormat    string // text or json
 }
 
 // Read reads the configuration named by --config (file; "" = DefaultFile
@@ -253,11 +255,10 @@ func settings(file string, values map[string]string) (Settings, bool) {
 	if !hostPort(get("listen", ":8530")) {
 		return Settings{}, false
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(get("log_level", "info"))); err != nil {
+	if err := s.LogLevel.UnmarshalText([]byte(get("log_level", "info"))); err != nil {
 		return Settings{}, false
 	}
-	if f := strings.ToLower(strings.TrimSpace(get("log_format", "text"))); f != "text" && f != "json" {
+	if s.LogFormat = strings.ToLower(strings.TrimSpace(get("log_format", "text"))); s.LogFormat != "text" && s.LogFormat != "json" {
 		return Settings{}, false
 	}
 	return s, true
@@ -282,10 +283,30 @@ func hostPort(s string) bool {
 }
 
 // Verdict reads the state and decides (state.Verdict): the check's whole
-// work once the configuration is read.
-func Verdict(s Settings) (healthy bool, reason string) {
-	st, err := state.Store{Dir: s.StateDir}.Load()
-	return state.Verdict(st, err)
+// work once the configuration is read. A hold whose lease has ended no
+// longer counts, and is cleared (rewriting the track file) as `hacheck
+// check` clears it, so a node whose holder was killed is eligible again
+// at keepalived's next check; a failure to clear it is logged on log.
+func Verdict(s Settings, log *slog.Logger) (healthy bool, reason string) {
+	store := state.Store{Dir: s.StateDir}
+	st, err := store.Load()
+	healthy, reason = state.Verdict(st, err)
+	if now := time.Now(); err == nil && st.HoldEnded(now) {
+		if _, err := store.ExpireHold(now); err != nil {
+			log.Warn("cannot clear an expired hold", "err", err)
+		}
+	}
+	return healthy, reason
+}
+
+// Logger is the one logger of a hacheck command: at level, as text or
+// json lines on w.
+func Logger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Late is the reason a check fails when check_timeout passed before the

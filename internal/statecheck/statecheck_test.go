@@ -1,6 +1,7 @@
 package statecheck
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,20 +183,20 @@ func TestReadLeavesTheRestToTheFullLoader(t *testing.T) {
 func TestVerdict(t *testing.T) {
 	dir := t.TempDir()
 	s := Settings{StateDir: dir, CheckTimeout: time.Second}
-	if ok, why := Verdict(s); ok || !strings.Contains(why, "never marked up") {
+	if ok, why := Verdict(s, slog.New(slog.DiscardHandler)); ok || !strings.Contains(why, "never marked up") {
 		t.Errorf("no state: %v %q", ok, why)
 	}
 	store := state.Store{Dir: dir}
 	if _, _, err := store.Set(state.Change{To: state.Up, By: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, why := Verdict(s); !ok || why != "up" {
+	if ok, why := Verdict(s, slog.New(slog.DiscardHandler)); !ok || why != "up" {
 		t.Errorf("up: %v %q", ok, why)
 	}
 	if _, err := store.MarkStale("test"); err != nil {
 		t.Fatal(err)
 	}
-	if ok, why := Verdict(s); ok || !strings.Contains(why, "stale ex-primary") {
+	if ok, why := Verdict(s, slog.New(slog.DiscardHandler)); ok || !strings.Contains(why, "stale ex-primary") {
 		t.Errorf("stale: %v %q", ok, why)
 	}
 }
