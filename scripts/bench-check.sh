@@ -39,8 +39,9 @@ trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 hacheck=${HACHECK:-}
 if [[ -z $hacheck ]]; then
-	# As the README's install builds them: static, no dynamic loader per start.
-	CGO_ENABLED=0 go build -o "$work/hacheck" ./cmd/hacheck
+	# As scripts/package.sh builds them: static (no dynamic loader per
+	# start), stripped.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/hacheck" ./cmd/hacheck
 	hacheck=$work/hacheck
 fi
 # hacheck-check runs the hacheck in its own directory when a configuration
@@ -49,7 +50,7 @@ lean=$(dirname "$hacheck")/hacheck-check
 if [[ -z ${HACHECK:-} || ! -x $lean ]]; then
 	lean=$work/bin/hacheck-check
 	mkdir -p "$work/bin"
-	CGO_ENABLED=0 go build -o "$lean" ./cmd/hacheck-check
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$lean" ./cmd/hacheck-check
 	ln -sf "$hacheck" "$work/bin/hacheck"
 fi
 mkdir -p "$work/floor"
