@@ -3,9 +3,9 @@
 // every second on every node, and almost all of its cost is starting the
 // process: the Go runtime and the initialisers of every package the
 // binary links (viper, cobra, net/http, prometheus, the MySQL driver,
-// netlink). cmd/hacheck-check links this package, internal/state and the
-// standard library, not even a YAML library, so it starts at about the
-// cost of any Go program.
+// netlink). cmd/hacheck-check links this package, internal/state (with
+// fsnotify and x/sys) and the standard library, not even a YAML library,
+// so it starts at about the cost of any Go program.
 //
 // The configuration stays hacheck's: internal/config is its one loader.
 // Read takes a file only when every key in it is one it knows (Keys) with
