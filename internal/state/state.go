@@ -115,8 +115,8 @@ func (s State) Eligible() bool {
 
 // Verdict is what the state alone says of this node's health, in one
 // line: eligible (reason "up") only for a readable "up" state without a
-// stale ex-primary mark or a hold in effect. health.Verdict adds the live checks; the
-// state-only `hacheck-check` uses it as it is.
+// stale ex-primary mark or a hold in effect. health.Verdict adds the live
+// checks; the state-only `hacheck-check` uses it as it is.
 func Verdict(s State, loadErr error) (eligible bool, reason string) {
 	if loadErr != nil {
 		return false, "state: " + loadErr.Error()
