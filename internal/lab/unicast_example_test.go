@@ -1,13 +1,9 @@
 package lab_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
 	"github.com/hacheck/hacheck/internal/lab/labtest"
@@ -99,29 +95,7 @@ func TestUnicastExampleValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range l.Pair() {
-		for _, d := range []string{n.StateDir, filepath.Dir(n.Hacheck)} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := n.InstallHacheck(healthy); err != nil {
-			t.Fatal(err)
-		}
-		params := n.KeepalivedParams()
-		for k, v := range unicastParams(l)(n) {
-			params[k] = v
-		}
-		conf, err := lab.RenderKeepalivedConf(src, params)
-		if err != nil {
-			t.Fatalf("node %s: %v", n.Name, err)
-		}
-		if err := os.WriteFile(n.KeepalivedConf, conf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := exec.CommandContext(ctx, "keepalived", "-t", "-l", "-f", n.KeepalivedConf).CombinedOutput()
-		cancel()
-		if err != nil {
+		if out, err := validateRendered(t, n, src, unicastParams(l)(n)); err != nil {
 			t.Errorf("keepalived -t rejects the unicast example rendered for node %s: %v\n%s", n.Name, err, out)
 		}
 	}
