@@ -79,6 +79,9 @@ func Verdict(st state.State, stErr error, results []check.Result) (healthy bool,
 		return false, fmt.Sprintf("stale ex-primary since %s (%s): this server may lack the new primary's writes; run `hacheck follow`",
 			st.Stale.Since.Format(time.RFC3339), st.Stale.Why)
 	}
+	if st.Hold.ActiveAt(time.Now()) {
+		return false, st.Hold.String() + ": only the successor may take the VIP while the primary moves (the hold ends by itself then)"
+	}
 	var failed []string
 	for _, r := range results {
 		if !r.OK {
