@@ -66,6 +66,9 @@ type Options struct {
 	// ClearStale (undrain only) also clears a stale ex-primary mark: the
 	// operator vouches that this server lacks nothing of the primary's.
 	ClearStale bool
+	// To (drain among several nodes) names the successor; "" chooses the
+	// most up-to-date eligible replica (see Choose).
+	To string
 }
 
 // Outcome is how a drain ended.

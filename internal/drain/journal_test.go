@@ -203,3 +203,21 @@ func TestRunKeepsTheJournalWhenAnUndoFails(t *testing.T) {
 		t.Fatalf("journal removed although an undo failed: %v", err)
 	}
 }
+
+// A drain among several nodes killed before its flip releases its holds
+// on recovery; after the flip it leaves them to their lease and says what
+// to run on the replicas.
+func TestDecideHolds(t *testing.T) {
+	j := Journal{Step: "catch-up", Successor: "node-c", Holds: []HoldIntent{{Node: "node-b", For: "node-c", By: "node-a", Until: time.Now().Add(time.Minute)}}}
+	d := Decide(j, false, state.State{State: state.Up, Generation: 3}, nil)
+	if d.Action != RollBack || !d.Release {
+		t.Errorf("before the flip: %+v", d)
+	}
+	d = Decide(j, false, state.State{State: state.Drained, Generation: 4}, nil)
+	if d.Action != Complete || d.Release || !strings.Contains(d.Why, "node-b until") || !strings.Contains(d.Why, "repointed to node-c: run `hacheck follow` on each") {
+		t.Errorf("after the flip: %+v", d)
+	}
+	if d := Decide(Journal{Step: "fence"}, false, state.State{State: state.Up}, nil); d.Release {
+		t.Errorf("a pair's drain has no holds to release: %+v", d)
+	}
+}

@@ -243,6 +243,12 @@ func (n *Node) MySQLStatus() *health.MySQLStatus {
 // Evaluate runs every check once within ctx: `hacheck check` (allChecks
 // false: checks are skipped when the state alone says unhealthy).
 func (n *Node) Evaluate(ctx context.Context, allChecks bool) health.Report {
+	// A hold whose lease has ended is cleared here too, so that a node
+	// whose drain-holder was killed is eligible again at keepalived's next
+	// check even without serve.
+	if _, err := n.store.ExpireHold(time.Now()); err != nil {
+		n.log.Warn("cannot clear an expired hold", "err", err)
+	}
 	return health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
 }
 
@@ -257,6 +263,7 @@ func (n *Node) Status(ctx context.Context) health.Report {
 		rep.Role = &role
 	}
 	rep.Drain = n.DrainStatus()
+	rep.Keepalived = n.KeepalivedStatus()
 	return rep
 }
 
@@ -499,6 +506,7 @@ func (n *Node) Server() (*server.Server, error) {
 		opt.ReconcileStats = rec.Stats
 	}
 	opt.Drain = n.DrainStatus
+	opt.Keepalived = n.KeepalivedStatus
 	return server.New(opt, n.log)
 }
 

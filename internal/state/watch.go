@@ -90,6 +90,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 func (w *Watcher) reload() {
 	s, err := w.store.Load()
+	if err == nil && s.Hold != nil && !s.Hold.ActiveAt(time.Now()) {
+		// The lease of a hold has ended (its drain was killed, or could not
+		// release it): clear it, so this node is eligible again.
+		if expired, xerr := w.store.ExpireHold(time.Now()); xerr != nil {
+			w.log.Error("cannot clear an expired hold", "hold", s.Hold.String(), "err", xerr)
+		} else if expired {
+			w.log.Warn("a hold's lease ended without its release; this node is eligible again", "hold", s.Hold.String())
+			s, err = w.store.Load()
+		}
+	}
 	w.mu.Lock()
 	changed := s != w.cur || errString(err) != errString(w.err)
 	w.cur, w.err = s, err
