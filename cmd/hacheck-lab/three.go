@@ -40,6 +40,7 @@ func threeScenarios() []threeScenario {
 	return []threeScenario{
 		{name: "drain-to", title: "`drain --to d` on a: the VIP to d, never on b (the higher priority); b follows d", run: threeDrainTo},
 		{name: "auto-choice", title: "d lags: `drain --to d` refused with nothing changed, then `drain` picks b and says why", run: threeAutoChoice},
+		{name: "preempt", title: "keepalived without nopreempt: `drain --to d` refused with nothing changed (b would take the VIP back), `drain` picks b", preempt: true, run: threePreempt},
 	}
 }
 
@@ -432,38 +433,54 @@ func threeDrainTo(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 	return l.D, []*lab.Node{l.B}, nil
 }
 
-// threeAutoChoice: d lags (its SQL thread stopped while the writers go
-// on). `drain --to d` is refused (exit 1) with nothing changed: the VIP
-// stays on a, a stays writable and up, nobody is held. Then `drain`
-// without --to picks b, prints why, and the move completes.
-func threeAutoChoice(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
-	l := r.l
-	d := r.dbs[l.D]
-	if _, err := d.db.ExecContext(ctx, "STOP SLAVE SQL_THREAD"); err != nil {
-		return nil, nil, fmt.Errorf("stop d's SQL thread: %w", err)
+// lagD makes d lag behind a while the writers go on: its SQL thread keeps
+// running but applies each transaction only after MASTER_DELAY, so it is
+// a running GTID replica that lacks a's latest transactions. undo puts
+// the delay back to 0.
+func (r *threeRun) lagD(ctx context.Context, delay int) (undo func() error, err error) {
+	d := r.dbs[r.l.D]
+	set := func(delay int) error {
+		for _, q := range []string{"STOP SLAVE", fmt.Sprintf("CHANGE MASTER TO MASTER_DELAY = %d", delay), "START SLAVE"} {
+			if _, err := d.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s on d: %w", q, err)
+			}
+		}
+		return nil
+	}
+	if err := set(delay); err != nil {
+		return nil, err
+	}
+	if err := r.replicatesFrom(ctx, r.l.D, r.l.A); err != nil {
+		return nil, err
 	}
 	if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var aPos, dPos string
-	if err := r.dbs[l.A].db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&aPos); err != nil {
-		return nil, nil, err
+	if err := r.dbs[r.l.A].db.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&aPos); err != nil {
+		return nil, err
 	}
 	if err := d.db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos").Scan(&dPos); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if aPos == dPos {
-		return nil, nil, fmt.Errorf("d does not lag: a at %s, d at %s (is the writer writing?)", aPos, dPos)
+		return nil, fmt.Errorf("d does not lag: a at %s, d at %s (is the writer writing?)", aPos, dPos)
 	}
-	r.note("d lags: its SQL thread stopped; a at %s, d applied %s", aPos, dPos)
+	r.note("d lags: MASTER_DELAY = %d, both threads running; a at %s, d applied %s", delay, aPos, dPos)
+	return func() error { return set(0) }, nil
+}
 
+// refusedUnchanged runs `hacheck drain args...` on a, which must be
+// refused (exit 1) and change nothing: the VIP stays on a alone (no VIP
+// event anywhere), a stays writable, every node stays up without a hold.
+func (r *threeRun) refusedUnchanged(ctx context.Context, what string, args ...string) bool {
+	l := r.l
 	t0 := time.Now()
-	out, code := r.hacheck(ctx, l.A, "drain", "--to", l.D.Name, "--reason", "three-node test: to a lagging d")
-	r.note("`hacheck drain --to d` on a while d lags: exit %d after %s\n%s", code, msecs(time.Since(t0)), out)
+	out, code := r.hacheck(ctx, l.A, append([]string{"drain"}, args...)...)
+	r.note("`hacheck drain %s` on a %s: exit %d after %s\n%s", strings.Join(args, " "), what, code, msecs(time.Since(t0)), out)
 	if code != 1 {
-		r.fail("drain --to d while d lags exited %d, want 1 (refused, nothing changed)", code)
+		r.fail("drain %s %s exited %d, want 1 (refused, nothing changed)", strings.Join(args, " "), what, code)
 	}
-	// Nothing changed.
 	r.vipOn(l.A)
 	for _, n := range l.Keepalived() {
 		if at := r.mon.AddedSince(n, t0); len(at) > 0 {
@@ -471,40 +488,78 @@ func threeAutoChoice(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, 
 		}
 		r.expectState(n, "up")
 	}
-	if ro, err := r.dbs[l.A].readOnly(ctx); err != nil || ro {
-		r.fail("a is not writable after the refused drain (read_only %v, %v)", ro, err)
+	if err := waitWritable(ctx, r.dbs[l.A], 5*time.Second); err != nil {
+		r.fail("after the refused drain: %v", err)
 	}
-	if code != 1 {
-		return nil, nil, errors.New("the refusal did not happen; not trying the automatic choice")
-	}
+	return code == 1
+}
 
-	t1 := time.Now()
-	out, code = r.hacheck(ctx, l.A, "drain", "--reason", "three-node test: automatic choice")
-	r.note("`hacheck drain` on a while d lags: exit %d after %s\n%s", code, msecs(time.Since(t1)), out)
+// autoToB runs `hacheck drain` without --to on a: it must pick b, print
+// a `successor: b (...)` line with the reason, and complete the move.
+func (r *threeRun) autoToB(ctx context.Context) error {
+	l := r.l
+	t0 := time.Now()
+	out, code := r.hacheck(ctx, l.A, "drain", "--reason", "three-node test: automatic choice")
+	r.note("`hacheck drain` on a: exit %d after %s\n%s", code, msecs(time.Since(t0)), out)
 	if code != 0 {
-		return nil, nil, fmt.Errorf("drain on a exited %d", code)
+		return fmt.Errorf("drain on a exited %d", code)
 	}
 	s := successorLine(out)
-	if !strings.HasPrefix(s, "successor: "+l.B.Name) {
-		r.fail("drain printed successor line %q, want one starting %q", s, "successor: "+l.B.Name)
-	} else if strings.TrimSpace(strings.TrimPrefix(s, "successor: "+l.B.Name)) == "" {
-		r.fail("drain printed %q: no reason for the choice", s)
+	if !strings.HasPrefix(s, "successor: "+l.B.Name+" ") {
+		r.fail("drain printed successor line %q, want one starting %q and a reason", s, "successor: "+l.B.Name+" ")
 	}
-	if err := r.moveDone(ctx, t1, l.B); err != nil {
+	return r.moveDone(ctx, t0, l.B)
+}
+
+// threeAutoChoice: d lags (MASTER_DELAY, threads running, while the
+// writers go on). `drain --to d` is refused (exit 1) with nothing
+// changed. Then `drain` without --to picks b, prints why, and the move
+// completes; the VIP was never on d; d, its delay taken away, follows b.
+func threeAutoChoice(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
+	l := r.l
+	undo, err := r.lagD(ctx, 60)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !r.refusedUnchanged(ctx, "while d lags", "--to", l.D.Name, "--reason", "three-node test: to a lagging d") {
+		return nil, nil, errors.New("the refusal did not happen; not trying the automatic choice")
+	}
+	if err := r.autoToB(ctx); err != nil {
 		return nil, nil, err
 	}
 	if at := r.vipEverOn(l.D); len(at) > 0 {
 		r.fail("the VIP appeared on d (lagging) at %v", at)
 	}
-	// d's SQL thread was stopped by the test: whatever hacheck did with
-	// it, start it, then d must follow b.
-	if _, err := d.db.ExecContext(ctx, "START SLAVE"); err != nil {
-		r.note("START SLAVE on d: %v", err)
+	if err := undo(); err != nil {
+		return nil, nil, err
 	}
 	if err := r.replicatesFrom(ctx, l.D, l.B); err != nil {
-		r.note("d after the move: %v", err)
+		r.fail("after the move: %v", err)
 		return l.B, nil, nil
 	}
-	r.note("d replicates from b")
+	r.note("d, its delay back to 0, replicates from b")
+	return l.B, []*lab.Node{l.D}, nil
+}
+
+// threePreempt: keepalived without nopreempt. `drain --to d` must be
+// refused with nothing changed (b, the higher priority, would take the
+// VIP back from d once released); `drain` picks b, and b still holds the
+// VIP 4 s later.
+func threePreempt(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
+	l := r.l
+	if !r.refusedUnchanged(ctx, "without nopreempt", "--to", l.D.Name, "--reason", "three-node test: to d, preempt on") {
+		return nil, nil, errors.New("the refusal did not happen; not trying the automatic choice")
+	}
+	if err := r.autoToB(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := sleepCtx(ctx, 4*time.Second); err != nil {
+		return nil, nil, err
+	}
+	r.vipOn(l.B)
+	if err := r.replicatesFrom(ctx, l.D, l.B); err != nil {
+		r.fail("after the move: %v", err)
+		return l.B, nil, nil
+	}
 	return l.B, []*lab.Node{l.D}, nil
 }

@@ -27,12 +27,19 @@ import (
 // drained, no hold is left, and b has not taken the VIP 4 s later.
 func TestThreeNodeDrainTo(t *testing.T) { runThree(t, "drain-to") }
 
-// TestThreeNodeAutoChoice: with d lagging (its SQL thread stopped while
-// the writers go on), `drain --to d` is refused (exit 1) and changes
-// nothing (the VIP stays on a, a stays writable, every node stays up and
-// unheld); `drain` without --to then picks b, prints a `successor: b ...`
-// line with its reason, and the move completes.
+// TestThreeNodeAutoChoice: with d lagging (MASTER_DELAY, both threads
+// running, while the writers go on), `drain --to d` is refused (exit 1)
+// and changes nothing (the VIP stays on a, a stays writable, every node
+// stays up and unheld); `drain` without --to then picks b, prints a
+// `successor: b (...)` line with its reason, and the move completes; d,
+// its delay taken away, follows b.
 func TestThreeNodeAutoChoice(t *testing.T) { runThree(t, "auto-choice") }
+
+// TestThreeNodePreempt: keepalived without nopreempt. `drain --to d` is
+// refused with nothing changed (once released, b would take the VIP back
+// from d, its lower priority); `drain` picks b, which still holds the VIP
+// 4 s later, and d follows b.
+func TestThreeNodePreempt(t *testing.T) { runThree(t, "preempt") }
 
 func runThree(t *testing.T, scenario string) {
 	bin, labBin := labBinaries(t, "three-node "+scenario)
