@@ -98,6 +98,11 @@ type Phase struct {
 // ErrRefused wraps the reason of a refused drain.
 var ErrRefused = errors.New("drain refused")
 
+// ErrUnfinished wraps what is left of a drain among several nodes whose
+// flip happened (the node is drained) but whose finish did not complete:
+// the successor not promoted in time, a replica not repointed.
+var ErrUnfinished = errors.New("the move is not finished")
+
 // Run carries out a drain. A non-nil error with Outcome Refused means the
 // preconditions or steps said no; any other error means hacheck itself
 // could not do its job (state directory unwritable, lock busy).
@@ -328,6 +333,8 @@ func Summarize(res Result, err error) Summary {
 	switch {
 	case errors.Is(err, state.ErrBusy):
 		return Summary{Word: "busy", Message: err.Error() + "; try again when it has finished", Failed: true}
+	case errors.Is(err, ErrUnfinished):
+		return Summary{Word: "unfinished", Message: fmt.Sprintf("this node IS drained (generation %d), but %v", res.State.Generation, err), Failed: true}
 	case err != nil && res.Outcome == Refused && len(res.Failures) > 0:
 		var b strings.Builder
 		b.WriteString("drain refused; the state is unchanged. Failed:")

@@ -84,11 +84,13 @@ type adminRequest struct {
 	By     string `json:"by"` // who asks, for the audit trail
 	DryRun bool   `json:"dry_run"`
 	Force  bool   `json:"force"`
+	// To (drain among several nodes) names the successor; "" chooses.
+	To string `json:"to"`
 }
 
 // adminResponse is what both endpoints answer.
 type adminResponse struct {
-	Outcome  string       `json:"outcome"` // drained, already_drained, dry_run_passed, refused, busy, up, already_up, error
+	Outcome  string       `json:"outcome"` // drained, already_drained, dry_run_passed, refused, busy, unfinished, up, already_up, error
 	State    *state.State `json:"state,omitempty"`
 	Failures []string     `json:"failures,omitempty"`
 	Output   string       `json:"output,omitempty"`
@@ -175,7 +177,7 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request) (adminRequest, bool) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, adminResponse{Outcome: "error", Error: fmt.Sprintf("request body over %d bytes", maxAdminBody)})
 			return req, false
 		}
-		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "bad JSON body (fields: reason, by, dry_run, force): " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "bad JSON body (fields: reason, by, dry_run, force, to): " + err.Error()})
 		return req, false
 	}
 	if len(req.Reason) > 1000 || len(req.By) > 200 {
@@ -206,11 +208,12 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by, from := who(r, req)
-	opt := drain.Options{Reason: req.Reason, By: by, Via: "http", From: from, DryRun: req.DryRun, Force: req.Force}
-	// The drain may take up to drain.timeout: extend this response's write
-	// deadline past it, and do not let a client disconnect abort it
-	// halfway (a refused drain still undoes its steps).
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.DrainTimeout + 5*time.Second))
+	opt := drain.Options{Reason: req.Reason, By: by, Via: "http", From: from, DryRun: req.DryRun, Force: req.Force, To: strings.TrimSpace(req.To)}
+	// The drain may take up to drain.timeout, and a drain among several
+	// nodes as long again to finish the move after its flip: extend this
+	// response's write deadline past both, and do not let a client
+	// disconnect abort it halfway (a refused drain still undoes its steps).
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2*s.opt.DrainTimeout + 5*time.Second))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opt.DrainTimeout)
 	defer cancel()
 	var out bytes.Buffer
@@ -224,12 +227,15 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 	switch sum.Word {
 	case "busy", "refused":
 		resp.Error, code = err.Error(), http.StatusConflict
+	case "unfinished":
+		resp.Error, code = err.Error(), http.StatusConflict
+		resp.State = &res.State
 	case "error":
 		resp.Error, code = err.Error(), http.StatusInternalServerError
 	case "drained":
 		resp.State = &res.State
 	}
-	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
+	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
 	writeJSON(w, code, resp)
 }
 
