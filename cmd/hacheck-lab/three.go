@@ -495,20 +495,21 @@ func (r *threeRun) refusedUnchanged(ctx context.Context, what string, args ...st
 }
 
 // autoToB runs `hacheck drain` without --to on a: it must pick b, print
-// a `successor: b (...)` line with the reason, and complete the move.
-func (r *threeRun) autoToB(ctx context.Context) error {
+// a `successor: b (...)` line with the reason, and complete the move. It
+// returns the successor line.
+func (r *threeRun) autoToB(ctx context.Context) (string, error) {
 	l := r.l
 	t0 := time.Now()
 	out, code := r.hacheck(ctx, l.A, "drain", "--reason", "three-node test: automatic choice")
 	r.note("`hacheck drain` on a: exit %d after %s\n%s", code, msecs(time.Since(t0)), out)
 	if code != 0 {
-		return fmt.Errorf("drain on a exited %d", code)
+		return "", fmt.Errorf("drain on a exited %d", code)
 	}
 	s := successorLine(out)
 	if !strings.HasPrefix(s, "successor: "+l.B.Name+" ") {
 		r.fail("drain printed successor line %q, want one starting %q and a reason", s, "successor: "+l.B.Name+" ")
 	}
-	return r.moveDone(ctx, t0, l.B)
+	return s, r.moveDone(ctx, t0, l.B)
 }
 
 // threeAutoChoice: d lags (MASTER_DELAY, threads running, while the
@@ -524,8 +525,15 @@ func threeAutoChoice(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, 
 	if !r.refusedUnchanged(ctx, "while d lags", "--to", l.D.Name, "--reason", "three-node test: to a lagging d") {
 		return nil, nil, errors.New("the refusal did not happen; not trying the automatic choice")
 	}
-	if err := r.autoToB(ctx); err != nil {
+	line, err := r.autoToB(ctx)
+	if err != nil {
 		return nil, nil, err
+	}
+	// The reason must be d's lag, not only b's priority (which would pick
+	// b just the same): it names d and what it lacks.
+	why := strings.ToLower(line)
+	if !strings.Contains(why, " "+l.D.Name+" ") || !strings.Contains(why, "lacks") && !strings.Contains(why, "lag") && !strings.Contains(why, "behind") {
+		r.fail("drain's reason %q does not say that d lags (want d named with \"lacks\", \"lag\" or \"behind\")", line)
 	}
 	if at := r.vipEverOn(l.D); len(at) > 0 {
 		r.fail("the VIP appeared on d (lagging) at %v", at)
@@ -550,7 +558,7 @@ func threePreempt(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 	if !r.refusedUnchanged(ctx, "without nopreempt", "--to", l.D.Name, "--reason", "three-node test: to d, preempt on") {
 		return nil, nil, errors.New("the refusal did not happen; not trying the automatic choice")
 	}
-	if err := r.autoToB(ctx); err != nil {
+	if _, err := r.autoToB(ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := sleepCtx(ctx, 4*time.Second); err != nil {

@@ -31,8 +31,9 @@ func TestThreeNodeDrainTo(t *testing.T) { runThree(t, "drain-to") }
 // running, while the writers go on), `drain --to d` is refused (exit 1)
 // and changes nothing (the VIP stays on a, a stays writable, every node
 // stays up and unheld); `drain` without --to then picks b, prints a
-// `successor: b (...)` line with its reason, and the move completes; d,
-// its delay taken away, follows b.
+// `successor: b (...)` line whose reason is d's lag (it names d with
+// "lacks", "lag" or "behind": b's higher priority alone would pick b too),
+// and the move completes; d, its delay taken away, follows b.
 func TestThreeNodeAutoChoice(t *testing.T) { runThree(t, "auto-choice") }
 
 // TestThreeNodePreempt: keepalived without nopreempt. `drain --to d` is
