@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -41,6 +42,23 @@ func TestThreeNodeAutoChoice(t *testing.T) { runThree(t, "auto-choice") }
 // from d, its lower priority); `drain` picks b, which still holds the VIP
 // 4 s later, and d follows b.
 func TestThreeNodePreempt(t *testing.T) { runThree(t, "preempt") }
+
+// TestThreeNodeDrainToKilled: `drain --to d` SIGKILLed in its fence (once
+// the journal records the fence as sent) and right after its flip. Before
+// the flip the cluster must roll back by itself (a writable with the VIP,
+// nobody held, writes resumed) and a second `drain --to d` must complete
+// the move; after it, d must take over, a's status must name `hacheck
+// follow`, and `hacheck follow` on b must repoint b to d. HACHECK_FULL=1
+// also kills it while it holds b and during a slow catch-up.
+func TestThreeNodeDrainToKilled(t *testing.T) {
+	steps := []string{"kill-fence", "kill-flip"}
+	if os.Getenv("HACHECK_FULL") != "" {
+		steps = append(steps, "kill-hold", "kill-catch-up")
+	}
+	for _, sc := range steps {
+		t.Run(sc, func(t *testing.T) { runThree(t, sc) })
+	}
+}
 
 func runThree(t *testing.T, scenario string) {
 	bin, labBin := labBinaries(t, "three-node "+scenario)
