@@ -98,7 +98,7 @@ Exit 2: usage or configuration error.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&opt.To, "to", "", "with several peers: the node to move the primary to (default: the most up-to-date eligible replica, printed as `successor:`)")
+	cmd.Flags().StringVar(&opt.To, "to", "", "with several peers: the node to move the primary to (default: the most up-to-date eligible replica, printed on the successor: line)")
 	cmd.Flags().BoolVar(&keepFenced, "keep-fenced", false, "when a step fails, leave this server read-only instead of undoing the fence")
 	cmd.Flags().BoolVar(&follow, "follow", false, "after the flip, wait for the peer's promotion and replicate from it (see 'hacheck follow')")
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state and shown by status)")

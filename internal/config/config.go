@@ -386,6 +386,11 @@ func Load(file string) (*Config, error) {
 			bad("admin.socket", "%q is not an absolute path", cfg.Admin.Socket)
 		}
 	}
+	// The holds of a move are a lease of 2 x drain.timeout + 10 s, which a
+	// node grants for at most 10 min (peer.MaxHoldTTL).
+	if d := cfg.Drain.Timeout; len(cfg.Peers) > 1 && 2*d+10*time.Second > 10*time.Minute {
+		bad("drain.timeout", "%s is too long with several peers: the holds of a move last 2 x drain.timeout + 10s, at most 10m (write at most 295s)", d)
+	}
 	if len(cfg.Peers) > 1 && (!cfg.Admin.Enabled || cfg.Admin.TokenFile == "") {
 		bad("peers", "%d peers, but admin.enabled with admin.token_file is not set: a move among several nodes holds the others ineligible through their admin API, with this node's token (set admin.enabled: true and admin.token_file, the same token on every node)", len(cfg.Peers))
 	}
@@ -476,17 +481,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			continue
 		}
 		var rc rawCheck
-		for k := range m {
-			if !slices.Contains(rawCheckKeys, k) {
-				bad(key+"."+k, "%s", unknownKeyHint(k, rawCheckKeys))
-			}
-		}
-		str := func(k string) string {
-			if m[k] == nil {
-				return ""
-			}
-			return strings.TrimSpace(fmt.Sprint(m[k]))
-		}
+		str := listEntry(bad, key, m, rawCheckKeys)
 		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
 			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
 			Timeout: str("timeout"), Interval: str("interval"), DonorOK: str("donor_ok"), ReadOnlyOK: str("read_only_ok")}
@@ -563,6 +558,23 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 		out = append(out, c)
 	}
 	return out
+}
+
+// listEntry reports every key of the list entry m (at key) that is not
+// in known, and returns how to read one of its settings as a trimmed
+// string ("" when absent).
+func listEntry(bad func(key, format string, a ...any), key string, m map[string]any, known []string) func(string) string {
+	for k := range m {
+		if !slices.Contains(known, k) {
+			bad(key+"."+k, "%s", unknownKeyHint(k, known))
+		}
+	}
+	return func(k string) string {
+		if m[k] == nil {
+			return ""
+		}
+		return strings.TrimSpace(fmt.Sprint(m[k]))
+	}
 }
 
 var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval", "donor_ok", "read_only_ok"}

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -56,17 +55,7 @@ func loadPeers(v *viper.Viper, cfg *Config, timeout time.Duration, bad func(key,
 			bad(key, "must be a mapping with name, url and mysql_dsn")
 			continue
 		}
-		for k := range m {
-			if !slices.Contains(rawPeerKeys, k) {
-				bad(key+"."+k, "%s", unknownKeyHint(k, rawPeerKeys))
-			}
-		}
-		str := func(k string) string {
-			if m[k] == nil {
-				return ""
-			}
-			return strings.TrimSpace(fmt.Sprint(m[k]))
-		}
+		str := listEntry(bad, key, m, rawPeerKeys)
 		p := Peer{Name: str("name"), URL: str("url"), Timeout: timeout}
 		if p.Name != "" {
 			key = fmt.Sprintf("peers[%d] (%s)", i, p.Name)

@@ -13,7 +13,11 @@
 // A drain with steps writes its intent to the drain journal before the
 // first step and updates it per step (journal.go); a drain killed midway
 // is recovered by the next hacheck that looks (recover.go): before the flip
-// its fence is undone, after it the record is completed.
+// its fence is undone (and, for a move among several nodes, the holds on
+// the other nodes released), after it the record is completed.
+//
+// A drain among several nodes first chooses its successor: Choose
+// (successor.go) is the pure rule over what was read of each peer.
 package drain
 
 import (

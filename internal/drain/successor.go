@@ -62,6 +62,8 @@ func preempts(other, succ Candidate) string {
 	switch {
 	case other.Unreachable != "":
 		return fmt.Sprintf("%s cannot be reached (%s): it cannot be held out of the election", other.Name, other.Unreachable)
+	case other.ReportedName != other.Name:
+		return fmt.Sprintf("%s's url answers as node %q: fix peers[].url or peers[].name (the wrong node would be held)", other.Name, other.ReportedName)
 	case other.State != "up":
 		return "" // drained or unusable: not eligible once released either
 	case other.KeepalivedKnown && other.Nopreempt:

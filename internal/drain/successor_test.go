@@ -37,6 +37,7 @@ func TestChoose(t *testing.T) {
 		{"preempt without nopreempt", []Candidate{with(b, func(x *Candidate) { x.Nopreempt = false }), c}, "node-c", "", "node-b (priority 253, no nopreempt) would take the VIP back from node-c (priority 252)"},
 		{"lower priority without nopreempt is fine", []Candidate{with(c, func(x *Candidate) { x.Nopreempt = false }), b}, "node-b", "node-b", "chosen with --to"},
 		{"drained other needs no nopreempt", []Candidate{with(b, func(x *Candidate) { x.Nopreempt, x.State = false, "drained" }), c}, "node-c", "node-c", "chosen with --to"},
+		{"another peer's url answers as the successor", []Candidate{with(b, func(x *Candidate) { x.ReportedName = "node-c" }), c}, "node-c", "", `node-b's url answers as node "node-c"`},
 		{"keepalived unknown", []Candidate{with(b, func(x *Candidate) { x.KeepalivedKnown = false }), c}, "node-c", "", "node-b reports no keepalived settings"},
 		{"auto skips the one others would preempt", []Candidate{with(b, func(x *Candidate) { x.Nopreempt = false }), c}, "", "node-b", "the only peer that can take over"},
 		{"auto: nobody", []Candidate{with(b, func(x *Candidate) { x.State = "drained" }), with(c, func(x *Candidate) { x.Replica = false })}, "", "", "no peer can take over"},

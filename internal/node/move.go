@@ -38,6 +38,18 @@ import (
 //     other replica of this server to the successor by GTID (cutover.Follow
 //     through that replica's mysql_dsn) and verify its threads run from the
 //     successor's server_id.
+//
+// Why keepalived cannot elect another node: a VRRP instance in FAULT never
+// becomes MASTER and sends no adverts. The flip happens only after every
+// other node has confirmed its hold, so at the flip every node but the
+// successor is FAULT (held, or this node once its track file reads 1), and
+// the successor is the only BACKUP whose master-down timer can run out.
+// No held node leaves FAULT before its hold is released, after the
+// successor's server is writable. The lease covers the drain and the
+// finish, so it cannot run out during the move; if the drain dies, the
+// lease ends the holds by itself (a node is ineligible until then: fail
+// closed, not stuck). Without nopreempt a released node of higher priority
+// would take the VIP back: drain.Choose refuses such a successor.
 
 // nodePeer is one configured peer, wired once.
 type nodePeer struct {
@@ -55,6 +67,20 @@ func (n *Node) multi() bool { return len(n.peers) > 1 }
 // holdTTL is the lease of the holds of one move: the drain (drain.timeout)
 // and what follows the flip (drain.timeout), with a margin.
 func (n *Node) holdTTL() time.Duration { return 2*n.cfg.Drain.Timeout + 10*time.Second }
+
+// leaseFor is the lease of holds asked for within ctx: what is left of the
+// drain (a --timeout may make it longer than drain.timeout), the finish
+// and the margin; an error when a node would not grant that long.
+func (n *Node) leaseFor(ctx context.Context) (time.Duration, error) {
+	ttl := n.holdTTL()
+	if dl, ok := ctx.Deadline(); ok {
+		ttl = max(ttl, time.Until(dl)+n.cfg.Drain.Timeout+10*time.Second)
+	}
+	if ttl > peer.MaxHoldTTL {
+		return 0, fmt.Errorf("the holds would have to last %s (the drain's deadline, then drain.timeout for the finish), more than a node grants (%s): use a shorter --timeout", ttl.Round(time.Second), peer.MaxHoldTTL)
+	}
+	return ttl.Round(time.Second), nil
+}
 
 // adminToken is this node's admin token, presented to the peers.
 func (n *Node) adminToken() (string, error) {
@@ -191,9 +217,9 @@ func (s *holdStep) Describe() string {
 	return fmt.Sprintf("hold every peer but the successor (of %s) out of keepalived's election for at most %s, each confirming it", strings.Join(names, ", "), s.m.n.holdTTL())
 }
 
-func (s *holdStep) request() peer.HoldRequest {
+func (s *holdStep) request(ttl time.Duration) peer.HoldRequest {
 	m := s.m
-	return peer.HoldRequest{For: m.succ.name(), By: m.n.cfg.Node, TTL: m.n.holdTTL().String(), Reason: "move of the primary to " + m.succ.name()}
+	return peer.HoldRequest{For: m.succ.name(), By: m.n.cfg.Node, TTL: ttl.String(), Reason: "move of the primary to " + m.succ.name()}
 }
 
 func (s *holdStep) Do(ctx context.Context, out io.Writer) error {
@@ -202,7 +228,11 @@ func (s *holdStep) Do(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	until := time.Now().Add(m.n.holdTTL())
+	ttl, err := m.n.leaseFor(ctx)
+	if err != nil {
+		return err
+	}
+	until := time.Now().Add(ttl)
 	intents := make([]drain.HoldIntent, len(m.others))
 	for i, o := range m.others {
 		intents[i] = drain.HoldIntent{Node: o.name(), For: m.succ.name(), By: m.n.cfg.Node, Until: until}
@@ -212,7 +242,7 @@ func (s *holdStep) Do(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
-	req := s.request()
+	req := s.request(ttl)
 	answers := make([]peer.HoldResponse, len(m.others))
 	errs := make([]error, len(m.others))
 	var wg sync.WaitGroup
@@ -258,7 +288,7 @@ func (s *holdStep) release(out io.Writer) {
 	m.held = nil
 	m.mu.Unlock()
 	tok, _ := m.n.adminToken()
-	req := s.request()
+	req := s.request(0) // a release names the move; its ttl is not read
 	for _, o := range held {
 		c := o.client
 		c.Token = tok
@@ -483,4 +513,21 @@ func (n *Node) releaseHolds(ctx context.Context, holds []drain.HoldIntent, out i
 		fmt.Fprintf(out, "released the hold on %s\n", h.Node)
 	}
 	return errors.Join(errs...)
+}
+
+// guardPeers are the peers as the split-brain guard and undrain ask them,
+// for a node with several peers; nil for a pair (which uses peer: as is).
+func (n *Node) guardPeers() []cutover.GuardPeer {
+	if !n.multi() {
+		return nil
+	}
+	out := make([]cutover.GuardPeer, 0, len(n.peers))
+	for _, p := range n.peers {
+		gp := cutover.GuardPeer{Status: p.client.Status}
+		if p.db != nil {
+			gp.DB = p.db
+		}
+		out = append(out, gp)
+	}
+	return out
 }

@@ -5,6 +5,11 @@
 // (health, drain, cutover, server, check) take what they use and never
 // read the configuration themselves.
 //
+// With several peers (peers:), a drain moves the primary to one chosen
+// successor and holds every other node out of keepalived's election for
+// the move; move.go says how and why it is race-free, hold.go what a held
+// node does.
+//
 // One connection pool is opened per distinct DSN (a mysql check on
 // mysql.dsn shares the pool of the split-brain guard and the drain steps)
 // and every pool is closed once, by Close.
@@ -198,6 +203,7 @@ func (n *Node) guard() *cutover.SplitBrainGuard {
 	if n.peerDB != nil {
 		g.Peer = n.peerDB
 	}
+	g.Peers = n.guardPeers()
 	if n.cfg.VIP.Configured() {
 		g.Held = n.vipHeld
 	}
@@ -422,7 +428,14 @@ func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
 	if n.peerDB != nil {
 		peerDB = n.peerDB
 	}
-	what, fenced, err := cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	var what string
+	var fenced bool
+	var err error
+	if n.multi() {
+		what, fenced, err = cutover.PrepareStandbyAmong(ctx, n.local, n.guardPeers(), held, n.cfg.MySQL.FenceTimeout)
+	} else {
+		what, fenced, err = cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	}
 	if err != nil {
 		return err
 	}

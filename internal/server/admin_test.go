@@ -261,3 +261,14 @@ func waitHealthz(t *testing.T, base string, want bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// POST /v1/drain passes "to" to the same drain the CLI runs.
+func TestAdminDrainTo(t *testing.T) {
+	cfg := adminConfig(t)
+	state.Store{Dir: cfg.StateDir}.Set(state.Change{To: state.Up})
+	base, _ := start(t, cfg, nil)
+	code, ar := post(t, base+"/v1/drain", testToken, `{"reason": "move", "to": "node-c"}`)
+	if code != http.StatusOK || !strings.Contains(ar.Output, "successor: node-c (chosen with --to)") {
+		t.Fatalf("drain to: %d %+v", code, ar)
+	}
+}

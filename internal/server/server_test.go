@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -55,6 +56,9 @@ type testOps struct {
 }
 
 func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error) {
+	if opt.To != "" {
+		fmt.Fprintf(out, "successor: %s (chosen with --to)\n", opt.To)
+	}
 	pre, err := check.ScriptPreconditions(o.pre, nil)
 	if err != nil {
 		return drain.Result{Outcome: drain.Refused}, err

@@ -101,7 +101,8 @@ func (w *Watcher) reload() {
 		}
 	}
 	w.mu.Lock()
-	changed := s != w.cur || errString(err) != errString(w.err)
+	// Compared by value: Stale and Hold are pointers, new at every load.
+	changed := !sameState(s, w.cur) || errString(err) != errString(w.err)
 	w.cur, w.err = s, err
 	w.up.Store(err == nil && s.Eligible())
 	w.mu.Unlock()
@@ -120,4 +121,12 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// sameState reports whether a and b are the same state, by value.
+func sameState(a, b State) bool {
+	ap, bp := a, b
+	ap.Stale, ap.Hold, bp.Stale, bp.Hold = nil, nil, nil, nil
+	return ap == bp && (a.Stale == nil) == (b.Stale == nil) && (a.Stale == nil || *a.Stale == *b.Stale) &&
+		(a.Hold == nil) == (b.Hold == nil) && (a.Hold == nil || *a.Hold == *b.Hold)
 }
