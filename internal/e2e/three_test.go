@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hacheck/hacheck/internal/lab"
 )
 
 // The three-node tests run a scenario of `hacheck-lab three` on a fresh
@@ -71,5 +73,63 @@ func runThree(t *testing.T, scenario string) {
 	t.Logf("hacheck-lab %s:\n%s", strings.Join(args[:len(args)-2], " "), out)
 	if err != nil {
 		t.Fatalf("three-node scenario %s failed: %v (the violations are listed above)", scenario, err)
+	}
+}
+
+// TestThreeNodeLabUp runs what an operator runs by hand: `hacheck-lab up
+// --nodes 3`, `status` and `down`, under a base directory of its own (so a
+// `hacheck-lab down` of someone else's labs never sees it). status must
+// show a holding the VIP and writable, b and d read-only; down must leave
+// no namespace and no directory of the lab.
+func TestThreeNodeLabUp(t *testing.T) {
+	bin, labBin := labBinaries(t, "hacheck-lab up --nodes 3")
+	base, err := os.MkdirTemp("/run", "hacheck-e2e-up-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	labCmd := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, labBin, append(args, "--base", base)...)
+		cmd.WaitDelay = 10 * time.Second
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("hacheck-lab %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := labCmd("up", "--nodes", "3", "--hacheck", bin)
+	ids, err := lab.List(base)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("labs under %s after up: %v, %v\n%s", base, ids, err, out)
+	}
+	t.Cleanup(func() {
+		if err := lab.Down(base, ids[0]); err != nil {
+			t.Errorf("tear down lab %s: %v", ids[0], err)
+		}
+	})
+	for _, want := range []string{"drain --to d", "b (192.0.2.12, priority 253) and d (192.0.2.14, priority 252)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("up does not print %q:\n%s", want, out)
+		}
+	}
+	status := labCmd("status")
+	for _, want := range []string{"VIP 192.0.2.100/24 held by a\n", "== node a (192.0.2.11): MySQL read_only=false", "== node b (192.0.2.12): MySQL read_only=true", "== node d (192.0.2.14): MySQL read_only=true"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	labCmd("down")
+	if left, err := lab.List(base); err != nil || len(left) != 0 {
+		t.Errorf("labs left under %s after down: %v, %v", base, left, err)
+	}
+	nsList, err := exec.CommandContext(ctx, "ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(nsList), "hacheck-"+ids[0]+"-") {
+		t.Errorf("namespaces of lab %s left after down:\n%s", ids[0], nsList)
 	}
 }
