@@ -99,7 +99,35 @@ func TestThreeExampleValid(t *testing.T) {
 // namespaces is the connectivity check). Open from the record sees d too.
 func TestThreeNodeLab(t *testing.T) {
 	l := labtest.New(t, lab.Config{Hacheck: healthy, Nodes: 3})
+	threeNodeMoves(t, l, false)
+}
+
+// TestThreeNodeUnicastLab is TestThreeNodeLab with
+// examples/keepalived-three-unicast.conf on a bridge that carries no
+// multicast (TestMulticastBlockedSplitsBrain in internal/e2e shows the
+// block is real): the same moves, and the VIP never on two nodes.
+func TestThreeNodeUnicastLab(t *testing.T) {
+	path, err := lab.RepoFile("examples/keepalived-three-unicast.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.New(t, lab.Config{Hacheck: healthy, Nodes: 3, KeepalivedExample: path, KeepalivedParams: lab.ThreeUnicastParams})
+	threeNodeMoves(t, l, true)
+}
+
+func threeNodeMoves(t *testing.T, l *lab.Lab, blockMulticast bool) {
+	t.Helper()
 	ctx := labtest.Context(t, 90*time.Second)
+	if blockMulticast {
+		if err := l.BlockMulticast(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mon, err := l.MonitorVIP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
 	if l.D == nil || l.D.Addr != lab.AddrD || l.D.Priority != lab.PriorityD {
 		t.Fatalf("third node %+v, want d at %s priority %d", l.D, lab.AddrD, lab.PriorityD)
 	}
@@ -153,4 +181,61 @@ func TestThreeNodeLab(t *testing.T) {
 	}
 	// Nobody held: keepalived picks the highest priority.
 	move(t, ctx, l, l.D, l.A)
+	if err := mon.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range mon.Overlaps() {
+		if o.Duration() > 250*time.Millisecond {
+			t.Errorf("the VIP was on two nodes at once for %v from %v", o.Duration(), o.From.Format("15:04:05.000"))
+		} else {
+			t.Logf("the VIP was on two nodes at once for %v (the old master leaving)", o.Duration())
+		}
+	}
+}
+
+// TestThreeUnicastExampleContract: the three-node unicast example is the
+// three-node example plus the unicast lines, and nothing else.
+func TestThreeUnicastExampleContract(t *testing.T) {
+	uni := readRepoFile(t, "examples/keepalived-three-unicast.conf")
+	unicastOnly := map[string]bool{
+		"$UNICAST_SRC_IP=192.0.2.11":       true,
+		"$UNICAST_PEER1=192.0.2.12":        true,
+		"$UNICAST_PEER2=192.0.2.14":        true,
+		"unicast_src_ip ${UNICAST_SRC_IP}": true,
+		"unicast_peer {":                   true,
+		"${UNICAST_PEER1}":                 true,
+		"${UNICAST_PEER2}":                 true,
+	}
+	assertUnicastOf(t, "examples/keepalived-three-unicast.conf", uni, "examples/keepalived-three.conf", readThreeExample(t), unicastOnly, "${UNICAST_PEER2}")
+	for _, n := range []string{"a", "b", "d"} {
+		l, err := lab.LayoutN(t.TempDir(), "u", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := lab.ThreeUnicastParams(l.Node(n))
+		if len(p) != 3 || p["UNICAST_SRC_IP"] != l.Node(n).Addr.Addr().String() || p["UNICAST_PEER1"] == p["UNICAST_PEER2"] {
+			t.Errorf("unicast params of %s: %v", n, p)
+		}
+	}
+}
+
+// TestThreeUnicastExampleValid has keepalived itself validate the
+// three-node unicast example rendered for each of a, b and d.
+func TestThreeUnicastExampleValid(t *testing.T) {
+	labtest.Require(t)
+	src := readRepoFile(t, "examples/keepalived-three-unicast.conf")
+	base, err := os.MkdirTemp("/run", "hacheck-three-unicast-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	l, err := lab.LayoutN(base, "unicast", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range l.Keepalived() {
+		if out, err := validateRendered(t, n, src, lab.ThreeUnicastParams(n)); err != nil {
+			t.Errorf("keepalived -t rejects the three-node unicast example rendered for node %s: %v\n%s", n.Name, err, out)
+		}
+	}
 }

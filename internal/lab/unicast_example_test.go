@@ -53,6 +53,15 @@ func TestUnicastExampleContract(t *testing.T) {
 		"unicast_peer {":                   true,
 		"${UNICAST_PEER}":                  true,
 	}
+	assertUnicastOf(t, "examples/keepalived-unicast.conf", uni, "examples/keepalived.conf", readExample(t), unicastOnly, "${UNICAST_PEER}")
+}
+
+// assertUnicastOf checks that the unicast example uni (called name) has
+// every line of unicastOnly and, without them and the "}" after
+// lastPeer (which closes unicast_peer), is base (called baseName) line for
+// line, comments aside.
+func assertUnicastOf(t *testing.T, name string, uni []byte, baseName string, base []byte, unicastOnly map[string]bool, lastPeer string) {
+	t.Helper()
 	var rest, seen []string
 	lines := configLines(uni)
 	for i, line := range lines {
@@ -60,16 +69,16 @@ func TestUnicastExampleContract(t *testing.T) {
 			seen = append(seen, line)
 			continue
 		}
-		if line == "}" && i > 0 && lines[i-1] == "${UNICAST_PEER}" {
+		if line == "}" && i > 0 && lines[i-1] == lastPeer {
 			continue // closes unicast_peer
 		}
 		rest = append(rest, line)
 	}
 	if len(seen) != len(unicastOnly) {
-		t.Errorf("examples/keepalived-unicast.conf has %d of the %d unicast lines: %q", len(seen), len(unicastOnly), seen)
+		t.Errorf("%s has %d of the %d unicast lines: %q", name, len(seen), len(unicastOnly), seen)
 	}
-	if got, want := strings.Join(rest, "\n"), strings.Join(configLines(readExample(t)), "\n"); got != want {
-		t.Errorf("examples/keepalived-unicast.conf without its unicast lines differs from examples/keepalived.conf:\n%s\n---\n%s", got, want)
+	if got, want := strings.Join(rest, "\n"), strings.Join(configLines(base), "\n"); got != want {
+		t.Errorf("%s without its unicast lines differs from %s:\n%s\n---\n%s", name, baseName, got, want)
 	}
 }
 
