@@ -223,6 +223,7 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 	if runErr == nil {
 		runErr = sleepCtx(ctx, time.Second) // writes go on against the new primary
 	}
+	stopped := time.Now()
 	acks := w.Stop()
 	smp.Stop()
 	r.violations = append(r.violations, smp.violations()...)
@@ -242,7 +243,7 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		return r.violations, r.notes, runErr
 	}
 	fails, last := w.stats()
-	r.note("writer: %d writes acknowledged, %d failed (last error: %s)", len(acks), fails, last)
+	r.note("writer: %d writes acknowledged, %d failed (last error: %s); longest time without an acknowledged write %s", len(acks), fails, last, msecs(longestGap(acks, r.start, stopped)))
 	r.verifyLedger(ctx, acks, final, followers)
 	if load != nil && len(followers) > 0 {
 		var b strings.Builder
@@ -577,3 +578,4 @@ func threePreempt(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 	}
 	return l.B, []*lab.Node{l.D}, nil
 }
+
