@@ -229,6 +229,22 @@ func TestLiveDrainToSuccessorAmongThree(t *testing.T) {
 		t.Fatalf("drain --to a replica whose SQL thread is stopped: exit %d", code)
 	}
 	assertNothingChanged(t, a, b, c, "--to a stopped replica")
+	// A delayed replica is not a caught-up one: refused before any hold or
+	// fence, so writes on A never stop.
+	c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 30", "START SLAVE")
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	if err := c.srv.WaitReplicaRunning(wctx); err != nil {
+		t.Fatal(err)
+	}
+	wcancel()
+	a.srv.Exec(t, "INSERT INTO txnload.ledger (id, thread) VALUES (-1, -1)")
+	code, dout, derr := a.hacheck("drain", "--to", "node-c")
+	if code != ExitFail || !strings.Contains(dout, "node-c is not a caught-up replica") || strings.Contains(dout, "step fence") || strings.Contains(dout, "step hold") {
+		t.Fatalf("drain --to a delayed replica: exit %d\nstdout:\n%s\nstderr:\n%s", code, dout, derr)
+	}
+	c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 0", "START SLAVE")
+	c.srv.WaitCaughtUp(t, a.srv, 10*time.Second)
+	assertNothingChanged(t, a, b, c, "--to a delayed replica")
 	// B without nopreempt and a higher priority than C would take the VIP
 	// back from C once released.
 	b.configureGroup([]*dbNode{a, c}, 253, true)
@@ -403,9 +419,27 @@ func TestLiveMoveKilledIsRecovered(t *testing.T) {
 	n := rounds(t, "HACHECK_MOVE_KILLS", 4)
 	for round := range n {
 		slow := round%2 == 1
+		stopWrites := make(chan struct{})
+		wrote := make(chan struct{})
 		if slow {
-			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 30", "START SLAVE")
-			a.srv.Exec(t, fmt.Sprintf("INSERT INTO app.t VALUES (%d, 'slow')", 1000+round))
+			// C applies 2 s late while A takes writes: it reaches A's
+			// position before the fence within half the catch-up timeout,
+			// then needs about 2 s more for the frozen one.
+			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 2", "START SLAVE")
+			go func() {
+				defer close(wrote)
+				for i := 0; ; i++ {
+					select {
+					case <-stopWrites:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					a.srv.DB().Exec(fmt.Sprintf("INSERT INTO app.t VALUES (%d, 'slow')", 100000*(round+1)+i))
+				}
+			}()
+			time.Sleep(2500 * time.Millisecond)
+		} else {
+			close(wrote)
 		}
 		cmd, out, exited := start("--to", "node-c", "--reason", fmt.Sprintf("kill round %d", round))
 		if slow {
@@ -416,6 +450,8 @@ func TestLiveMoveKilledIsRecovered(t *testing.T) {
 		step := journalStep(stateDir)
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
+		close(stopWrites)
+		<-wrote
 		heldAfterKill := b.loadState().Hold != nil
 		code, cout, _ := a.hacheck("check")
 		if code != ExitOK || a.readOnly() || a.stateName() != state.Up {

@@ -366,6 +366,11 @@ func Load(file string) (*Config, error) {
 		if need := cfg.peerTimeout() + cfg.MySQL.FenceTimeout + cfg.Drain.CatchupTimeout; cfg.Drain.Timeout <= need {
 			bad("drain.timeout", "%s leaves no room for its steps: peer.timeout (%s) + mysql.fence_timeout (%s) + drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
 				cfg.Drain.Timeout, cfg.peerTimeout(), cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
+		} else if need += cfg.Drain.CatchupTimeout / 2; len(cfg.Peers) > 1 && cfg.Drain.Timeout <= need {
+			// A move among several nodes first waits, unfenced, for the
+			// successor to catch up, for half of drain.catchup_timeout.
+			bad("drain.timeout", "%s leaves no room for a move among several nodes: peer_timeout (%s) + mysql.fence_timeout (%s) + 1.5 x drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
+				cfg.Drain.Timeout, cfg.peerTimeout(), cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
 		}
 	}
 

@@ -84,6 +84,7 @@ func TestPeersErrors(t *testing.T) {
 		{"several without the token", "peers: [" + entry("b") + ", " + entry("c") + "]\n", []string{"admin.token_file"}},
 		{"password twice", "peers: [{name: b, url: 'http://192.0.2.12:8530', mysql_dsn: 'u:p@tcp(192.0.2.12:3306)/', mysql_password_file: /nonexistent/pw}]\n", []string{"peers[0] (b).mysql_password_file"}},
 		{"drain too long for the holds", admin + "drain: {timeout: 5m}\npeers: [" + entry("b") + ", " + entry("c") + "]\n", []string{"drain.timeout", "at most 295s"}},
+		{"drain too short for the unfenced catch-up", admin + "mysql: {dsn: 'u:p@tcp(127.0.0.1:3306)/'}\ndrain: {timeout: 16s, catchup_timeout: 10s}\npeers: [" + entry("b") + ", " + entry("c") + "]\n", []string{"drain.timeout", "1.5 x drain.catchup_timeout (10s) = 19s"}},
 		{"bad peer_timeout", "peer_timeout: soon\n", []string{"peer_timeout"}},
 	}
 	for _, c := range cases {

@@ -153,7 +153,17 @@ func (p successorPrecondition) Run(ctx context.Context, out io.Writer) check.Res
 		}
 	}
 	fmt.Fprintln(out, choice.Line())
-	return check.Result{OK: true, Detail: choice.Line()}
+	// A caught-up replica: before anything is held or fenced, the
+	// successor must apply this server's position as read above within
+	// half of drain.catchup_timeout (writes go on meanwhile). A replica
+	// that lags further (a delayed one) is refused here, with nothing
+	// changed, instead of after the fence has blocked every write for the
+	// whole catch-up.
+	pre := &cutover.CatchUp{Peer: m.succ.db, Timeout: n.cfg.Drain.CatchupTimeout / 2, Frozen: &cutover.Frozen{Position: localPos}}
+	if err := pre.Do(ctx, out); err != nil {
+		return check.Result{Detail: fmt.Sprintf("%s is not a caught-up replica: it did not apply this server's position within half of drain.catchup_timeout (%s), before any fence: %v", choice.Name, pre.Timeout, err)}
+	}
+	return check.Result{OK: true, Detail: choice.Line() + "; it has applied this server's position " + localPos}
 }
 
 // candidate reads what drain.Choose needs of one peer.
