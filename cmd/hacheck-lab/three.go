@@ -203,17 +203,21 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		return nil, nil, err
 	}
 	r.w = w
-	var load *txnload.Load
+	var txn *txnload.Load
 	var lc txnload.Config
 	if tc.threads > 0 {
-		if load, lc, err = startTxnLoad(ctx, l, r.dbs[l.A], tc, wc.connectTimeout); err != nil {
+		if txn, lc, err = startTxnLoad(ctx, l, r.dbs[l.A], tc, wc.connectTimeout); err != nil {
 			w.Stop()
 			smp.Stop()
 			return nil, nil, err
 		}
-		defer load.Stop()
+		defer txn.Stop()
 	}
-	r.note("lab %s up: a primary, b and d replicas; writer every %v through the VIP%s", l.ID, wc.interval, map[bool]string{true: ", " + tc.String(), false: ""}[tc.threads > 0])
+	load := ""
+	if tc.threads > 0 {
+		load = ", " + tc.String()
+	}
+	r.note("lab %s up: a primary, b and d replicas; writer every %v through the VIP%s", l.ID, wc.interval, load)
 	runErr := sleepCtx(ctx, time.Second)
 	var final *lab.Node
 	var followers []*lab.Node
@@ -245,9 +249,9 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 	fails, last := w.stats()
 	r.note("writer: %d writes acknowledged, %d failed (last error: %s); longest time without an acknowledged write %s", len(acks), fails, last, msecs(longestGap(acks, r.start, stopped)))
 	r.verifyLedger(ctx, acks, final, followers)
-	if load != nil && len(followers) > 0 {
+	if txn != nil && len(followers) > 0 {
 		var b strings.Builder
-		if err := verifyTxnLoad(ctx, &b, load, lc, r.dbs[final], r.dbs[followers[0]]); err != nil {
+		if err := verifyTxnLoad(ctx, &b, txn, lc, r.dbs[final], r.dbs[followers[0]]); err != nil {
 			r.fail("transactional workload: %v", err)
 		}
 		r.note("transactional workload: %s", strings.Join(strings.Fields(b.String()), " "))
@@ -578,4 +582,3 @@ func threePreempt(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 	}
 	return l.B, []*lab.Node{l.D}, nil
 }
-
