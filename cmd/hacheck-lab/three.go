@@ -416,6 +416,7 @@ func (r *threeRun) moveDone(ctx context.Context, t0 time.Time, to *lab.Node) err
 func threeDrainTo(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
 	l := r.l
 	t0 := time.Now()
+	logB := lab.LogSize(l.B.KeepalivedLog)
 	out, code := r.hacheck(ctx, l.A, "drain", "--to", l.D.Name, "--reason", "three-node test: to d past b")
 	r.note("`hacheck drain --to d` on a: exit %d after %s\n%s", code, msecs(time.Since(t0)), out)
 	if code != 0 {
@@ -440,6 +441,10 @@ func threeDrainTo(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 		r.fail("the VIP appeared on b at %v (the watch on b covers the whole run)", at)
 	} else {
 		r.note("the VIP watch on b saw no VIP on b for the whole run")
+	}
+	if b, err := os.ReadFile(l.B.KeepalivedLog); err == nil && int64(len(b)) > logB {
+		held := strings.Contains(string(b[logB:]), "Entering FAULT STATE")
+		r.note("b's keepalived entered FAULT during the move (its hold): %v", held)
 	}
 	return l.D, []*lab.Node{l.B}, nil
 }
