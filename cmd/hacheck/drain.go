@@ -157,6 +157,8 @@ Exit 2: usage or configuration error.`,
 				return failErr("undrain: %v", err)
 			}
 			switch {
+			case s.Hold.ActiveAt(time.Now()):
+				fmt.Fprintf(a.stdout, "up (generation %d), but NOT eligible until %s: %s\n", s.Generation, s.Hold.Until.Format(time.RFC3339), s.Hold)
 			case s.Stale != nil:
 				fmt.Fprintf(a.stdout, "up (generation %d), but NOT eligible: a stale ex-primary since %s (%s); run `hacheck follow` (or, if you know this server lacks nothing, `hacheck undrain --clear-stale --reason ...`)\n",
 					s.Generation, s.Stale.Since.Format(time.RFC3339), s.Stale.Why)

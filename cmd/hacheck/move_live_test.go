@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -383,8 +384,9 @@ func TestLiveDrainToSuccessorAmongThree(t *testing.T) {
 	}
 }
 
-// A drain --to killed with SIGKILL before its flip (in the hold step, or
-// with B held and A fenced while the successor catches up slowly): the
+// A drain --to killed with SIGKILL before its flip (as its hold step
+// starts, once B has granted its hold, or with B held and A fenced while
+// the successor catches up slowly): the
 // next `hacheck check` on A rolls it back: A writable and up, B's hold
 // released, the journal gone. Killed after its flip, while it waits for the
 // successor: status names the interrupted move and the command that
@@ -421,11 +423,15 @@ func TestLiveMoveKilledIsRecovered(t *testing.T) {
 		slow := round%2 == 1
 		stopWrites := make(chan struct{})
 		wrote := make(chan struct{})
+		var stopOnce sync.Once
+		stop := func() { stopOnce.Do(func() { close(stopWrites); <-wrote }) }
+		t.Cleanup(stop) // before the servers stop, also when the round fails
 		if slow {
-			// C applies 2 s late while A takes writes: it reaches A's
-			// position before the fence within half the catch-up timeout,
-			// then needs about 2 s more for the frozen one.
-			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 2", "START SLAVE")
+			// C applies 1 s late (binlog times are whole seconds: up to 2 s)
+			// while A takes writes: it reaches A's position before the
+			// fence within half the catch-up timeout (2.5 s), then needs
+			// a second or two more for the frozen one.
+			c.srv.Exec(t, "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY = 1", "START SLAVE")
 			go func() {
 				defer close(wrote)
 				for i := 0; ; i++ {
@@ -442,16 +448,18 @@ func TestLiveMoveKilledIsRecovered(t *testing.T) {
 			close(wrote)
 		}
 		cmd, out, exited := start("--to", "node-c", "--reason", fmt.Sprintf("kill round %d", round))
-		if slow {
+		switch {
+		case slow:
 			waitFor("in the catch-up step", out, func() bool { return journalStep(stateDir) == "catch-up" })
-		} else {
+		case round%4 == 2: // B has granted its hold; the fence comes next
+			waitFor("B held", out, func() bool { return b.loadState().Hold != nil })
+		default:
 			waitFor("in the hold step", out, func() bool { return journalStep(stateDir) == "hold" })
 		}
 		step := journalStep(stateDir)
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
-		close(stopWrites)
-		<-wrote
+		stop()
 		heldAfterKill := b.loadState().Hold != nil
 		code, cout, _ := a.hacheck("check")
 		if code != ExitOK || a.readOnly() || a.stateName() != state.Up {
@@ -485,8 +493,11 @@ func TestLiveMoveKilledIsRecovered(t *testing.T) {
 		t.Fatalf("B after the kill: exit %d %s (want held until the lease ends)", code, bout)
 	}
 	c.must("notify", "INSTANCE", "VI_1", "MASTER", "252")
-	if fout := b.must("follow"); !strings.Contains(fout, "following node-c") {
+	if fout := b.must("follow"); !strings.Contains(fout, "following node-c") || !strings.Contains(fout, "released this node's hold for the move to node-c") {
 		t.Fatalf("follow on B: %s", fout)
+	}
+	if code, bout, _ := b.hacheck("check"); code != ExitOK {
+		t.Fatalf("B after follow: exit %d %s", code, bout)
 	}
 	cID := c.srv.QueryString(t, "SELECT @@server_id")
 	if src, io, sql := b.replication(); src != cID || io != "Yes" || sql != "Yes" {

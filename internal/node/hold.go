@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -106,4 +107,18 @@ func (n *Node) Release(req peer.HoldRequest) (peer.HoldResponse, error) {
 func readTrack(st state.Store) (string, error) {
 	b, err := os.ReadFile(st.TrackPath())
 	return string(b), err
+}
+
+// releaseOwnHold drops this node's hold for the move to successor once it
+// follows that successor as the writable primary: the move is over (its
+// drain was killed after the flip, or could not release it), so the lease
+// need not run out.
+func (n *Node) releaseOwnHold(successor string, out io.Writer) {
+	released, err := n.store.ReleaseHold(successor, "")
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "warning: could not release this node's hold for the move to %s (it ends by its lease): %v\n", successor, err)
+	case released:
+		fmt.Fprintf(out, "released this node's hold for the move to %s: it follows %s, the writable primary\n", successor, successor)
+	}
 }

@@ -59,3 +59,28 @@ func TestHoldConfirmation(t *testing.T) {
 		t.Errorf("hold of the successor: %v", err)
 	}
 }
+
+// A hold whose lease has ended is cleared by the next check, which
+// rewrites the track file: never stuck ineligible.
+func TestCheckClearsAnExpiredHold(t *testing.T) {
+	n := build(t, load(t, "keepalived: {config: ''}\n"))
+	if _, _, err := n.store.Set(state.Change{To: state.Up}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.store.SetHold(state.Hold{For: "node-c", By: "node-b", Since: time.Now(), Until: time.Now().Add(100 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := n.Evaluate(context.Background(), false); rep.Healthy || !strings.Contains(rep.Reason, "held for move to node-c") {
+		t.Fatalf("while held: %v %s", rep.Healthy, rep.Reason)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if rep := n.Evaluate(context.Background(), false); !rep.Healthy {
+		t.Fatalf("after the lease: %s", rep.Reason)
+	}
+	if s, _ := n.store.Load(); s.Hold != nil {
+		t.Errorf("expired hold still recorded: %+v", s.Hold)
+	}
+	if b, _ := readTrack(n.store); b != "0\n" {
+		t.Errorf("track file %q after the lease", b)
+	}
+}

@@ -261,13 +261,17 @@ func (n *Node) MySQLStatus() *health.MySQLStatus {
 // Evaluate runs every check once within ctx: `hacheck check` (allChecks
 // false: checks are skipped when the state alone says unhealthy).
 func (n *Node) Evaluate(ctx context.Context, allChecks bool) health.Report {
-	// A hold whose lease has ended is cleared here too, so that a node
-	// whose drain-holder was killed is eligible again at keepalived's next
-	// check even without serve.
-	if _, err := n.store.ExpireHold(time.Now()); err != nil {
-		n.log.Warn("cannot clear an expired hold", "err", err)
+	rep := health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
+	// A hold whose lease has ended no longer counts (the verdict says so);
+	// it is cleared here too, which rewrites the track file, so that a node
+	// whose holder was killed is eligible again at keepalived's next check
+	// even without serve.
+	if s := rep.State; s != nil && s.Hold != nil && !s.Hold.ActiveAt(time.Now()) {
+		if _, err := n.store.ExpireHold(time.Now()); err != nil {
+			n.log.Warn("cannot clear an expired hold", "err", err)
+		}
 	}
-	return health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
+	return rep
 }
 
 // Status is `hacheck status`: every check, the VIP, the database
@@ -520,8 +524,8 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	defer jw.Done()
 	for {
 		primary := n.peerDB
+		var np *nodePeer
 		if n.multi() {
-			var np *nodePeer
 			if np, err = n.primaryPeer(ctx); err == nil {
 				primary = np.db
 				if opt, err = n.followOptionsFor(np.cfg.MySQLDSN); err != nil {
@@ -537,6 +541,9 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 		if err == nil {
 			if _, cerr := n.store.ClearStale("follows the new primary "+primary.String(), ""); cerr != nil {
 				fmt.Fprintf(out, "warning: could not clear the stale ex-primary mark: %v\n", cerr)
+			}
+			if np != nil {
+				n.releaseOwnHold(np.name(), out)
 			}
 			return nil
 		}
