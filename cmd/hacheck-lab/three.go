@@ -59,6 +59,9 @@ type threeRun struct {
 
 	violations []string
 	notes      []string
+	vipMoves   []time.Duration // drain started -> VIP on the successor, each completed move
+	gap        time.Duration   // longest time without an acknowledged write
+	acked      int
 }
 
 func (r *threeRun) fail(format string, a ...any) {
@@ -80,10 +83,14 @@ func cmdThree(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		known = append(known, s.name)
 	}
 	list := fs.String("scenarios", strings.Join(known, ","), "scenarios to run: "+strings.Join(known, ", "))
+	runs := fs.Int("runs", 1, "runs of each scenario, each on a fresh lab")
 	wc := registerWriterFlags(fs)
 	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *runs < 1 {
+		return &usageError{"--runs must be at least 1"}
 	}
 	if err := c.check(); err != nil {
 		return err
@@ -98,33 +105,65 @@ func cmdThree(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer os.RemoveAll(tmp)
 	var failures []error
+	var order []threeScenario
+	results := map[string][]*threeRun{}
 	for _, sc := range threeScenarios() {
 		if !want[sc.name] {
 			continue
 		}
-		fmt.Fprintf(stderr, "== %s: %s\n", sc.name, sc.title)
-		violations, notes, err := runThree(ctx, c, sc, *wc, *tc, tmp, stderr)
-		if err != nil {
-			violations = append(violations, "scenario did not complete: "+err.Error())
-		}
-		fmt.Fprintf(stdout, "\n%s: %s\n", sc.name, sc.title)
-		for _, n := range notes {
-			fmt.Fprintf(stdout, "  - %s\n", strings.ReplaceAll(n, "\n", "\n      "))
-		}
-		if len(violations) == 0 {
-			fmt.Fprintln(stdout, "  PASS: every invariant held")
-		}
-		for _, v := range violations {
-			fmt.Fprintf(stdout, "  FAIL: %s\n", v)
-		}
-		if len(violations) > 0 {
-			failures = append(failures, fmt.Errorf("%s: %d violations", sc.name, len(violations)))
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		order = append(order, sc)
+		for i := range *runs {
+			fmt.Fprintf(stderr, "== %s (run %d/%d): %s\n", sc.name, i+1, *runs, sc.title)
+			r, err := runThree(ctx, c, sc, *wc, *tc, tmp, stderr)
+			if err != nil {
+				r.violations = append(r.violations, "scenario did not complete: "+err.Error())
+			}
+			results[sc.name] = append(results[sc.name], r)
+			fmt.Fprintf(stdout, "\n%s (run %d/%d): %s\n", sc.name, i+1, *runs, sc.title)
+			for _, n := range r.notes {
+				fmt.Fprintf(stdout, "  - %s\n", strings.ReplaceAll(n, "\n", "\n      "))
+			}
+			if len(r.violations) == 0 {
+				fmt.Fprintln(stdout, "  PASS: every invariant held")
+			}
+			for _, v := range r.violations {
+				fmt.Fprintf(stdout, "  FAIL: %s\n", v)
+			}
+			if len(r.violations) > 0 {
+				failures = append(failures, fmt.Errorf("%s: %d violations", sc.name, len(r.violations)))
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
+	printThreeTable(stdout, order, results, *wc)
 	return errors.Join(failures...)
+}
+
+// printThreeTable summarises the runs of each scenario: how long the
+// completed moves took to put the VIP on their successor, and the
+// writer's longest time without an acknowledged write.
+func printThreeTable(w io.Writer, order []threeScenario, results map[string][]*threeRun, wc writerConfig) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| scenario | runs | moves | drain→VIP p50 | p95 | max | longest write gap p50 | p95 | max | acknowledged | runs with violations |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, sc := range order {
+		var vip, gap []time.Duration
+		acked, failed := 0, 0
+		for _, r := range results[sc.name] {
+			vip = append(vip, r.vipMoves...)
+			gap = append(gap, r.gap)
+			acked += r.acked
+			if len(r.violations) > 0 {
+				failed++
+			}
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %d | %d |\n", sc.name, len(results[sc.name]), len(vip),
+			secs(median(vip)), secs(percentile(vip, 95)), secs(maxOf(vip)),
+			secs(median(gap)), secs(percentile(gap, 95)), secs(maxOf(gap)), acked, failed)
+	}
+	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; a move is every completed drain of a scenario (a kill scenario's second drain included). p95 is nearest-rank: with fewer than 20 values it is the max.\n", wc.interval, wc.connectTimeout)
 }
 
 // threeTemplate returns the keepalived.conf template of sc: "" (the
@@ -159,16 +198,17 @@ func threeTemplate(sc threeScenario, dir string) (string, error) {
 // runThree builds a three-node lab, starts the writers and the sampler,
 // runs the scenario and checks the ledger on the final primary and its
 // followers.
-func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerConfig, tc txnConfig, tmp string, stderr io.Writer) (violations, notes []string, err error) {
+func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerConfig, tc txnConfig, tmp string, stderr io.Writer) (r *threeRun, err error) {
+	r = &threeRun{log: stderr, start: time.Now()}
 	tpl, err := threeTemplate(sc, tmp)
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr), Nodes: 3})
 	cancel()
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	defer func() {
 		if cerr := l.Close(); cerr != nil {
@@ -177,10 +217,10 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 	}()
 	mon, err := l.MonitorVIP()
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	defer mon.Close()
-	r := &threeRun{l: l, mon: mon, log: stderr}
+	r.l, r.mon = l, mon
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	r.dbs, err = upMySQLLab(uctx, l, true)
 	cancel()
@@ -190,17 +230,17 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		}
 	}()
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	r.start = time.Now()
 	smp, err := startSampler(l, mon, r.start)
 	if err != nil {
-		return nil, nil, err
+		return r, err
 	}
 	w, err := startWriter(l, wc)
 	if err != nil {
 		smp.Stop()
-		return nil, nil, err
+		return r, err
 	}
 	r.w = w
 	var txn *txnload.Load
@@ -209,7 +249,7 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		if txn, lc, err = startTxnLoad(ctx, l, r.dbs[l.A], tc, wc.connectTimeout); err != nil {
 			w.Stop()
 			smp.Stop()
-			return nil, nil, err
+			return r, err
 		}
 		defer txn.Stop()
 	}
@@ -244,10 +284,11 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		r.fail("VIP watch incomplete: %v", err)
 	}
 	if runErr != nil {
-		return r.violations, r.notes, runErr
+		return r, runErr
 	}
 	fails, last := w.stats()
-	r.note("writer: %d writes acknowledged, %d failed (last error: %s); longest time without an acknowledged write %s", len(acks), fails, last, msecs(longestGap(acks, r.start, stopped)))
+	r.acked, r.gap = len(acks), longestGap(acks, r.start, stopped)
+	r.note("writer: %d writes acknowledged, %d failed (last error: %s); longest time without an acknowledged write %s", len(acks), fails, last, msecs(r.gap))
 	r.verifyLedger(ctx, acks, final, followers)
 	if txn != nil && len(followers) > 0 {
 		var b strings.Builder
@@ -256,7 +297,7 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		}
 		r.note("transactional workload: %s", strings.Join(strings.Fields(b.String()), " "))
 	}
-	return r.violations, r.notes, nil
+	return r, nil
 }
 
 // verifyLedger checks that every acknowledged write is on the final
@@ -396,6 +437,7 @@ func (r *threeRun) moveDone(ctx context.Context, t0 time.Time, to *lab.Node) err
 		return err
 	}
 	if added := r.mon.AddedSince(to, t0); len(added) > 0 {
+		r.vipMoves = append(r.vipMoves, added[0].Sub(t0))
 		r.note("VIP on %s %s after the drain started", to.Name, msecs(added[0].Sub(t0)))
 	}
 	if err := waitWritable(ctx, r.dbs[to], 15*time.Second); err != nil {
