@@ -476,12 +476,15 @@ func Open(base, id string) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lab: %w", err)
 	}
-	r, err := readRecord(l.Dir)
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(l.Dir, recordFile)); err != nil {
 		return nil, fmt.Errorf("open lab %s: %w", id, err)
 	}
-	if three, _ := layout(base, id, 3); contains(r.Namespaces, three.D.NS) {
-		return three, nil
+	// An unreadable record opens as the two-node layout, as before there
+	// were three-node labs; Close and Down report the record's problem.
+	if r, err := readRecord(l.Dir); err == nil {
+		if three, _ := layout(base, id, 3); contains(r.Namespaces, three.D.NS) {
+			return three, nil
+		}
 	}
 	return l, nil
 }
