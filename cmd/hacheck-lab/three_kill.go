@@ -28,7 +28,8 @@ import (
 //
 // Either way writes through the VIP resume within resumeWithin of the
 // kill. For the kill in the catch-up, d applies with a 3 s delay, so that
-// the catch-up lasts long enough to be hit.
+// the catch-up lasts long enough to be hit; for the kill in the fence, a
+// 3 s write on a makes the fence wait.
 func threeKilled(step string) func(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
 	return func(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, error) {
 		l := r.l
@@ -42,6 +43,23 @@ func threeKilled(step string) func(ctx context.Context, r *threeRun) (*lab.Node,
 					r.fail("take d's delay away: %v", err)
 				}
 			}()
+		}
+		if step == "fence" {
+			// A write that runs for 3 s from before the drain: the fence
+			// waits for it (until it kills it, after mysql.fence_grace),
+			// so the kill lands while the fence is on the server even
+			// when the workload leaves it nothing else to wait for.
+			slow := make(chan error, 1)
+			go func() {
+				sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				_, err := r.dbs[l.A].db.ExecContext(sctx, "INSERT INTO demo.writes (id, server_id) SELECT 900000000, SLEEP(3)")
+				slow <- err
+			}()
+			defer func() { r.note("the slow write on a ended with: %v", <-slow) }()
+			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+				return nil, nil, err
+			}
 		}
 		killedAt, err := r.killDrainAt(ctx, step)
 		if err != nil {
