@@ -1,28 +1,21 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
 
-// ErrNotUp is returned by SetHold for a node whose state is not a
-// readable up: it is not eligible anyway, and a hold on it would confirm
-// nothing a move can rely on.
-var ErrNotUp = errors.New("not up")
-
 // SetHold records h (see Hold) under the lock and rewrites the track file
 // ("1": keepalived puts the instance into FAULT). A hold already there is
 // replaced only by one of the same move (same For and By, a renewal);
-// another move's hold is refused. The state must be a readable up.
+// another move's hold is refused. The state must be readable; a drained
+// node is held too (it stays drained), so that an undrain during the move
+// cannot make it eligible.
 func (st Store) SetHold(h Hold) (s State, err error) {
 	err = st.Locked(func() error {
 		cur, lerr := st.Load()
 		if lerr != nil {
 			return fmt.Errorf("hold: %w", lerr)
-		}
-		if !cur.IsUp() {
-			return fmt.Errorf("hold: %w: state is %s", ErrNotUp, cur.State)
 		}
 		if old := cur.Hold; old.ActiveAt(time.Now()) && (old.For != h.For || old.By != h.By) {
 			return fmt.Errorf("hold: already %s", old)

@@ -309,6 +309,9 @@ func TestHold(t *testing.T) {
 	if _, _, err := st.Set(Change{To: Drained}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.SetHold(Hold{For: "c", By: "a", Until: time.Now().Add(2 * time.Minute)}); err != nil {
+		t.Errorf("hold of a drained node: %v", err)
+	}
 	if _, _, err := st.Set(Change{To: Up}); err != nil {
 		t.Fatal(err)
 	}
