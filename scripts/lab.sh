@@ -3,6 +3,7 @@
 #
 #   scripts/lab.sh up       # MariaDB primary (a) + GTID replica (b), hacheck serve,
 #                           # keepalived with examples/keepalived.conf; prints how to use it
+#   scripts/lab.sh up --nodes 3   # three nodes: a primary, b and d replicas (see README)
 #   scripts/lab.sh status   # who holds the VIP, each node's hacheck status and read_only
 #   scripts/lab.sh down     # stops everything and removes every namespace and file
 #

@@ -44,8 +44,9 @@ type episode struct {
 	from, to time.Time
 }
 
-// sampler watches both servers and the VIP and records every violation of
-// "never both writable" and "a writable server holds the VIP".
+// sampler watches every server (both of a pair, all three of a three-node
+// lab) and the VIP and records every violation of "never two writable" and
+// "a writable server holds the VIP".
 type sampler struct {
 	l     *lab.Lab
 	mon   *lab.VIPMonitor
@@ -91,7 +92,7 @@ func startSampler(l *lab.Lab, mon *lab.VIPMonitor, start time.Time) (*sampler, e
 		lastOK: map[*lab.Node]time.Time{}, wrSince: map[*lab.Node]time.Time{}, wrTimes: map[*lab.Node][]episode{}, backAt: map[*lab.Node]time.Time{},
 		open: map[string]*episode{},
 	}
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		c := mysql.NewConfig()
 		c.User, c.Passwd, c.Net = hacheckUser, hacheckPass, ownNet(l, n)
 		c.Addr = fmt.Sprintf("%s:%d", n.Addr.Addr(), mysqlPort)
@@ -106,7 +107,7 @@ func startSampler(l *lab.Lab, mon *lab.VIPMonitor, start time.Time) (*sampler, e
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		s.wg.Go(func() { s.poll(ctx, n) })
 	}
 	s.wg.Go(func() { s.checkLoop(ctx) })
@@ -183,15 +184,15 @@ func (s *sampler) check(now time.Time) {
 	defer s.mu.Unlock()
 	s.checks++
 	var writable []*lab.Node
-	for _, n := range s.l.Pair() {
+	for _, n := range s.l.Keepalived() {
 		r := s.latest[n]
 		if r.known && r.writable && now.Sub(r.at) <= sampleFresh {
 			writable = append(writable, n)
 		}
 	}
 	bad := map[string]bool{}
-	if len(writable) == 2 {
-		bad["a and b both writable"] = true
+	if len(writable) >= 2 {
+		bad[strings.Join(names(writable), " and ")+" both writable"] = true
 	}
 	for _, n := range writable {
 		if !slices.Contains(holders, n) && now.Sub(lastChange) > vipGrace && now.Sub(s.backAt[n]) > vipGrace {
@@ -266,7 +267,7 @@ func (s *sampler) summary() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var parts []string
-	for _, n := range s.l.Pair() {
+	for _, n := range s.l.Keepalived() {
 		parts = append(parts, fmt.Sprintf("%s %d answers (longest without one %s)", n.Name, s.samples[n], msecs(s.maxGap[n])))
 	}
 	return fmt.Sprintf("read_only sampled every %v (each query bounded by %v), invariants checked %d times: %s",

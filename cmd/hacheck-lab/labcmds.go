@@ -16,18 +16,25 @@ import (
 // cmdUp builds a lab that outlives this command: MariaDB primary on A and
 // GTID replica on B, hacheck serve on both, keepalived with
 // examples/keepalived.conf (track file, hacheck check, hacheck notify).
+// With --nodes 3 a second replica on D, every node's hacheck.yaml from
+// examples/hacheck-three.yaml and keepalived.conf from
+// examples/keepalived-three.conf.
 func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
+	nodes := fs.Int("nodes", 2, "database nodes: 2 (a primary, b replica) or 3 (a primary, b and d replicas)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *nodes != 2 && *nodes != 3 {
+		return &usageError{fmt.Sprintf("--nodes %d: want 2 or 3", *nodes)}
 	}
 	if err := c.check(); err != nil {
 		return err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, Persistent: true, Logger: c.logger(stderr)})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, Persistent: true, Logger: c.logger(stderr), Nodes: *nodes})
 	cancel()
 	if err != nil {
 		return err
@@ -39,7 +46,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) (err er
 			}
 		}
 	}()
-	fmt.Fprintf(stderr, "lab %s: starting MariaDB (a primary, b replica), hacheck serve and keepalived...\n", l.ID)
+	replicas := "b replica"
+	if l.D != nil {
+		replicas = "b and d replicas"
+	}
+	fmt.Fprintf(stderr, "lab %s: starting MariaDB (a primary, %s), hacheck serve and keepalived...\n", l.ID, replicas)
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	dbs, err := upMySQLLab(uctx, l, true)
@@ -50,6 +61,10 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) (err er
 		return err
 	}
 	ns := func(n *lab.Node) string { return "ip netns exec " + n.NS }
+	if l.D != nil {
+		printThreeUp(stdout, l, ns)
+		return nil
+	}
 	fmt.Fprintf(stdout, `lab %[1]s is up: a (%[2]s) holds the VIP %[4]s and its MariaDB is the primary; b (%[3]s) replicates.
 
   status of a node:   %[5]s %[6]s status --config %[7]s
@@ -108,7 +123,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "lab %s: VIP %s held by %s\n", l.ID, lab.VIP, who)
 		dbs := openDBNodes(l)
-		for _, n := range l.Pair() {
+		for _, n := range l.Keepalived() {
 			ro := "no server"
 			if d := dbs[n]; d != nil {
 				v, err := d.readOnly(ctx)

@@ -1,5 +1,5 @@
 // Command hacheck-lab is a development tool: it runs hacheck and keepalived
-// (and MariaDB) on a two-node network-namespace lab on this machine, for
+// (and MariaDB) on a two-node (or three-node) network-namespace lab on this machine, for
 // trying hacheck out, for the demo and for benchmarks. It needs root, ip
 // and keepalived. Addresses are from 192.0.2.0/24 inside the lab's own
 // namespaces; nothing is sent anywhere else.
@@ -11,6 +11,7 @@
 //	hacheck-lab bench-failover [flags]   drain-to-VIP-moved: hacheck vs a polled shell script
 //	hacheck-lab bench-cutover  [flags]   cutovers under a writer: hacheck vs a hand-written runbook
 //	hacheck-lab faults  [flags]   unplanned failures under a writer: invariants, write gap, time to resume
+//	hacheck-lab three   [flags]   three-node moves (drain --to, automatic choice) under a writer: invariants
 //
 // Run `hacheck-lab CMD -h` for the flags of each.
 package main
@@ -47,6 +48,7 @@ func commands() []command {
 		{"bench-cutover", "many MySQL cutovers under a writer: hacheck vs a hand-written runbook", cmdBenchCutover},
 		{"accident", "a copy job every second on both nodes through `hacheck run --role primary`, across moves, under a writer", cmdAccident},
 		{"faults", "unplanned failures (keepalived stopped, node killed, partition, frozen mysqld) under a writer", cmdFaults},
+		{"three", "three-node moves (`drain --to`, the automatic choice) under a writer, invariants sampled throughout", cmdThree},
 	}
 }
 

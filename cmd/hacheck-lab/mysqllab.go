@@ -47,8 +47,8 @@ func dsnFor(addr, user, pass string) string {
 	return c.FormatDSN()
 }
 
-// startMariaDB gives A a primary and B a GTID replica of it, both
-// read-only to begin with (keepalived's notify makes the VIP holder
+// startMariaDB gives A a primary and B (and D in a three-node lab) a GTID
+// replica of it, all read-only to begin with (keepalived's notify makes the VIP holder
 // writable). The servers are installed with mariadbtest, then restarted as
 // lab processes, so that the lab's Close and Down stop them and a
 // persistent lab keeps them after this process exits. Every file is under
@@ -61,8 +61,8 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 	servers := map[*lab.Node]*mariadbd.Server{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, n := range l.Pair() {
+	errs := make([]error, len(l.Keepalived()))
+	for i, n := range l.Keepalived() {
 		wg.Go(func() {
 			tmp := filepath.Join(n.Dir, "tmp")
 			if err := os.MkdirAll(tmp, 0o700); err != nil {
@@ -102,9 +102,10 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 		stopAll()
 		return nil, err
 	}
-	a, b := servers[l.A], servers[l.B]
+	a := servers[l.A]
 	setup := func() error {
-		for _, s := range []*mariadbd.Server{a, b} {
+		for _, n := range l.Keepalived() {
+			s := servers[n]
 			if err := s.CreateUser(ctx, hacheckUser, hacheckPass, mariadbd.HacheckGrants); err != nil {
 				return err
 			}
@@ -123,19 +124,24 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 				return err
 			}
 		}
-		if err := b.ReplicateFrom(ctx, a); err != nil {
-			return err
+		for _, n := range l.Keepalived()[1:] {
+			if err := servers[n].ReplicateFrom(ctx, a); err != nil {
+				return err
+			}
+			if err := servers[n].WaitForPosition(ctx, a, 10*time.Second); err != nil {
+				return err
+			}
 		}
-		return b.WaitForPosition(ctx, a, 10*time.Second)
+		return nil
 	}
 	if err := setup(); err != nil {
 		stopAll()
 		return nil, fmt.Errorf("set up mariadb replication: %w", err)
 	}
-	// Restart both as lab processes, read-only: keepalived's notify makes
+	// Restart them as lab processes, read-only: keepalived's notify makes
 	// the VIP holder writable.
 	out := map[*lab.Node]*dbNode{}
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		s := servers[n]
 		if err := s.Shutdown(); err != nil {
 			return nil, err
@@ -155,8 +161,10 @@ func startMariaDB(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, error
 			return out, fmt.Errorf("mariadb on %s after restart: %w", d.node.Name, err)
 		}
 	}
-	if _, err := out[l.B].db.ExecContext(ctx, "START SLAVE"); err != nil {
-		return out, fmt.Errorf("start replica on b: %w", err)
+	for _, n := range l.Keepalived()[1:] {
+		if _, err := out[n].db.ExecContext(ctx, "START SLAVE"); err != nil {
+			return out, fmt.Errorf("start replica on %s: %w", n.Name, err)
+		}
 	}
 	return out, nil
 }
@@ -192,7 +200,7 @@ func waitPing(ctx context.Context, db *sql.DB, d time.Duration) error {
 // status and down): the socket is found under each node directory.
 func openDBNodes(l *lab.Lab) map[*lab.Node]*dbNode {
 	out := map[*lab.Node]*dbNode{}
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		m, _ := filepath.Glob(filepath.Join(n.Dir, "mariadbtest-*", "mysqld.sock"))
 		if len(m) == 0 {
 			continue
@@ -243,20 +251,29 @@ promote:
 	return b.String()
 }
 
-// upMySQLLab builds the full lab: MariaDB pair, hacheck configured for the
-// cutover on both nodes, hacheck serve, keepalived (A holds the VIP) and
-// waits until A's server is writable (keepalived's notify promoted it).
+// upMySQLLab builds the full lab: MariaDB pair (or primary and two
+// replicas), hacheck configured for the cutover on every node, hacheck
+// serve, keepalived (A holds the VIP) and waits until A's server is
+// writable (keepalived's notify promoted it).
 func upMySQLLab(ctx context.Context, l *lab.Lab, keepalived bool) (map[*lab.Node]*dbNode, error) {
 	dbs, err := startMariaDB(ctx, l)
 	if err != nil {
 		return dbs, err
 	}
-	for _, n := range l.Pair() {
-		if err := os.WriteFile(n.HacheckConfig, []byte(mysqlHacheckYAML(n, other(l, n))), 0o644); err != nil {
-			return dbs, fmt.Errorf("write hacheck config of %s: %w", n.Name, err)
+	if l.D != nil {
+		err = writeThreeHacheckConfigs(l)
+	} else {
+		for _, n := range l.Pair() {
+			if err = os.WriteFile(n.HacheckConfig, []byte(mysqlHacheckYAML(n, other(l, n))), 0o644); err != nil {
+				err = fmt.Errorf("write hacheck config of %s: %w", n.Name, err)
+				break
+			}
 		}
 	}
-	for _, n := range l.Pair() {
+	if err != nil {
+		return dbs, err
+	}
+	for _, n := range l.Keepalived() {
 		if out, err := hacheckOn(ctx, l, n, "undrain", "--reason", "lab up"); err != nil {
 			return dbs, fmt.Errorf("undrain %s: %w", n.Name, err)
 		} else if strings.Contains(out, "warning") {
@@ -269,7 +286,7 @@ func upMySQLLab(ctx context.Context, l *lab.Lab, keepalived bool) (map[*lab.Node
 	if !keepalived {
 		return dbs, nil
 	}
-	if err := l.StartPair(ctx, 1500*time.Millisecond); err != nil {
+	if err := l.StartAll(ctx, 1500*time.Millisecond); err != nil {
 		return dbs, err
 	}
 	if err := waitWritable(ctx, dbs[l.A], 15*time.Second); err != nil {

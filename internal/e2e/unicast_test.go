@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -32,14 +31,11 @@ func unicastLab(t *testing.T) *lab.Lab {
 }
 
 // blockMulticast stops the lab's bridge from forwarding multicast to the
-// two nodes, as a cloud network does: a 224.0.0.18 advert no longer
-// arrives. Broadcast (ARP) and unicast still do.
+// nodes (lab.BlockMulticast).
 func blockMulticast(t *testing.T, ctx context.Context, l *lab.Lab) {
 	t.Helper()
-	for _, n := range l.Pair() {
-		if out, err := exec.CommandContext(ctx, "bridge", "-n", l.BridgeNS, "link", "set", "dev", "veth-"+n.Name, "mcast_flood", "off").CombinedOutput(); err != nil {
-			t.Fatalf("block multicast to %s: %v\n%s", n.Name, err, out)
-		}
+	if err := l.BlockMulticast(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -14,9 +14,12 @@ import (
 	"github.com/hacheck/hacheck/internal/lab/labtest"
 )
 
-func readExample(t *testing.T) []byte {
+func readExample(t *testing.T) []byte { return readRepoFile(t, "examples/keepalived.conf") }
+
+// readRepoFile returns the module's file rel.
+func readRepoFile(t *testing.T, rel string) []byte {
 	t.Helper()
-	path, err := lab.RepoFile("examples/keepalived.conf")
+	path, err := lab.RepoFile(rel)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -125,4 +126,20 @@ func CheckScriptSecurity(path string) error {
 			return nil
 		}
 	}
+}
+
+// ThreeUnicastParams are the unicast definitions of
+// examples/keepalived-three-unicast.conf for a node of a three-node lab:
+// its own address as the source, the other two keepalived nodes' as its
+// peers (in the order a, b, d). Use it as Config.KeepalivedParams.
+func ThreeUnicastParams(n *Node) map[string]string {
+	p := map[string]string{"UNICAST_SRC_IP": n.Addr.Addr().String()}
+	i := 1
+	for _, a := range []netip.Prefix{AddrA, AddrB, AddrD} {
+		if a != n.Addr {
+			p[fmt.Sprintf("UNICAST_PEER%d", i)] = a.Addr().String()
+			i++
+		}
+	}
+	return p
 }

@@ -1,6 +1,6 @@
 // Package lab builds a two-node keepalived pair plus a client on network
 // namespaces of this machine, for end-to-end tests, benchmarks and the
-// operator's lab script.
+// operator's lab script; with Config.Nodes 3, a third keepalived node D.
 //
 // Layout of a lab called ID (8 hex digits) under Base (default /run):
 //
@@ -10,6 +10,16 @@
 //	directories  Base/hacheck-lab-ID/{a,b,c}/ with bin/hacheck, hacheck.yaml,
 //	             state/ (state.json, keepalived.track), keepalived.conf, *.pid, *.log;
 //	             Base/hacheck-lab-ID/lab.json records namespaces and started processes
+//	priorities   a 254, b 253 (examples/keepalived.conf)
+//
+// A three-node lab (Config.Nodes 3) adds the keepalived node d, with the
+// same kind of namespace (hacheck-ID-d), directory (Base/hacheck-lab-ID/d/)
+// and files, at 192.0.2.14/24, priority 252, and renders every node's
+// keepalived.conf from examples/keepalived-three.conf. Everything of the
+// two-node lab keeps its name, so "c" stays the client: the third
+// database node, called c in the issue that asked for it (a primary, b and
+// c replicas, b the higher priority), is d here. Open recognises a
+// three-node lab by d's namespace in its record.
 //
 // Nothing is created in the root namespace: every link is created directly
 // inside a lab namespace. Every directory is root-owned and not writable by
@@ -56,6 +66,9 @@ const (
 const (
 	PriorityA = 254
 	PriorityB = 253
+	// PriorityD is the third node's, below B's: B is the successor
+	// keepalived would pick on its own, so a move to D must hold B back.
+	PriorityD = 252
 )
 
 // Addresses used by every lab (documentation range, RFC 5737).
@@ -63,6 +76,7 @@ var (
 	AddrA      = netip.MustParsePrefix("192.0.2.11/24")
 	AddrB      = netip.MustParsePrefix("192.0.2.12/24")
 	AddrClient = netip.MustParsePrefix("192.0.2.13/24")
+	AddrD      = netip.MustParsePrefix("192.0.2.14/24")
 	VIP        = netip.MustParsePrefix("192.0.2.100/24")
 )
 
@@ -74,8 +88,12 @@ type Config struct {
 	// anywhere (a go build output under /tmp is fine).
 	Hacheck string
 	// KeepalivedExample is the template for each node's keepalived.conf;
-	// empty means examples/keepalived.conf of the enclosing module.
+	// empty means examples/keepalived.conf of the enclosing module
+	// (examples/keepalived-three.conf for a three-node lab).
 	KeepalivedExample string
+	// Nodes is the number of keepalived nodes: 0 or 2 for the pair A, B;
+	// 3 adds D (see the package doc).
+	Nodes int
 	// Base is the parent of the lab directory; empty means DefaultBase.
 	Base string
 	// Logger receives the lab's own progress; nil means discard.
@@ -94,7 +112,7 @@ type Config struct {
 
 // Node is one host of the lab. All paths are absolute.
 type Node struct {
-	Name     string       // "a", "b" or "c" (client)
+	Name     string       // "a", "b", "d" (three-node lab only) or "c" (client)
 	NS       string       // network namespace
 	Addr     netip.Prefix // address on eth0
 	Priority int          // VRRP priority; 0 for the client
@@ -116,6 +134,7 @@ type Lab struct {
 	BridgeNS string
 	A, B     *Node
 	Client   *Node
+	D        *Node // the third keepalived node; nil in a two-node lab
 
 	log *slog.Logger
 
@@ -140,10 +159,20 @@ type procEntry struct {
 	StartTick uint64 `json:"start_ticks"` // /proc/PID/stat field 22, guards against pid reuse
 }
 
-// Layout returns the lab called id under base as New would build it,
-// without creating anything. id must be a non-empty string of letters and
-// digits, at most 12 characters.
-func Layout(base, id string) (*Lab, error) {
+// Layout returns the two-node lab called id under base as New would build
+// it, without creating anything. id must be a non-empty string of letters
+// and digits, at most 12 characters.
+func Layout(base, id string) (*Lab, error) { return layout(base, id, 2) }
+
+// LayoutN is Layout for a lab of nodes keepalived nodes (2 or 3).
+func LayoutN(base, id string, nodes int) (*Lab, error) {
+	if nodes != 2 && nodes != 3 {
+		return nil, fmt.Errorf("lab of %d nodes: want 2 or 3", nodes)
+	}
+	return layout(base, id, nodes)
+}
+
+func layout(base, id string, nodes int) (*Lab, error) {
 	if base == "" {
 		base = DefaultBase
 	}
@@ -170,16 +199,34 @@ func Layout(base, id string) (*Lab, error) {
 	l.A = mk("a", AddrA, PriorityA)
 	l.B = mk("b", AddrB, PriorityB)
 	l.Client = mk("c", AddrClient, 0)
+	if nodes == 3 {
+		l.D = mk("d", AddrD, PriorityD)
+	}
 	return l, nil
 }
 
-// Nodes returns A, B and the client.
-func (l *Lab) Nodes() []*Node { return []*Node{l.A, l.B, l.Client} }
+// Nodes returns A, B and the client, then D in a three-node lab.
+func (l *Lab) Nodes() []*Node {
+	if l.D != nil {
+		return []*Node{l.A, l.B, l.Client, l.D}
+	}
+	return []*Node{l.A, l.B, l.Client}
+}
 
-// Pair returns A and B, the keepalived nodes.
+// Pair returns A and B, the keepalived nodes of a two-node lab (the first
+// two of a three-node one).
 func (l *Lab) Pair() []*Node { return []*Node{l.A, l.B} }
 
-// Node returns the node called name ("a", "b", "c"), or nil.
+// Keepalived returns every keepalived node: A and B, then D in a
+// three-node lab.
+func (l *Lab) Keepalived() []*Node {
+	if l.D != nil {
+		return []*Node{l.A, l.B, l.D}
+	}
+	return l.Pair()
+}
+
+// Node returns the node called name ("a", "b", "c", "d"), or nil.
 func (l *Lab) Node(name string) *Node {
 	for _, n := range l.Nodes() {
 		if n.Name == name {
@@ -190,7 +237,11 @@ func (l *Lab) Node(name string) *Node {
 }
 
 func (l *Lab) namespaces() []string {
-	return []string{l.BridgeNS, l.A.NS, l.B.NS, l.Client.NS}
+	out := []string{l.BridgeNS}
+	for _, n := range l.Nodes() {
+		out = append(out, n.NS)
+	}
+	return out
 }
 
 // KeepalivedParams are the per-node definitions substituted into
@@ -231,10 +282,21 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	if cfg.Hacheck == "" {
 		return nil, errors.New("new lab: Config.Hacheck is empty")
 	}
+	nodes := cfg.Nodes
+	if nodes == 0 {
+		nodes = 2
+	}
+	if nodes != 2 && nodes != 3 {
+		return nil, fmt.Errorf("new lab: Config.Nodes %d: want 2 or 3", cfg.Nodes)
+	}
 	example := cfg.KeepalivedExample
 	if example == "" {
+		name := "examples/keepalived.conf"
+		if nodes == 3 {
+			name = "examples/keepalived-three.conf"
+		}
 		var err error
-		if example, err = RepoFile("examples/keepalived.conf"); err != nil {
+		if example, err = RepoFile(name); err != nil {
 			return nil, fmt.Errorf("new lab: %w", err)
 		}
 	}
@@ -248,7 +310,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	}
 	var l *Lab
 	for range 5 { // a fresh id whose directory does not exist yet
-		if l, err = Layout(base, randomID()); err != nil {
+		if l, err = layout(base, randomID(), nodes); err != nil {
 			return nil, fmt.Errorf("new lab: %w", err)
 		}
 		if err = os.Mkdir(l.Dir, 0o700); err == nil || !errors.Is(err, os.ErrExist) {
@@ -416,6 +478,13 @@ func Open(base, id string) (*Lab, error) {
 	}
 	if _, err := os.Stat(filepath.Join(l.Dir, recordFile)); err != nil {
 		return nil, fmt.Errorf("open lab %s: %w", id, err)
+	}
+	// An unreadable record opens as the two-node layout, as before there
+	// were three-node labs; Close and Down report the record's problem.
+	if r, err := readRecord(l.Dir); err == nil {
+		if three, _ := layout(base, id, 3); contains(r.Namespaces, three.D.NS) {
+			return three, nil
+		}
 	}
 	return l, nil
 }

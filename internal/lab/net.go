@@ -179,3 +179,15 @@ func validHostName(s string) bool {
 func (n *Net) DialContext(h *Host) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return (&Lab{}).DialContext(&Node{Name: h.Name, NS: h.NS, Addr: h.Addr})
 }
+
+// BlockMulticast stops the lab's bridge from forwarding multicast to the
+// keepalived nodes, as a cloud network does: a 224.0.0.18 advert no
+// longer arrives. Broadcast (ARP) and unicast still do.
+func (l *Lab) BlockMulticast(ctx context.Context) error {
+	for _, n := range l.Keepalived() {
+		if err := run(ctx, "bridge", "-n", l.BridgeNS, "link", "set", "dev", "veth-"+n.Name, "mcast_flood", "off"); err != nil {
+			return fmt.Errorf("block multicast to %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}

@@ -395,16 +395,43 @@ func (l *Lab) StartPair(ctx context.Context, settle time.Duration) error {
 	if _, err := l.WaitVIP(ctx, l.A); err != nil {
 		return fmt.Errorf("start pair: %w; keepalived log of a ends:\n%s", err, Tail(l.A.KeepalivedLog, 20))
 	}
-	if _, err := l.StartKeepalived(ctx, l.B); err != nil {
+	if err := l.startBackup(ctx, l.B, settle); err != nil {
+		return fmt.Errorf("start pair: %w", err)
+	}
+	return nil
+}
+
+// startBackup starts keepalived on n and waits until it has entered BACKUP
+// and heard the master's adverts for settle.
+func (l *Lab) startBackup(ctx context.Context, n *Node, settle time.Duration) error {
+	if _, err := l.StartKeepalived(ctx, n); err != nil {
 		return err
 	}
-	if _, err := WaitForLog(ctx, l.B.KeepalivedLog, 0, "Entering BACKUP STATE"); err != nil {
-		return fmt.Errorf("start pair: %w", err)
+	if _, err := WaitForLog(ctx, n.KeepalivedLog, 0, "Entering BACKUP STATE"); err != nil {
+		return err
 	}
 	select {
 	case <-time.After(settle):
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("start pair: %w", ctx.Err())
+		return ctx.Err()
 	}
+}
+
+// StartAll starts keepalived on every keepalived node: StartPair for A and
+// B, then, in a three-node lab, D, waiting until D too has entered BACKUP
+// and heard the master's adverts for settle. A holds the VIP.
+func (l *Lab) StartAll(ctx context.Context, settle time.Duration) error {
+	if l.D == nil {
+		return l.StartPair(ctx, settle)
+	}
+	if err := l.StartPair(ctx, 0); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := l.startBackup(ctx, l.D, settle); err != nil {
+		return fmt.Errorf("start all: %w", err)
+	}
+	return nil
 }

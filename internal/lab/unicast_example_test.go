@@ -1,13 +1,9 @@
 package lab_test
 
 import (
-	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
 	"github.com/hacheck/hacheck/internal/lab/labtest"
@@ -57,6 +53,15 @@ func TestUnicastExampleContract(t *testing.T) {
 		"unicast_peer {":                   true,
 		"${UNICAST_PEER}":                  true,
 	}
+	assertUnicastOf(t, "examples/keepalived-unicast.conf", uni, "examples/keepalived.conf", readExample(t), unicastOnly, "${UNICAST_PEER}")
+}
+
+// assertUnicastOf checks that the unicast example uni (called name) has
+// every line of unicastOnly and, without them and the "}" after
+// lastPeer (which closes unicast_peer), is base (called baseName) line for
+// line, comments aside.
+func assertUnicastOf(t *testing.T, name string, uni []byte, baseName string, base []byte, unicastOnly map[string]bool, lastPeer string) {
+	t.Helper()
 	var rest, seen []string
 	lines := configLines(uni)
 	for i, line := range lines {
@@ -64,16 +69,16 @@ func TestUnicastExampleContract(t *testing.T) {
 			seen = append(seen, line)
 			continue
 		}
-		if line == "}" && i > 0 && lines[i-1] == "${UNICAST_PEER}" {
+		if line == "}" && i > 0 && lines[i-1] == lastPeer {
 			continue // closes unicast_peer
 		}
 		rest = append(rest, line)
 	}
 	if len(seen) != len(unicastOnly) {
-		t.Errorf("examples/keepalived-unicast.conf has %d of the %d unicast lines: %q", len(seen), len(unicastOnly), seen)
+		t.Errorf("%s has %d of the %d unicast lines: %q", name, len(seen), len(unicastOnly), seen)
 	}
-	if got, want := strings.Join(rest, "\n"), strings.Join(configLines(readExample(t)), "\n"); got != want {
-		t.Errorf("examples/keepalived-unicast.conf without its unicast lines differs from examples/keepalived.conf:\n%s\n---\n%s", got, want)
+	if got, want := strings.Join(rest, "\n"), strings.Join(configLines(base), "\n"); got != want {
+		t.Errorf("%s without its unicast lines differs from %s:\n%s\n---\n%s", name, baseName, got, want)
 	}
 }
 
@@ -99,29 +104,7 @@ func TestUnicastExampleValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range l.Pair() {
-		for _, d := range []string{n.StateDir, filepath.Dir(n.Hacheck)} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := n.InstallHacheck(healthy); err != nil {
-			t.Fatal(err)
-		}
-		params := n.KeepalivedParams()
-		for k, v := range unicastParams(l)(n) {
-			params[k] = v
-		}
-		conf, err := lab.RenderKeepalivedConf(src, params)
-		if err != nil {
-			t.Fatalf("node %s: %v", n.Name, err)
-		}
-		if err := os.WriteFile(n.KeepalivedConf, conf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := exec.CommandContext(ctx, "keepalived", "-t", "-l", "-f", n.KeepalivedConf).CombinedOutput()
-		cancel()
-		if err != nil {
+		if out, err := validateRendered(t, n, src, unicastParams(l)(n)); err != nil {
 			t.Errorf("keepalived -t rejects the unicast example rendered for node %s: %v\n%s", n.Name, err, out)
 		}
 	}

@@ -46,11 +46,11 @@ func isVIP(ip []byte) bool {
 	return ok && a.Unmap() == VIP.Addr()
 }
 
-// VIPHolders returns the keepalived nodes (A, B) that hold the VIP right
-// now: none, one, or (split brain) both.
+// VIPHolders returns the keepalived nodes (A, B, and D in a three-node
+// lab) that hold the VIP right now: none, one, or (split brain) more.
 func (l *Lab) VIPHolders() ([]*Node, error) {
 	var holders []*Node
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		ok, err := l.HasVIP(n)
 		if err != nil {
 			return nil, err
@@ -199,10 +199,10 @@ func (w *VIPWatch) wait(ctx context.Context, added bool) (time.Time, error) {
 	}
 }
 
-// VIPMonitor follows the VIP on both keepalived nodes at once and keeps the
-// whole timeline, so a test or benchmark can wait for a holder and check,
-// afterwards, that the VIP was never on both nodes at the same time and
-// never on a node while it should not have been.
+// VIPMonitor follows the VIP on every keepalived node at once and keeps
+// the whole timeline, so a test or benchmark can wait for a holder and
+// check, afterwards, that the VIP was never on two nodes at the same time
+// and never on a node while it should not have been.
 type VIPMonitor struct {
 	watches []*VIPWatch
 	wg      sync.WaitGroup
@@ -218,7 +218,7 @@ type VIPMonitor struct {
 	soleAt  time.Time // when sole became the only holder
 }
 
-// Overlap is a time when both nodes held the VIP.
+// Overlap is a time when two (or more) nodes held the VIP.
 type Overlap struct {
 	From, To time.Time
 }
@@ -231,10 +231,11 @@ func (o Overlap) Duration() time.Duration {
 	return o.To.Sub(o.From)
 }
 
-// MonitorVIP starts watching the VIP on A and B. Close it when done.
+// MonitorVIP starts watching the VIP on every keepalived node (A and B,
+// and D in a three-node lab). Close it when done.
 func (l *Lab) MonitorVIP() (*VIPMonitor, error) {
 	m := &VIPMonitor{held: map[*Node]bool{}, changed: make(chan struct{})}
-	for _, n := range l.Pair() {
+	for _, n := range l.Keepalived() {
 		w, err := l.WatchVIP(n)
 		if err != nil {
 			m.Close()
@@ -352,8 +353,8 @@ func (m *VIPMonitor) AddedSince(n *Node, t time.Time) []time.Time {
 	return out
 }
 
-// Overlaps returns every time both nodes held the VIP, including one still
-// open.
+// Overlaps returns every time two or more nodes held the VIP, including
+// one still open.
 func (m *VIPMonitor) Overlaps() []Overlap {
 	m.mu.Lock()
 	defer m.mu.Unlock()

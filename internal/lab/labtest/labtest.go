@@ -57,7 +57,7 @@ func New(t testing.TB, cfg lab.Config) *lab.Lab {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, n := range l.Pair() {
+			for _, n := range l.Keepalived() {
 				t.Logf("keepalived log of %s (%s):\n%s", n.Name, n.KeepalivedLog, lab.Tail(n.KeepalivedLog, 40))
 			}
 		}
