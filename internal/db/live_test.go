@@ -81,6 +81,8 @@ func TestLiveReplicaStatusAndChecks(t *testing.T) {
 	if id, err := r.ServerID(ctx); err != nil || id != replica.ServerID {
 		t.Errorf("ServerID = %d, %v; want %d", id, err, replica.ServerID)
 	}
+	primary.Exec(t, "CREATE DATABASE IF NOT EXISTS gtid_probe")
+	replica.WaitCaughtUp(t, primary, 10*time.Second)
 	st, err := r.ReplicaStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,11 @@ func TestLiveReplicaStatusAndChecks(t *testing.T) {
 		st.SourcePort != primary.Port || st.SourceHost != primary.Host || st.SourceServerID != primary.ServerID ||
 		st.UsingGTID != "Slave_Pos" || st.SecondsBehind == nil || st.Channels != 1 {
 		t.Fatalf("replica status = %+v", st)
+	}
+	// MariaDB's status row has no applied position; ReplicaStatus reads
+	// @@gtid_slave_pos for it (a successor choice counts lag from it).
+	if slavePos := replica.QueryString(t, "SELECT @@GLOBAL.gtid_slave_pos"); slavePos == "" || st.ExecutedGTIDs != slavePos {
+		t.Errorf("ExecutedGTIDs = %q, want @@gtid_slave_pos %q (not empty after a replicated write)", st.ExecutedGTIDs, slavePos)
 	}
 	if st, err := p.ReplicaStatus(ctx); err != nil || st != nil {
 		t.Errorf("primary's ReplicaStatus = %+v, %v; want nil, nil", st, err)

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -655,6 +656,15 @@ func (s *Server) ReplicaStatus(ctx context.Context) (*ReplicaStatus, error) {
 		return nil, s.fail("read replica status", err)
 	}
 	st.Channels = len(vals)
+	if !slices.Contains(cols, "Executed_Gtid_Set") {
+		// MariaDB's status row has Gtid_IO_Pos but no applied position:
+		// that is the variable @@gtid_slave_pos.
+		pos, _, err := s.queryString(ctx, "SELECT @@GLOBAL.gtid_slave_pos")
+		if err != nil {
+			return nil, s.fail("read replica status: gtid_slave_pos", err)
+		}
+		st.ExecutedGTIDs = compactGTIDSet(pos)
+	}
 	return st, nil
 }
 

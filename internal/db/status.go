@@ -38,7 +38,8 @@ type ReplicaStatus struct {
 
 	// RetrievedGTIDs is MariaDB's Gtid_IO_Pos or MySQL's Retrieved_Gtid_Set.
 	RetrievedGTIDs string
-	// ExecutedGTIDs is MySQL's Executed_Gtid_Set or MariaDB's Gtid_Slave_Pos.
+	// ExecutedGTIDs is what the replica has applied: MySQL's Executed_Gtid_Set,
+	// or on MariaDB (whose status row has no such column) @@gtid_slave_pos.
 	ExecutedGTIDs string
 
 	Channel  string // MySQL Channel_Name, MariaDB Connection_name; "" is the default
@@ -140,7 +141,7 @@ func ParseReplicaStatus(columns []string, values []sql.NullString) (*ReplicaStat
 		SourceUser:     r.str("Source_User", "Master_User"),
 		UsingGTID:      r.str("Using_Gtid"),
 		RetrievedGTIDs: compactGTIDSet(r.str("Retrieved_Gtid_Set", "Gtid_IO_Pos")),
-		ExecutedGTIDs:  compactGTIDSet(r.str("Executed_Gtid_Set", "Gtid_Slave_Pos")),
+		ExecutedGTIDs:  compactGTIDSet(r.str("Executed_Gtid_Set")),
 		Channel:        r.str("Channel_Name", "Connection_name"),
 	}
 	var errs []error
