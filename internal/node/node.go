@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -51,6 +52,7 @@ type Node struct {
 	local, peerDB *db.Server
 	checks        []health.Entry
 	pools         map[string]*db.Server // by DSN, closed once by Close
+	after         sync.WaitGroup        // work a drain left running (answerStep's lease); Close waits
 }
 
 // New builds the node. Opening a pool does not connect, so New fails only
@@ -84,8 +86,9 @@ func New(cfg *config.Config, log *slog.Logger) (n *Node, err error) {
 	return n, nil
 }
 
-// Close closes every pool.
+// Close waits for what a drain left running, then closes every pool.
 func (n *Node) Close() error {
+	n.after.Wait()
 	var errs []error
 	for _, s := range n.pools {
 		errs = append(errs, s.Close())
@@ -304,6 +307,9 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
+	if a := n.answerStep(); a != nil {
+		plan.Steps = append(plan.Steps, a)
+	}
 	return plan, nil
 }
 
@@ -330,7 +336,9 @@ func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bo
 		return drain.Result{Outcome: drain.Refused}, err
 	}
 	defer release()
-	return drain.Run(ctx, n.store, plan, opt, out)
+	res, err := drain.Run(ctx, n.store, plan, opt, out)
+	n.releaseAnswer(plan, res)
+	return res, err
 }
 
 // Undrain marks the node up. On a Galera node it is refused until the
@@ -344,6 +352,9 @@ func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (s
 			if err := n.galeraReadyToUndrain(ctx); err != nil {
 				return err
 			}
+		}
+		if err := n.clearAnswer(out); err != nil {
+			return err
 		}
 		if n.local != nil {
 			if err := n.prepareStandby(ctx, out); err != nil {
