@@ -157,11 +157,12 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 			err = errors.Join(err, cerr)
 		}
 	}()
-	mon, err := l.MonitorVIP()
+	obs, err := newObservers(l)
 	if err != nil {
 		return s, err
 	}
-	defer mon.Close()
+	defer obs.Close()
+	mon := obs.mon
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	var dbs map[*lab.Node]*dbNode
 	if m.hacheck {
@@ -228,9 +229,9 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		to := other(l, from)
 		var r cutoverResult
 		if m.hacheck {
-			r, err = hacheckCutover(ctx, l, dbs, mon, w, from, to)
+			r, err = hacheckCutover(ctx, l, dbs, obs, w, from, to)
 		} else {
-			r, err = baselineCutover(ctx, l, dbs, mon, w, from, to)
+			r, err = baselineCutover(ctx, l, dbs, obs, w, from, to)
 		}
 		if err != nil {
 			stopAll()
