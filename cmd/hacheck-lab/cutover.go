@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -39,7 +40,8 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 		}
 	}()
 
-	cmd := l.Command(wctx, from, from.Hacheck, "drain", "--follow", "--reason", "cutover", "--config", from.HacheckConfig)
+	cmd := exec.CommandContext(wctx, from.Hacheck, "drain", "--follow", "--reason", "cutover", "--config", from.HacheckConfig)
+	cmd.WaitDelay = 2 * time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return r, err
@@ -48,7 +50,7 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 	cmd.Stderr = &stderr
 	r.start = time.Now()
 	add(r.start, "hacheck-lab runs hacheck drain --follow on "+from.Name)
-	if err := cmd.Start(); err != nil {
+	if err := l.StartIn(from, cmd); err != nil {
 		return r, fmt.Errorf("drain %s: %w", from.Name, err)
 	}
 	// fenceAt is when the fence is known to be in place: no write can be
