@@ -45,7 +45,9 @@ func TestAnswerOnTheLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pinToA := func() { ip("-n", l.Client.NS, "neigh", "replace", lab.VIP.Addr().String(), "lladdr", macA.String(), "dev", "eth0", "nud", "permanent") }
+	pinToA := func() {
+		ip("-n", l.Client.NS, "neigh", "replace", lab.VIP.Addr().String(), "lladdr", macA.String(), "dev", "eth0", "nud", "permanent")
+	}
 	dial := func(timeout time.Duration) error {
 		dctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
