@@ -508,6 +508,9 @@ func (n *Node) Server() (*server.Server, error) {
 		rec := n.Reconciler()
 		opt.Reconcile = rec.Step
 		opt.ReconcileStats = rec.Stats
+		if c.VIP.Configured() {
+			opt.ReconcileWake = n.vipChanges
+		}
 	}
 	opt.Drain = n.DrainStatus
 	return server.New(opt, n.log)
