@@ -38,7 +38,7 @@ const (
 	msVIPOn        = "VIP on new"
 	msGARP         = "gratuitous ARP from new seen by the client"
 	msMaster       = "keepalived on new: MASTER (notify started)"
-	msPromoted     = "new promoted (notify applied)"
+	msPromoted     = "new promoted (notify's promotion applied, or the baseline's SQL done)"
 	msWritable     = "new read_only OFF (seen by polling)"
 	msFirstWrite   = "first write acknowledged on new"
 )
@@ -172,11 +172,17 @@ func printTimeline(w io.Writer, r cutoverResult) {
 }
 
 // printPhaseTable prints, per milestone, the p50 and p95 of when it
-// happened (from the start of the move) over runs: where the time goes.
+// happened (from the start of the move) over runs, in the order of the
+// p50s: where the time goes.
 func printPhaseTable(w io.Writer, label string, runs []cutoverResult) {
 	fmt.Fprintf(w, "\nPhases, %s (%d cutovers; ms from the start of the move):\n\n", label, len(runs))
 	fmt.Fprintln(w, "| milestone | runs | p50 | p95 | max |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
+	type row struct {
+		ms string
+		ds []time.Duration
+	}
+	var rows []row
 	for _, ms := range milestones {
 		var ds []time.Duration
 		for _, r := range runs {
@@ -184,9 +190,12 @@ func printPhaseTable(w io.Writer, label string, runs []cutoverResult) {
 				ds = append(ds, d)
 			}
 		}
-		if len(ds) == 0 {
-			continue
+		if len(ds) > 0 {
+			rows = append(rows, row{ms, ds})
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", ms, len(ds), msecs(median(ds)), msecs(percentile(ds, 95)), msecs(maxOf(ds)))
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return median(rows[i].ds) < median(rows[j].ds) })
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", r.ms, len(r.ds), msecs(median(r.ds)), msecs(percentile(r.ds, 95)), msecs(maxOf(r.ds)))
 	}
 }

@@ -35,9 +35,14 @@ With mysql.dsn set, the drain is a database cutover, in this order:
     frozen GTID position is read;
  3. catch-up: the peer applies that position (within drain.catchup_timeout),
     verified afterwards;
- 4. the state becomes drained.
-If 1-3 fail, the fence is undone (unless --keep-fenced) and the state is
-unchanged. --dry-run runs 1 and says what 2-4 would do. --follow, after the
+ 4. answer (with vip.* set and drain.answer_for, default 2s): for that long
+    after the VIP leaves, this node's own stack still answers TCP to it, so
+    a client whose ARP entry still names this node is refused at once
+    instead of waiting for its SYN retransmit (needs CAP_NET_ADMIN; without
+    it the drain says so and goes on);
+ 5. the state becomes drained.
+If 1-4 fail, the fence is undone (unless --keep-fenced) and the state is
+unchanged. --dry-run runs 1 and says what 2-5 would do. --follow, after the
 flip, waits for the peer to be promoted and makes this server replicate from it.
 Exit 0: drained, already drained, or (--dry-run) the preconditions pass.
 Exit 1: refused; every failed precondition or step is listed and nothing
