@@ -35,7 +35,7 @@ With mysql.dsn set, the drain is a database cutover, in this order:
     frozen GTID position is read;
  3. catch-up: the peer applies that position (within drain.catchup_timeout),
     verified afterwards;
- 4. answer (with vip.* set and drain.answer_for, default 2s): for that long
+ 4. answer (with vip.* set and drain.answer_for, default 3s): for that long
     after the VIP leaves, this node's own stack still answers TCP to it, so
     a client whose ARP entry still names this node is refused at once
     instead of waiting for its SYN retransmit (needs CAP_NET_ADMIN; without

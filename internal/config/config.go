@@ -194,7 +194,7 @@ func defaults() map[string]any {
 		"peer.timeout":              "2s",
 		"drain.timeout":             "30s",
 		"drain.catchup_timeout":     "10s",
-		"drain.answer_for":          "2s",
+		"drain.answer_for":          "3s",
 		"promote.unplanned":         "refuse",
 		"replication.user":          "",
 		"replication.password":      "",
@@ -349,7 +349,7 @@ func Load(file string) (*Config, error) {
 		case err != nil || d < 0:
 			bad("drain.answer_for", "%q is not a duration (write e.g. 2s, or 0 to turn it off)", s)
 		case d > time.Minute:
-			bad("drain.answer_for", "%s is longer than a minute: the old holder would answer for the VIP long after its clients learnt the new one (2s covers the new holder's gratuitous ARPs)", d)
+			bad("drain.answer_for", "%s is longer than a minute: the old holder would answer for the VIP long after its clients learnt the new one (3s covers the new holder's gratuitous ARPs and their first refresh)", d)
 		default:
 			cfg.Drain.AnswerFor = d
 		}

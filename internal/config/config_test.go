@@ -25,7 +25,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.StateDir != "/var/lib/hacheck" || cfg.Listen != ":8530" || cfg.CheckTimeout != 2*time.Second ||
 		cfg.StaleAfter != 3 || cfg.Promote.Unplanned != "refuse" || cfg.VIP.Configured() ||
-		cfg.MySQL.FenceGrace != 300*time.Millisecond || !cfg.MySQL.FenceKill || cfg.Drain.AnswerFor != 2*time.Second {
+		cfg.MySQL.FenceGrace != 300*time.Millisecond || !cfg.MySQL.FenceKill || cfg.Drain.AnswerFor != 3*time.Second {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }
