@@ -55,7 +55,7 @@ func cutoverModes() []cutoverMode {
 	}
 	prios := fmt.Sprintf("priorities %d/%d", lab.PriorityA, lab.PriorityB)
 	return []cutoverMode{
-		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, flip) + `notify` promotion; example config, " + prios + ", advert_int 1", advert: time.Second, template: example(false), hacheck: true},
+		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, answer, flip) + promotion (serve on the VIP's arrival, or notify); example config, " + prios + ", advert_int 1", advert: time.Second, template: example(false), hacheck: true},
 		{name: "hacheck-old", label: "hacheck as above, old priorities 150/100; advert_int 1", advert: time.Second, hacheck: true,
 			template: func(dir string) (string, func(*lab.Node) map[string]string, error) {
 				p, _, err := example(false)(dir) // the example takes no extra params

@@ -119,7 +119,9 @@ func (s *Server) reconcile(ctx context.Context) {
 		case _, ok := <-wake:
 			if !ok {
 				wake = nil // the subscription ended: the interval alone
+				continue
 			}
+			s.log.Debug("reconcile: the VIP changed; looking now")
 		}
 	}
 }
