@@ -118,11 +118,17 @@ func End(dir string, l Lease) error {
 // Clear ends a lease left in dir (its holder was killed, or still runs and
 // is overtaken by an undrain). found is false when there was none.
 func Clear(dir string) (l Lease, found bool, err error) {
-	ok, err := state.LoadJSON(leasePath(dir), &l)
-	if err != nil || !ok {
+	l, found, err = Load(dir)
+	if err != nil || !found {
 		return l, false, err
 	}
 	return l, true, End(dir, l)
 }
 
 func leasePath(dir string) string { return filepath.Join(dir, LeaseName) }
+
+// Load reads the lease file in dir; found is false when there is none.
+func Load(dir string) (l Lease, found bool, err error) {
+	found, err = state.LoadJSON(leasePath(dir), &l)
+	return l, found, err
+}

@@ -74,3 +74,19 @@ func writeARP(iface string, ignore, announce int) error {
 	}
 	return nil
 }
+
+// NetAdmin reports whether this process holds CAP_NET_ADMIN (what Begin
+// needs), from /proc/self/status.
+func NetAdmin() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&(1<<unix.CAP_NET_ADMIN) != 0
+		}
+	}
+	return false
+}

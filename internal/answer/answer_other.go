@@ -8,3 +8,6 @@ func addRoute(netip.Addr) error        { return ErrUnsupported }
 func delRoute(netip.Addr) error        { return nil }
 func readARP(string) (int, int, error) { return 0, 0, ErrUnsupported }
 func writeARP(string, int, int) error  { return nil }
+
+// NetAdmin reports whether this process may change routes: never here.
+func NetAdmin() bool { return false }

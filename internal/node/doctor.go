@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hacheck/hacheck/internal/answer"
 	"github.com/hacheck/hacheck/internal/doctor"
 	"github.com/hacheck/hacheck/internal/keepalived"
 )
@@ -48,6 +49,11 @@ func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
 	}
 	if c.Peer.URL != "" {
 		_, f.PeerErr = n.peer.Status(ctx)
+	}
+	f.AnswerFor, f.VIPConfigured, f.NetAdmin = c.Drain.AnswerFor, c.VIP.Configured(), answer.NetAdmin()
+	if l, found, err := answer.Load(c.StateDir); err == nil && found {
+		f.LeasePID = l.PID
+		f.LeaseAlive = syscall.Kill(l.PID, 0) != syscall.ESRCH
 	}
 	return doctor.Examine(f)
 }
