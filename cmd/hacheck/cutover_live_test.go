@@ -40,6 +40,19 @@ const (
 	liveAppPass = "app-secret-77aa"
 )
 
+// liveConfigTail ends every live node's configuration: the replication
+// account, the drain's bounds and a mysql check.
+var liveConfigTail = fmt.Sprintf(`replication:
+  user: %s
+  password: %s
+drain:
+  timeout: 30s
+  catchup_timeout: 5s
+checks:
+  - name: db
+    type: mysql
+`, mariadbtest.ReplUser, mariadbtest.ReplPassword)
+
 // dbNode is one node of the pair: its server, its hacheck configuration and
 // its /status endpoint.
 type dbNode struct {
@@ -53,6 +66,9 @@ type dbNode struct {
 	mu  sync.Mutex
 	cfg *config.Config
 	nd  *node.Node
+	// token, when set, is the admin token: the node then answers
+	// POST /v1/hold and /v1/release as serve's admin API does.
+	token string
 }
 
 func startDBServer(t *testing.T) *mariadbtest.Server {
@@ -69,7 +85,13 @@ func newDBNode(t *testing.T, name string, srv *mariadbtest.Server) *dbNode {
 	t.Helper()
 	n := &dbNode{t: t, name: name, srv: srv, dir: t.TempDir()}
 	n.config = filepath.Join(n.dir, "hacheck.yaml")
-	n.status = httptest.NewServer(http.HandlerFunc(n.serveStatus))
+	n.status = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			n.serveAdmin(w, r)
+			return
+		}
+		n.serveStatus(w, r)
+	}))
 	t.Cleanup(n.status.Close)
 	return n
 }
@@ -87,6 +109,7 @@ func (n *dbNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	rep := nd.Evaluate(ctx, false)
 	rep.VIP = nd.VIPStatus()
 	rep.MySQL = nd.MySQLStatus()
+	rep.Keepalived = nd.KeepalivedStatus()
 	if !rep.Healthy {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
@@ -106,17 +129,8 @@ peer:
   url: %s
   mysql_dsn: '%s'
   timeout: 1s
-replication:
-  user: %s
-  password: %s
-drain:
-  timeout: 30s
-  catchup_timeout: 5s
-checks:
-  - name: db
-    type: mysql
-%s`, n.name, filepath.Join(n.dir, "state"), n.srv.DSN(liveHCUser, liveHCPass), peer.status.URL, peer.srv.DSN(liveHCUser, liveHCPass),
-		mariadbtest.ReplUser, mariadbtest.ReplPassword, extra)
+%s%s`, n.name, filepath.Join(n.dir, "state"), n.srv.DSN(liveHCUser, liveHCPass), peer.status.URL, peer.srv.DSN(liveHCUser, liveHCPass),
+		liveConfigTail, extra)
 	if err := os.WriteFile(n.config, []byte(body), 0o600); err != nil {
 		n.t.Fatal(err)
 	}

@@ -42,7 +42,17 @@ With mysql.dsn set, the drain is a database cutover, in this order:
     it the drain says so and goes on);
  5. the state becomes drained.
 If 1-4 fail, the fence is undone (unless --keep-fenced) and the state is
-unchanged. --dry-run runs 1 and says what 2-5 would do. --follow, after the
+unchanged.
+With several peers (peers: in the configuration) the drain moves the primary to
+one successor: --to NODE, or else the most up-to-date eligible replica (GTID
+position, then keepalived priority, then name), printed as "successor: NODE
+(why)". Every other node is held out of keepalived's election (POST /v1/hold on
+its admin API, confirmed) before the fence, so only the successor can take the
+VIP; after the flip the drain waits for the successor's server to be writable,
+releases the holds and repoints every other replica to the successor by GTID
+("repointed: ..." lines). Refused with nothing changed when the successor is
+unknown, not a running replica of this server, not up, held, unreachable, or
+would be preempted by a released node without nopreempt. --dry-run runs 1 and says what 2-5 would do. --follow, after the
 flip, waits for the peer to be promoted and makes this server replicate from it.
 Exit 0: drained, already drained, or (--dry-run) the preconditions pass.
 Exit 1: refused; every failed precondition or step is listed and nothing
@@ -50,7 +60,8 @@ changed (with --follow: also when following failed; the drain itself is then
 done, as the message says).
 Exit 2: usage or configuration error.`,
 		Example: `  hacheck drain --dry-run
-  hacheck drain --reason "kernel upgrade" --follow`,
+  hacheck drain --reason "kernel upgrade" --follow
+  hacheck drain --to node-c --reason "rack move"`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, n, err := a.node()
@@ -92,6 +103,7 @@ Exit 2: usage or configuration error.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&opt.To, "to", "", "with several peers: the node to move the primary to (default: the most up-to-date eligible replica, printed on the successor: line)")
 	cmd.Flags().BoolVar(&keepFenced, "keep-fenced", false, "when a step fails, leave this server read-only instead of undoing the fence")
 	cmd.Flags().BoolVar(&follow, "follow", false, "after the flip, wait for the peer's promotion and replicate from it (see 'hacheck follow')")
 	cmd.Flags().StringVar(&opt.Reason, "reason", "", "why (recorded in the state and shown by status)")
@@ -150,6 +162,8 @@ Exit 2: usage or configuration error.`,
 				return failErr("undrain: %v", err)
 			}
 			switch {
+			case s.Hold.ActiveAt(time.Now()):
+				fmt.Fprintf(a.stdout, "up (generation %d), but NOT eligible until %s: %s\n", s.Generation, s.Hold.Until.Format(time.RFC3339), s.Hold)
 			case s.Stale != nil:
 				fmt.Fprintf(a.stdout, "up (generation %d), but NOT eligible: a stale ex-primary since %s (%s); run `hacheck follow` (or, if you know this server lacks nothing, `hacheck undrain --clear-stale --reason ...`)\n",
 					s.Generation, s.Stale.Since.Format(time.RFC3339), s.Stale.Why)

@@ -73,6 +73,9 @@ func printStatus(w io.Writer, rep health.Report) {
 		fmt.Fprintf(tw, "state\t%s (generation %d)\n", s.State, s.Generation)
 		fmt.Fprintf(tw, "changed\t%s by %s via %s\n", s.ChangedAt.Local().Format(time.RFC3339), s.ChangedBy, orDash(s.Via))
 		fmt.Fprintf(tw, "reason\t%s\n", orDash(s.Reason))
+		if s.Hold.ActiveAt(time.Now()) {
+			fmt.Fprintf(tw, "hold\tHELD for move to %s by %s until %s (not eligible for the VIP; ends by itself then)\n", s.Hold.For, s.Hold.By, s.Hold.Until.Local().Format(time.RFC3339))
+		}
 		if s.Stale != nil {
 			fmt.Fprintf(tw, "stale\tSTALE EX-PRIMARY since %s: %s; run `hacheck follow`\n", s.Stale.Since.Local().Format(time.RFC3339), s.Stale.Why)
 		}
@@ -91,6 +94,17 @@ func printStatus(w io.Writer, rep health.Report) {
 			held = "unknown: " + rep.VIP.Error
 		}
 		fmt.Fprintf(tw, "vip\t%s on %s: %s\n", rep.VIP.Address, rep.VIP.Interface, held)
+	}
+	if k := rep.Keepalived; k != nil {
+		if k.Error != "" {
+			fmt.Fprintf(tw, "keepalived\t%s: %s\n", k.Config, k.Error)
+		} else {
+			np := "no nopreempt"
+			if k.Nopreempt {
+				np = "nopreempt"
+			}
+			fmt.Fprintf(tw, "keepalived\t%s priority %d, %s (%s)\n", k.Instance, k.Priority, np, k.Config)
+		}
 	}
 	if r := rep.Role; r != nil {
 		ro := "unknown"

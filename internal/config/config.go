@@ -46,9 +46,15 @@ type Config struct {
 	PreconditionsDir    string
 	PreconditionTimeout time.Duration
 
-	VIP         VIP
-	MySQL       MySQL
-	Peer        Peer
+	VIP   VIP
+	MySQL MySQL
+	// Peer is the one peer of a pair: from `peer:`, or from a `peers:`
+	// list of one entry. With several peers it is the zero Peer and
+	// Peers carries them.
+	Peer Peer
+	// Peers is every other node: `peers:` as written, or `peer:` as a
+	// list of one (its Name then is ""). Empty: no peer configured.
+	Peers       []Peer
 	Replication Replication
 	Drain       Drain
 	Promote     Promote
@@ -114,8 +120,11 @@ type MySQL struct {
 	FenceKill bool
 }
 
-// Peer is the other node of the pair.
+// Peer is another node of the group.
 type Peer struct {
+	// Name is that node's `node:` (peers: entries; verified against its
+	// /status); "" for the one-peer `peer:` form.
+	Name     string
 	URL      string
 	MySQLDSN DSN
 	Timeout  time.Duration
@@ -192,6 +201,7 @@ func defaults() map[string]any {
 		"peer.url":                  "",
 		"peer.mysql_dsn":            "",
 		"peer.timeout":              "2s",
+		"peer_timeout":              "2s",
 		"drain.timeout":             "30s",
 		"drain.catchup_timeout":     "10s",
 		"drain.answer_for":          "3s",
@@ -333,14 +343,10 @@ func Load(file string) (*Config, error) {
 		bad("mysql.fence_kill", "%q is not true or false", v.GetString("mysql.fence_kill"))
 	}
 	cfg.Peer.URL = v.GetString("peer.url")
-	if cfg.Peer.URL != "" {
-		u, err := url.Parse(cfg.Peer.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("peer.url", "%q is not an http(s) URL (write the peer's hacheck base URL, e.g. http://192.0.2.12:8530)", cfg.Peer.URL)
-		}
-	}
+	checkPeerURL(bad, "peer.url", cfg.Peer.URL)
 	cfg.Peer.MySQLDSN = parseDSN(bad, "peer.mysql_dsn", v.GetString("peer.mysql_dsn"))
 	cfg.Peer.Timeout = dur("peer.timeout")
+	peerTimeout := dur("peer_timeout")
 	cfg.Drain.Timeout = dur("drain.timeout")
 	cfg.Drain.CatchupTimeout = dur("drain.catchup_timeout")
 	if s := strings.TrimSpace(v.GetString("drain.answer_for")); s != "0" {
@@ -366,17 +372,22 @@ func Load(file string) (*Config, error) {
 	if f := cfg.MySQL.FenceTimeout; f > 0 && f < db.MinFenceTimeout {
 		bad("mysql.fence_timeout", "%s is too short: the server bounds its wait for running writes in whole seconds (at least 1 s), so a fence needs at least %s to end on the server before hacheck gives up (write e.g. 2s)", f, db.MinFenceTimeout)
 	}
-	if cfg.MySQL.DSN.IsSet() && cfg.Drain.Timeout > 0 {
-		// peer-ready, fence and catch-up run one after another inside the drain.
-		if need := cfg.Peer.Timeout + cfg.MySQL.FenceTimeout + cfg.Drain.CatchupTimeout; cfg.Drain.Timeout <= need {
-			bad("drain.timeout", "%s leaves no room for its steps: peer.timeout (%s) + mysql.fence_timeout (%s) + drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
-				cfg.Drain.Timeout, cfg.Peer.Timeout, cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
-		}
-	}
-
 	cfg.Replication.User = v.GetString("replication.user")
 	cfg.Replication.Password = v.GetString("replication.password")
 	loadSecrets(v, cfg, bad)
+	loadPeers(v, cfg, peerTimeout, bad)
+	if cfg.MySQL.DSN.IsSet() && cfg.Drain.Timeout > 0 {
+		// peer-ready, fence and catch-up run one after another inside the drain.
+		if need := cfg.peerTimeout() + cfg.MySQL.FenceTimeout + cfg.Drain.CatchupTimeout; cfg.Drain.Timeout <= need {
+			bad("drain.timeout", "%s leaves no room for its steps: peer.timeout (%s) + mysql.fence_timeout (%s) + drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
+				cfg.Drain.Timeout, cfg.peerTimeout(), cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
+		} else if need += cfg.Drain.CatchupTimeout / 2; len(cfg.Peers) > 1 && cfg.Drain.Timeout <= need {
+			// A move among several nodes first waits, unfenced, for the
+			// successor to catch up, for half of drain.catchup_timeout.
+			bad("drain.timeout", "%s leaves no room for a move among several nodes: peer_timeout (%s) + mysql.fence_timeout (%s) + 1.5 x drain.catchup_timeout (%s) = %s (raise drain.timeout or lower those)",
+				cfg.Drain.Timeout, cfg.peerTimeout(), cfg.MySQL.FenceTimeout, cfg.Drain.CatchupTimeout, need)
+		}
+	}
 
 	switch strings.ToLower(strings.TrimSpace(v.GetString("admin.enabled"))) {
 	case "true", "1", "yes", "on":
@@ -394,6 +405,14 @@ func Load(file string) (*Config, error) {
 		if cfg.Admin.Socket != "" && !filepath.IsAbs(cfg.Admin.Socket) {
 			bad("admin.socket", "%q is not an absolute path", cfg.Admin.Socket)
 		}
+	}
+	// The holds of a move are a lease of 2 x drain.timeout + 10 s, which a
+	// node grants for at most 10 min (peer.MaxHoldTTL).
+	if d := cfg.Drain.Timeout; len(cfg.Peers) > 1 && 2*d+10*time.Second > 10*time.Minute {
+		bad("drain.timeout", "%s is too long with several peers: the holds of a move last 2 x drain.timeout + 10s, at most 10m (write at most 295s)", d)
+	}
+	if len(cfg.Peers) > 1 && (!cfg.Admin.Enabled || cfg.Admin.TokenFile == "") {
+		bad("peers", "%d peers, but admin.enabled with admin.token_file is not set: a move among several nodes holds the others ineligible through their admin API, with this node's token (set admin.enabled: true and admin.token_file, the same token on every node)", len(cfg.Peers))
 	}
 	cfg.Agent.Listen = v.GetString("agent.listen")
 	if cfg.Agent.Listen != "" {
@@ -482,17 +501,7 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 			continue
 		}
 		var rc rawCheck
-		for k := range m {
-			if !slices.Contains(rawCheckKeys, k) {
-				bad(key+"."+k, "%s", unknownKeyHint(k, rawCheckKeys))
-			}
-		}
-		str := func(k string) string {
-			if m[k] == nil {
-				return ""
-			}
-			return strings.TrimSpace(fmt.Sprint(m[k]))
-		}
+		str := listEntry(bad, key, m, rawCheckKeys)
 		rc = rawCheck{Name: str("name"), Type: str("type"), Address: str("address"), URL: str("url"),
 			Command: m["command"], Mode: str("mode"), MaxLag: str("max_lag"), DSN: str("dsn"),
 			Timeout: str("timeout"), Interval: str("interval"), DonorOK: str("donor_ok"), ReadOnlyOK: str("read_only_ok")}
@@ -571,6 +580,23 @@ func loadChecks(v *viper.Viper, cfg *Config, bad func(key, format string, a ...a
 	return out
 }
 
+// listEntry reports every key of the list entry m (at key) that is not
+// in known, and returns how to read one of its settings as a trimmed
+// string ("" when absent).
+func listEntry(bad func(key, format string, a ...any), key string, m map[string]any, known []string) func(string) string {
+	for k := range m {
+		if !slices.Contains(known, k) {
+			bad(key+"."+k, "%s", unknownKeyHint(k, known))
+		}
+	}
+	return func(k string) string {
+		if m[k] == nil {
+			return ""
+		}
+		return strings.TrimSpace(fmt.Sprint(m[k]))
+	}
+}
+
 var rawCheckKeys = []string{"name", "type", "address", "url", "command", "mode", "max_lag", "dsn", "timeout", "interval", "donor_ok", "read_only_ok"}
 
 // optBool reads an optional true/false setting; "" is def.
@@ -615,7 +641,7 @@ func checkHostPort(s string, minPort int) error {
 }
 
 func knownKeys() []string {
-	keys := []string{"checks"}
+	keys := []string{"checks", "peers"}
 	for k := range defaults() {
 		keys = append(keys, k)
 	}
@@ -632,7 +658,7 @@ func unknownKeys(v *viper.Viper) []string {
 	}
 	var out []string
 	for _, k := range v.AllKeys() {
-		if known[k] || strings.HasPrefix(k, "checks.") {
+		if known[k] || strings.HasPrefix(k, "checks.") || strings.HasPrefix(k, "peers.") {
 			continue
 		}
 		out = append(out, k)

@@ -119,17 +119,22 @@ func TestErrors(t *testing.T) {
 		{"missing preconditions dir", "preconditions_dir: /nonexistent/hacheck.d\n", []string{"preconditions_dir"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Load(writeConfig(t, "node: a\n"+c.body))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { wantLoadError(t, "node: a\n"+c.body, c.want) })
+	}
+}
+
+// wantLoadError fails unless loading body is an error that mentions every
+// one of want.
+func wantLoadError(t *testing.T, body string, want []string) {
+	t.Helper()
+	_, err := Load(writeConfig(t, body))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
 	}
 }
 

@@ -31,33 +31,7 @@ func loadSecrets(v *viper.Viper, cfg *Config, bad func(key, format string, a ...
 		}
 	}
 	read := func(key string) (string, bool) {
-		path := strings.TrimSpace(v.GetString(key))
-		if path == "" {
-			return "", false
-		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			bad(key, "%v (the file must hold the password alone)", unwrapPath(err))
-			return "", false
-		}
-		if fi.Size() > maxSecret || !fi.Mode().IsRegular() {
-			bad(key, "%s is not a password file (a regular file of at most %d bytes)", path, maxSecret)
-			return "", false
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			bad(key, "%v", unwrapPath(err))
-			return "", false
-		}
-		if w := readableByOthers(path); w != "" {
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: %s %s: chmod 640 %s (group root or hacheck)", key, path, w, path))
-		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" || strings.ContainsAny(pw, "\n") {
-			bad(key, "%s must hold the password alone, on one line", path)
-			return "", false
-		}
-		return pw, true
+		return readSecret(cfg, bad, key, strings.TrimSpace(v.GetString(key)))
 	}
 	withPassword := func(d *DSN, key, dsnKey string) {
 		pw, ok := read(key)
@@ -112,4 +86,35 @@ func readableByOthers(path string) string {
 		return ""
 	}
 	return fmt.Sprintf("is readable by group %s (mode %04o)", name, perm)
+}
+
+// readSecret reads the password file at path (the setting key), "" and
+// false when path is empty or the file is unusable (reported through bad).
+func readSecret(cfg *Config, bad func(key, format string, a ...any), key, path string) (string, bool) {
+	if path == "" {
+		return "", false
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		bad(key, "%v (the file must hold the password alone)", unwrapPath(err))
+		return "", false
+	}
+	if fi.Size() > maxSecret || !fi.Mode().IsRegular() {
+		bad(key, "%s is not a password file (a regular file of at most %d bytes)", path, maxSecret)
+		return "", false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		bad(key, "%v", unwrapPath(err))
+		return "", false
+	}
+	if w := readableByOthers(path); w != "" {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s: %s %s: chmod 640 %s (group root or hacheck)", key, path, w, path))
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" || strings.ContainsAny(pw, "\n") {
+		bad(key, "%s must hold the password alone, on one line", path)
+		return "", false
+	}
+	return pw, true
 }

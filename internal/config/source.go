@@ -66,7 +66,7 @@ var checkLabel = regexp.MustCompile(` \([^)]*\)`)
 // of names where key was set: "environment HACHECK_X", "FILE:LINE", or "".
 func (s sources) of(key string) string {
 	plain := checkLabel.ReplaceAllString(key, "")
-	if !strings.HasPrefix(plain, "checks") {
+	if !strings.HasPrefix(plain, "checks") && !strings.HasPrefix(plain, "peers") {
 		if _, ok := os.LookupEnv(envName(plain)); ok {
 			return "environment " + envName(plain)
 		}

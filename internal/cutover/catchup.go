@@ -23,6 +23,9 @@ type CatchUp struct {
 	Frozen   *Frozen
 }
 
+// minSlice is the shortest wait slice worth sending to the server.
+const minSlice = 150 * time.Millisecond
+
 func (c *CatchUp) Name() string { return "catch-up" }
 
 func (c *CatchUp) Describe() string {
@@ -46,7 +49,13 @@ func (c *CatchUp) Do(ctx context.Context, out io.Writer) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, db.ErrGTIDWaitTimeout) || ctx.Err() != nil || time.Since(start) >= c.Timeout {
+		// Within the last moments of the budget a server-side wait has no
+		// room left and returns at once: stop there rather than spin.
+		nearEnd := false
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < minSlice {
+			nearEnd = true
+		}
+		if !errors.Is(err, db.ErrGTIDWaitTimeout) || ctx.Err() != nil || nearEnd || time.Since(start) >= c.Timeout {
 			if errors.Is(err, db.ErrGTIDWaitTimeout) || ctx.Err() != nil {
 				return fmt.Errorf("%s has not applied %q after %s (%s): %w", c.Peer, pos, time.Since(start).Round(time.Millisecond), c.whichLimit(parent, start), err)
 			}

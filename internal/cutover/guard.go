@@ -178,6 +178,10 @@ type SplitBrainGuard struct {
 	FenceBudget time.Duration
 	// Roles, when set, is told when the guard fences a writable server.
 	Roles RoleRecorder
+	// Peers, for a node with several peers (peers:), replaces Peer and
+	// PeerStatus: every one is asked, and what they say is merged
+	// (mergePeerFacts) before the same rule applies.
+	Peers []GuardPeer
 }
 
 var _ check.Checker = (*SplitBrainGuard)(nil)
@@ -262,6 +266,10 @@ func (g *SplitBrainGuard) Check(ctx context.Context) check.Result {
 // askPeer reads the peer's /status and its server at once, both within
 // ctx (the read budget).
 func (g *SplitBrainGuard) askPeer(ctx context.Context, f *GuardFacts) {
+	if len(g.Peers) > 0 {
+		askPeers(ctx, g.Local, g.Peers, f)
+		return
+	}
 	var wg sync.WaitGroup
 	if g.Peer != nil {
 		f.PeerDBAsked, f.PeerServer = true, g.Peer.String()
@@ -299,13 +307,27 @@ func (g *SplitBrainGuard) settle(seq uint64, how string) {
 // left as it is. The peer is asked only when needed. It returns what it
 // found or did.
 func PrepareStandby(ctx context.Context, local, peerDB DB, holdsVIP bool, peer func(context.Context) (health.Report, error), timeout time.Duration) (what string, fenced bool, err error) {
+	return prepareStandby(ctx, local, peerDB, nil, holdsVIP, peer, timeout)
+}
+
+// PrepareStandbyAmong is PrepareStandby for a node with several peers:
+// every peer is asked and what they say is merged, as the guard does.
+func PrepareStandbyAmong(ctx context.Context, local DB, peers []GuardPeer, holdsVIP bool, timeout time.Duration) (what string, fenced bool, err error) {
+	return prepareStandby(ctx, local, nil, peers, holdsVIP, nil, timeout)
+}
+
+func prepareStandby(ctx context.Context, local, peerDB DB, peers []GuardPeer, holdsVIP bool, peer func(context.Context) (health.Report, error), timeout time.Duration) (what string, fenced bool, err error) {
 	f := GuardFacts{VIPHeld: holdsVIP}
 	q := queryTimeout(local, 0)
 	f.ReadOnly, f.ReadErr = bounded(ctx, q, local.ReadOnly)
 	if f.ReadErr != nil {
 		return "", false, f.ReadErr
 	}
-	if !f.ReadOnly.Fenced() && !holdsVIP {
+	if !f.ReadOnly.Fenced() && !holdsVIP && len(peers) > 0 {
+		pctx, cancel := withTimeout(ctx, 3*q)
+		askPeers(pctx, local, peers, &f)
+		cancel()
+	} else if !f.ReadOnly.Fenced() && !holdsVIP {
 		f.Peer, f.PeerErr = peer(ctx)
 		if peerDB != nil {
 			f.PeerDBAsked, f.PeerServer = true, peerDB.String()

@@ -110,9 +110,12 @@ const (
 
 // Notifier applies keepalived events to this node's server.
 type Notifier struct {
-	Dir          string // state_dir
-	Local        DB
-	Peer         DB // nil when peer.mysql_dsn is not set
+	Dir   string // state_dir
+	Local DB
+	Peer  DB // nil when peer.mysql_dsn is not set
+	// Peers, when there are several (peers:), are every peer's server:
+	// promotion then follows PromoteAmong; Peer is nil.
+	Peers        []DB
 	VIP          func() VIPView
 	FenceTimeout time.Duration
 	Promote      PromoteOptions
@@ -189,7 +192,7 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 	case planPromote:
 		applied.plan = PlanPromote
 		jw := n.beginPromote()
-		out, err = Promote(ctx, n.Local, n.Peer, n.Promote)
+		out, err = n.promote(ctx, n.Promote)
 		jw.Done()
 	case planFence:
 		applied.plan = PlanFence
@@ -284,7 +287,7 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	opt := n.Promote
 	opt.Force = force
 	jw := n.beginPromote()
-	out, err := Promote(ctx, n.Local, n.Peer, opt)
+	out, err := n.promote(ctx, opt)
 	jw.Done()
 	out.Detail = "promote by hand: " + out.Detail
 	n.tellRoles(out)
@@ -341,4 +344,12 @@ func (n *Notifier) record(ctx context.Context, last Record, a applied, out Outco
 		err = errors.New(out.Detail)
 	}
 	return r, err
+}
+
+// promote is Promote with the one peer, or PromoteAmong with several.
+func (n *Notifier) promote(ctx context.Context, opt PromoteOptions) (Outcome, error) {
+	if len(n.Peers) > 1 {
+		return PromoteAmong(ctx, n.Local, n.Peers, opt)
+	}
+	return Promote(ctx, n.Local, n.Peer, opt)
 }

@@ -20,6 +20,9 @@ import (
 const (
 	OpPromote = "promote"
 	OpFollow  = "follow"
+	// OpMove is what a drain among several nodes does after its flip:
+	// wait for the successor, release the holds, repoint the replicas.
+	OpMove = "move"
 )
 
 // OpJournal is the content of <op>.journal.json.
@@ -83,6 +86,9 @@ type Interruption struct {
 }
 
 func (i Interruption) String() string {
+	if i.Op == OpMove {
+		return fmt.Sprintf("INTERRUPTED: the move after a drain (%s) ended at step %s without finishing; the holds on the other nodes end by their lease; on each other replica still replicating from this node run `%s` (it follows the writable primary among its peers)", i.Owner, i.Step, i.Command)
+	}
 	return fmt.Sprintf("INTERRUPTED: %s (%s) ended at step %s without finishing; run `%s` (it re-checks everything and refuses when unsafe)", i.Op, i.Owner, i.Step, i.Command)
 }
 
@@ -91,7 +97,7 @@ func safeCommand(op string) string {
 	switch op {
 	case OpPromote:
 		return "hacheck promote"
-	case OpFollow:
+	case OpFollow, OpMove:
 		return "hacheck follow"
 	}
 	return "hacheck status"
@@ -103,7 +109,7 @@ func safeCommand(op string) string {
 func Interrupted(dir string) ([]Interruption, error) {
 	var out []Interruption
 	var errs []error
-	for _, op := range []string{OpPromote, OpFollow} {
+	for _, op := range []string{OpPromote, OpFollow, OpMove} {
 		var j OpJournal
 		ok, err := state.LoadJSON(opJournalPath(dir, op), &j)
 		if err != nil {

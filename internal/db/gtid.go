@@ -107,3 +107,21 @@ func MissingGTIDs(have, want GTIDList) []GTID {
 	}
 	return missing
 }
+
+// LagTransactions counts the transactions of want that have lacks, by
+// sequence numbers per domain (MariaDB numbers them without gaps within a
+// domain): how far a replica at have is behind a primary at want.
+func LagTransactions(have, want GTIDList) int64 {
+	best := MergeGTIDLists(have)
+	byDomain := make(map[uint32]uint64, len(best))
+	for _, g := range best {
+		byDomain[g.Domain] = g.Seq
+	}
+	var n int64
+	for _, w := range MergeGTIDLists(want) {
+		if h := byDomain[w.Domain]; w.Seq > h {
+			n += int64(w.Seq - h)
+		}
+	}
+	return n
+}

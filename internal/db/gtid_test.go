@@ -77,3 +77,27 @@ func TestMergeGTIDLists(t *testing.T) {
 		t.Errorf("merge = %q", got)
 	}
 }
+
+func TestLagTransactions(t *testing.T) {
+	l := func(s string) GTIDList {
+		g, err := ParseMariaDBGTIDList(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	for _, c := range []struct {
+		have, want string
+		n          int64
+	}{
+		{"0-1-100", "0-1-157", 57},
+		{"0-1-157", "0-1-157", 0},
+		{"0-1-200", "0-1-157", 0},
+		{"", "0-1-10,1-2-5", 15},
+		{"0-1-10,1-2-1", "0-1-12,1-2-5", 6},
+	} {
+		if got := LagTransactions(l(c.have), l(c.want)); got != c.n {
+			t.Errorf("LagTransactions(%q, %q) = %d, want %d", c.have, c.want, got, c.n)
+		}
+	}
+}

@@ -13,7 +13,11 @@
 // A drain with steps writes its intent to the drain journal before the
 // first step and updates it per step (journal.go); a drain killed midway
 // is recovered by the next hacheck that looks (recover.go): before the flip
-// its fence is undone, after it the record is completed.
+// its fence is undone (and, for a move among several nodes, the holds on
+// the other nodes released), after it the record is completed.
+//
+// A drain among several nodes first chooses its successor: Choose
+// (successor.go) is the pure rule over what was read of each peer.
 package drain
 
 import (
@@ -66,6 +70,9 @@ type Options struct {
 	// ClearStale (undrain only) also clears a stale ex-primary mark: the
 	// operator vouches that this server lacks nothing of the primary's.
 	ClearStale bool
+	// To (drain among several nodes) names the successor; "" chooses the
+	// most up-to-date eligible replica (see Choose).
+	To string
 }
 
 // Outcome is how a drain ended.
@@ -94,6 +101,11 @@ type Phase struct {
 
 // ErrRefused wraps the reason of a refused drain.
 var ErrRefused = errors.New("drain refused")
+
+// ErrUnfinished wraps what is left of a drain among several nodes whose
+// flip happened (the node is drained) but whose finish did not complete:
+// the successor not promoted in time, a replica not repointed.
+var ErrUnfinished = errors.New("the move is not finished")
 
 // Run carries out a drain. A non-nil error with Outcome Refused means the
 // preconditions or steps said no; any other error means hacheck itself
@@ -325,6 +337,8 @@ func Summarize(res Result, err error) Summary {
 	switch {
 	case errors.Is(err, state.ErrBusy):
 		return Summary{Word: "busy", Message: err.Error() + "; try again when it has finished", Failed: true}
+	case errors.Is(err, ErrUnfinished):
+		return Summary{Word: "unfinished", Message: fmt.Sprintf("this node IS drained (generation %d), but %v", res.State.Generation, err), Failed: true}
 	case err != nil && res.Outcome == Refused && len(res.Failures) > 0:
 		var b strings.Builder
 		b.WriteString("drain refused; the state is unchanged. Failed:")

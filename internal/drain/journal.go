@@ -45,6 +45,20 @@ type Journal struct {
 	Fence *FenceIntent `json:"fence,omitempty"`
 	// Frozen is the GTID position read once the fence landed.
 	Frozen string `json:"frozen_position,omitempty"`
+	// Successor is the node a drain among several nodes moves the primary
+	// to; Holds the other nodes it asks to stay out of the election,
+	// written before the first hold is asked for.
+	Successor string       `json:"successor,omitempty"`
+	Holds     []HoldIntent `json:"holds,omitempty"`
+}
+
+// HoldIntent is one hold a drain among several nodes asks for: Node is
+// kept ineligible for the move to For until Until, unless released.
+type HoldIntent struct {
+	Node  string    `json:"node"`
+	For   string    `json:"for"`
+	By    string    `json:"by"`
+	Until time.Time `json:"until"`
 }
 
 // FenceIntent is the state of this node's server saved before the fence,
@@ -111,6 +125,9 @@ func (a Action) String() string {
 type Decision struct {
 	Action  Action
 	Unfence bool // RollBack: the fence was (or may have been) issued, put back Fence
+	// Release: RollBack of a drain among several nodes that had asked for
+	// holds: release them (they would end by their lease anyway).
+	Release bool
 	Why     string
 }
 
@@ -134,15 +151,30 @@ func Decide(j Journal, ownerAlive bool, cur state.State, curErr error) Decision 
 		return Decision{Action: LeaveFenced, Why: fmt.Sprintf("state.json is unusable (%v): whether the flip happened is unknown, so the server is left as it is", curErr)}
 	}
 	if !cur.IsUp() {
-		return Decision{Action: Complete, Why: fmt.Sprintf("the flip had happened (state %s, generation %d): nothing to undo", cur.State, cur.Generation)}
+		why := fmt.Sprintf("the flip had happened (state %s, generation %d): nothing to undo", cur.State, cur.Generation)
+		if len(j.Holds) > 0 {
+			why += fmt.Sprintf("; the holds on the other nodes end by their lease (%s), and the replicas that still follow this node must be repointed to %s: run `hacheck follow` on each", holdNames(j.Holds), j.Successor)
+		}
+		return Decision{Action: Complete, Why: why}
 	}
-	d := Decision{Action: RollBack, Unfence: j.Fence != nil}
+	d := Decision{Action: RollBack, Unfence: j.Fence != nil, Release: len(j.Holds) > 0}
 	if d.Unfence {
 		d.Why = fmt.Sprintf("killed at step %s, before the flip (state up, generation %d): the VIP never moved, so the fence is undone", j.Step, cur.Generation)
 	} else {
 		d.Why = fmt.Sprintf("killed at step %s, before the fence and the flip: nothing to undo", j.Step)
 	}
 	return d
+}
+
+func holdNames(hs []HoldIntent) string {
+	var b []byte
+	for i, h := range hs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, fmt.Sprintf("%s until %s", h.Node, h.Until.Format(time.RFC3339))...)
+	}
+	return string(b)
 }
 
 // ErrNoJournal is returned by LoadJournal when there is none.
@@ -230,6 +262,16 @@ func (w *JournalWriter) Fence(server string, prior db.ReadOnlyState) error {
 	defer w.mu.Unlock()
 	f := NewFenceIntent(server, prior)
 	w.j.Fence = &f
+	return w.saveLocked()
+}
+
+// Holds records, before the first hold is asked for, the successor and
+// every hold the drain will ask for. An error means the intent is not
+// durable: no hold must be asked for.
+func (w *JournalWriter) Holds(successor string, holds []HoldIntent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.j.Successor, w.j.Holds = successor, holds
 	return w.saveLocked()
 }
 

@@ -203,3 +203,48 @@ func TestRunKeepsTheJournalWhenAnUndoFails(t *testing.T) {
 		t.Fatalf("journal removed although an undo failed: %v", err)
 	}
 }
+
+// A drain among several nodes killed before its flip releases its holds
+// on recovery; after the flip it leaves them to their lease and says what
+// to run on the replicas.
+func TestDecideHolds(t *testing.T) {
+	j := Journal{Step: "catch-up", Successor: "node-c", Holds: []HoldIntent{{Node: "node-b", For: "node-c", By: "node-a", Until: time.Now().Add(time.Minute)}}}
+	d := Decide(j, false, state.State{State: state.Up, Generation: 3}, nil)
+	if d.Action != RollBack || !d.Release {
+		t.Errorf("before the flip: %+v", d)
+	}
+	d = Decide(j, false, state.State{State: state.Drained, Generation: 4}, nil)
+	if d.Action != Complete || d.Release || !strings.Contains(d.Why, "node-b until") || !strings.Contains(d.Why, "repointed to node-c: run `hacheck follow` on each") {
+		t.Errorf("after the flip: %+v", d)
+	}
+	if d := Decide(Journal{Step: "fence"}, false, state.State{State: state.Up}, nil); d.Release {
+		t.Errorf("a pair's drain has no holds to release: %+v", d)
+	}
+}
+
+// A drain among several nodes killed in its hold step (before the fence):
+// recovery releases the holds it had asked for and records it.
+func TestRecoverReleasesTheHoldsOfADeadMove(t *testing.T) {
+	st := upStore(t)
+	holds := []HoldIntent{{Node: "node-b", For: "node-c", By: "node-a", Until: time.Now().Add(time.Minute)}}
+	writeJournal(t, st, Journal{Op: "drain", Owner: deadOwner(t), Step: "hold", Successor: "node-c", Holds: holds, Started: time.Now()})
+	var released []HoldIntent
+	rec := Recovery{
+		UndoFence:    func(context.Context, FenceIntent, io.Writer) error { t.Error("no fence was issued"); return nil },
+		ReleaseHolds: func(_ context.Context, h []HoldIntent, _ io.Writer) error { released = h; return nil },
+	}
+	rep, err := Recover(context.Background(), st, rec, 0, io.Discard)
+	if err != nil || rep.Decision.Action != RollBack || len(released) != 1 || released[0].Node != "node-b" {
+		t.Fatalf("Recover = %+v, %v; released %+v", rep, err, released)
+	}
+	if !strings.Contains(rep.Detail, "the holds on the other nodes are released") {
+		t.Errorf("recovery detail: %s", rep.Detail)
+	}
+	// A release that fails is recorded; the holds end by their lease.
+	writeJournal(t, st, Journal{Op: "drain", Owner: deadOwner(t), Step: "hold", Successor: "node-c", Holds: holds, Started: time.Now()})
+	rec.ReleaseHolds = func(context.Context, []HoldIntent, io.Writer) error { return errors.New("node-b: connection refused") }
+	rep, err = Recover(context.Background(), st, rec, 0, io.Discard)
+	if err != nil || !strings.Contains(rep.Detail, "releasing the holds failed (node-b: connection refused): they end by their lease (node-b until") {
+		t.Fatalf("Recover = %+v, %v", rep, err)
+	}
+}

@@ -21,6 +21,10 @@ type Recovery struct {
 	// server must stay read-only (e.g. this node no longer holds the
 	// VIP): recovery then completes without unfencing. nil: no database.
 	UndoFence func(ctx context.Context, f FenceIntent, out io.Writer) error
+	// ReleaseHolds asks the nodes of holds to drop them (a drain among
+	// several nodes killed before its flip); nil: the holds end by their
+	// lease.
+	ReleaseHolds func(ctx context.Context, holds []HoldIntent, out io.Writer) error
 }
 
 // ErrKeepFenced, from Recovery.UndoFence, says that leaving the server
@@ -113,6 +117,15 @@ func recoverLocked(ctx context.Context, st state.Store, rec Recovery, out io.Wri
 			return rep, fmt.Errorf("undo the fence of an interrupted drain (%s, step %s): %w", j.Owner, j.Step, uerr)
 		default:
 			what += fmt.Sprintf("; %s is back to %s", j.Fence.Server, j.Fence.Prior())
+		}
+	}
+	if d.Release {
+		if rec.ReleaseHolds == nil {
+			what += "; the holds on " + holdNames(j.Holds) + " end by their lease"
+		} else if rerr := rec.ReleaseHolds(ctx, j.Holds, out); rerr != nil {
+			what += fmt.Sprintf("; releasing the holds failed (%v): they end by their lease (%s)", rerr, holdNames(j.Holds))
+		} else {
+			what += "; the holds on the other nodes are released"
 		}
 	}
 	switch d.Action {

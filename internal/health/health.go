@@ -38,6 +38,16 @@ type MySQLStatus struct {
 	At       time.Time `json:"at"`
 }
 
+// Keepalived is the first vrrp_instance of this node's keepalived.config,
+// as hacheck parsed it.
+type Keepalived struct {
+	Config    string `json:"config"`
+	Instance  string `json:"instance,omitempty"`
+	Priority  int    `json:"priority,omitempty"`
+	Nopreempt bool   `json:"nopreempt"`
+	Error     string `json:"error,omitempty"` // the file could not be read or has no vrrp_instance
+}
+
 // CheckReport is one check's latest result as reported by status.
 type CheckReport struct {
 	check.Result
@@ -58,8 +68,11 @@ type Report struct {
 	MySQL      *MySQLStatus  `json:"mysql,omitempty"`
 	Drain      *DrainStatus  `json:"drain,omitempty"`
 	// Role is this node's database role as read now (not as recorded).
-	Role *Role     `json:"role,omitempty"`
-	At   time.Time `json:"at"`
+	Role *Role `json:"role,omitempty"`
+	// Keepalived is what this node's keepalived.conf says of its election
+	// (priority, nopreempt); a move among several nodes compares them.
+	Keepalived *Keepalived `json:"keepalived,omitempty"`
+	At         time.Time   `json:"at"`
 }
 
 // Verdict decides health from a state load and check results, and says why
@@ -78,6 +91,9 @@ func Verdict(st state.State, stErr error, results []check.Result) (healthy bool,
 	if st.Stale != nil {
 		return false, fmt.Sprintf("stale ex-primary since %s (%s): this server may lack the new primary's writes; run `hacheck follow`",
 			st.Stale.Since.Format(time.RFC3339), st.Stale.Why)
+	}
+	if st.Hold.ActiveAt(time.Now()) {
+		return false, st.Hold.String() + ": only the successor may take the VIP while the primary moves (the hold ends by itself then)"
 	}
 	var failed []string
 	for _, r := range results {

@@ -19,6 +19,15 @@ func (n *Node) answerStep() *answer.Step {
 		Hold: n.cfg.Drain.AnswerFor, Held: n.vipHeld}
 }
 
+// withAnswer appends the answer step, when there is one, as the plan's
+// last step before the flip.
+func (n *Node) withAnswer(plan drain.Plan) drain.Plan {
+	if a := n.answerStep(); a != nil {
+		plan.Steps = append(plan.Steps, a)
+	}
+	return plan
+}
+
 // releaseAnswer ends the plan's lease drain.answer_for after the VIP left
 // this node, in the background; Close waits for it, so a CLI drain exits
 // only once the lease has ended (a --follow runs meanwhile).

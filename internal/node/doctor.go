@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,21 @@ func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
 	}
 	if c.Peer.URL != "" {
 		_, f.PeerErr = n.peer.Status(ctx)
+	}
+	if n.multi() {
+		var names []string
+		var errs []error
+		for _, p := range n.peers {
+			names = append(names, p.name())
+			rep, err := p.client.Status(ctx)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", p.name(), err))
+			case rep.Node != p.name():
+				errs = append(errs, fmt.Errorf("%s: its url answers as node %q (fix peers[].url or peers[].name)", p.name(), rep.Node))
+			}
+		}
+		f.PeerURL, f.PeerErr = strings.Join(names, ", "), errors.Join(errs...)
 	}
 	f.AnswerFor, f.VIPConfigured, f.NetAdmin = c.Drain.AnswerFor, c.VIP.Configured(), answer.NetAdmin()
 	if l, found, err := answer.Load(c.StateDir); err == nil && found {

@@ -5,8 +5,36 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/keepalived"
 )
+
+// KeepalivedStatus is the first vrrp_instance of keepalived.config, for
+// /status (a move among several nodes reads each node's priority and
+// nopreempt from there); nil when keepalived.config is "".
+func (n *Node) KeepalivedStatus() *health.Keepalived {
+	path := n.cfg.Keepalived.Config
+	if path == "" {
+		return nil
+	}
+	k := &health.Keepalived{Config: path}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		k.Error = err.Error()
+		return k
+	}
+	cfg, err := keepalived.Parse(string(b))
+	if len(cfg.Instances) == 0 {
+		k.Error = "no vrrp_instance"
+		if err != nil {
+			k.Error += ": " + err.Error()
+		}
+		return k
+	}
+	in := cfg.Instances[0]
+	k.Instance, k.Priority, k.Nopreempt = in.Name, in.Priority, in.Nopreempt && in.State != "MASTER"
+	return k
+}
 
 // WarnKeepalived reads keepalived.config (when set) and logs a warning for
 // each setting that slows a move down or makes it unsafe: a skew time over

@@ -5,6 +5,11 @@
 // (health, drain, cutover, server, check) take what they use and never
 // read the configuration themselves.
 //
+// With several peers (peers:), a drain moves the primary to one chosen
+// successor and holds every other node out of keepalived's election for
+// the move; move.go says how and why it is race-free, hold.go what a held
+// node does.
+//
 // One connection pool is opened per distinct DSN (a mysql check on
 // mysql.dsn shares the pool of the split-brain guard and the drain steps)
 // and every pool is closed once, by Close.
@@ -50,9 +55,12 @@ type Node struct {
 	// local is this node's server (mysql.dsn) and peerDB the peer's
 	// (peer.mysql_dsn); nil when not configured.
 	local, peerDB *db.Server
-	checks        []health.Entry
-	pools         map[string]*db.Server // by DSN, closed once by Close
-	after         sync.WaitGroup        // work a drain left running (answerStep's lease); Close waits
+	// peers is every configured peer (peers:, or peer: as a list of one),
+	// each with its hacheck client and its server's pool.
+	peers  []*nodePeer
+	checks []health.Entry
+	pools  map[string]*db.Server // by DSN, closed once by Close
+	after  sync.WaitGroup        // work a drain left running (answerStep's lease); Close waits
 }
 
 // New builds the node. Opening a pool does not connect, so New fails only
@@ -79,6 +87,15 @@ func New(cfg *config.Config, log *slog.Logger) (n *Node, err error) {
 		if n.peerDB, err = n.open(cfg.Peer.MySQLDSN); err != nil {
 			return nil, fmt.Errorf("peer.mysql_dsn: %w", err)
 		}
+	}
+	for _, p := range cfg.Peers {
+		np := &nodePeer{cfg: p, client: peer.Client{URL: p.URL, Timeout: p.Timeout}}
+		if p.MySQLDSN.IsSet() {
+			if np.db, err = n.open(p.MySQLDSN); err != nil {
+				return nil, fmt.Errorf("peers %s mysql_dsn: %w", p.Name, err)
+			}
+		}
+		n.peers = append(n.peers, np)
 	}
 	if n.checks, err = n.buildChecks(); err != nil {
 		return nil, err
@@ -189,6 +206,7 @@ func (n *Node) guard() *cutover.SplitBrainGuard {
 	if n.peerDB != nil {
 		g.Peer = n.peerDB
 	}
+	g.Peers = n.guardPeers()
 	if n.cfg.VIP.Configured() {
 		g.Held = n.vipHeld
 	}
@@ -246,7 +264,17 @@ func (n *Node) MySQLStatus() *health.MySQLStatus {
 // Evaluate runs every check once within ctx: `hacheck check` (allChecks
 // false: checks are skipped when the state alone says unhealthy).
 func (n *Node) Evaluate(ctx context.Context, allChecks bool) health.Report {
-	return health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
+	rep := health.Evaluate(ctx, n.cfg.Node, n.store, n.checks, allChecks)
+	// A hold whose lease has ended no longer counts (the verdict says so);
+	// it is cleared here too, which rewrites the track file, so that a node
+	// whose holder was killed is eligible again at keepalived's next check
+	// even without serve.
+	if s := rep.State; s != nil && s.Hold != nil && !s.Hold.ActiveAt(time.Now()) {
+		if _, err := n.store.ExpireHold(time.Now()); err != nil {
+			n.log.Warn("cannot clear an expired hold", "err", err)
+		}
+	}
+	return rep
 }
 
 // Status is `hacheck status`: every check, the VIP, the database
@@ -260,6 +288,7 @@ func (n *Node) Status(ctx context.Context) health.Report {
 		rep.Role = &role
 	}
 	rep.Drain = n.DrainStatus()
+	rep.Keepalived = n.KeepalivedStatus()
 	return rep
 }
 
@@ -275,24 +304,45 @@ func (n *Node) HasDatabase() bool { return n.local != nil }
 // read-only within mysql.fence_timeout, frozen GTID position read) and
 // catch-up (the peer applies that position within drain.catchup_timeout).
 func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
+	plan, _, err := n.drainPlan(opt)
+	return plan, err
+}
+
+// drainPlan is DrainPlan, with the move of a drain among several nodes
+// (nil for a pair): the finish after the flip needs it.
+func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 	env := n.scriptEnv()
 	if opt.DryRun {
 		env = append(env, EnvDryRun+"=1")
 	}
 	pre, err := check.ScriptPreconditions(n.cfg.PreconditionsDir, env)
 	if err != nil {
-		return drain.Plan{}, err
+		return drain.Plan{}, nil, err
 	}
 	plan := drain.Plan{Preconditions: pre, PreconditionTimeout: n.cfg.PreconditionTimeout, Recovery: n.recovery()}
 	g, err := n.galeraPrecondition()
 	if err != nil {
-		return drain.Plan{}, err
+		return drain.Plan{}, nil, err
 	}
 	if g != nil {
 		plan.Preconditions = append(plan.Preconditions, g)
 	}
 	if n.local == nil {
-		return plan, nil
+		if opt.To != "" {
+			return drain.Plan{}, nil, fmt.Errorf("%w: --to needs mysql.dsn and peers: (a move to a chosen successor is a database cutover)", drain.ErrRefused)
+		}
+		return plan, nil, nil
+	}
+	if n.multi() {
+		plan, m := n.movePlan(plan, opt)
+		return n.withAnswer(plan), m, nil
+	}
+	if opt.To != "" && (len(n.peers) == 0 || n.peers[0].name() != opt.To) {
+		known := "peer: names no node (use peers: with name to drain --to)"
+		if len(n.peers) == 1 && n.peers[0].name() != "" {
+			known = "the only peer is " + n.peers[0].name()
+		}
+		return drain.Plan{}, nil, fmt.Errorf("%w: unknown successor %q: %s; nothing was changed", drain.ErrRefused, opt.To, known)
 	}
 	ready := &cutover.PeerReady{Local: n.local, Status: n.peerStatus(), QueryTimeout: n.cfg.MySQL.QueryTimeout}
 	if n.peerDB != nil {
@@ -307,10 +357,7 @@ func (n *Node) DrainPlan(opt drain.Options) (drain.Plan, error) {
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
-	if a := n.answerStep(); a != nil {
-		plan.Steps = append(plan.Steps, a)
-	}
-	return plan, nil
+	return n.withAnswer(plan), nil, nil
 }
 
 var (
@@ -325,8 +372,13 @@ func (n *Node) Drain(ctx context.Context, opt drain.Options, out io.Writer) (dra
 
 // DrainKeeping is Drain; with keepSteps a failed step does not undo the
 // steps before it (`drain --keep-fenced`).
+//
+// A drain among several nodes then finishes the move after the flip, with
+// its own budget of drain.timeout (see move.go): a result Drained with an
+// error wrapping drain.ErrUnfinished means the flip happened and the rest
+// did not all complete.
 func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bool, out io.Writer) (drain.Result, error) {
-	plan, err := n.DrainPlan(opt)
+	plan, m, err := n.drainPlan(opt)
 	if err != nil {
 		return drain.Result{Outcome: drain.Refused}, err
 	}
@@ -335,10 +387,15 @@ func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bo
 	if err != nil {
 		return drain.Result{Outcome: drain.Refused}, err
 	}
-	defer release()
 	res, err := drain.Run(ctx, n.store, plan, opt, out)
+	release()
 	n.releaseAnswer(plan, res)
-	return res, err
+	if err != nil || m == nil || res.Outcome != drain.Drained || opt.Force {
+		return res, err
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cfg.Drain.Timeout)
+	defer cancel()
+	return res, m.finish(fctx, out)
 }
 
 // Undrain marks the node up. On a Galera node it is refused until the
@@ -382,7 +439,14 @@ func (n *Node) prepareStandby(ctx context.Context, out io.Writer) error {
 	if n.peerDB != nil {
 		peerDB = n.peerDB
 	}
-	what, fenced, err := cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	var what string
+	var fenced bool
+	var err error
+	if n.multi() {
+		what, fenced, err = cutover.PrepareStandbyAmong(ctx, n.local, n.guardPeers(), held, n.cfg.MySQL.FenceTimeout)
+	} else {
+		what, fenced, err = cutover.PrepareStandby(ctx, n.local, peerDB, held, peerStatus, n.cfg.MySQL.FenceTimeout)
+	}
 	if err != nil {
 		return err
 	}
@@ -412,6 +476,14 @@ func (n *Node) Notifier() (*cutover.Notifier, error) {
 	if n.peerDB != nil {
 		nt.Peer = n.peerDB
 	}
+	if n.multi() {
+		for _, p := range n.peers {
+			if p.db != nil {
+				nt.Peers = append(nt.Peers, p.db)
+			}
+		}
+		nt.Promote.PeerTimeout = n.cfg.PeerTimeout()
+	}
 	if n.cfg.VIP.Configured() {
 		nt.VIP = n.vipView
 		nt.Promote.VIP = n.vipView
@@ -428,7 +500,7 @@ func (n *Node) Notifier() (*cutover.Notifier, error) {
 // wait and the local changes.
 func (n *Node) NotifyBudget() time.Duration {
 	c := n.cfg
-	work := c.Peer.Timeout + c.MySQL.FenceTimeout + c.Drain.CatchupTimeout + 4*c.MySQL.QueryTimeout + 2*time.Second
+	work := c.PeerTimeout() + c.MySQL.FenceTimeout + c.Drain.CatchupTimeout + 4*c.MySQL.QueryTimeout + 2*time.Second
 	return 2 * work
 }
 
@@ -439,22 +511,46 @@ var ErrFollowConfig = errors.New("follow needs mysql.dsn, peer.mysql_dsn (a tcp 
 // Follow makes this node's (read-only) server a GTID replica of the
 // peer's (cutover.Follow). With retry > 0 it tries again every retry while
 // the peer is not promoted yet, until ctx ends.
+//
+// With several peers it follows the one whose server is writable (none:
+// retried as a peer not promoted yet; several: refused).
 func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) error {
-	opt, err := n.followOptions()
-	if err != nil {
-		return err
+	var opt cutover.FollowOptions
+	var err error
+	if !n.multi() {
+		if opt, err = n.followOptions(); err != nil {
+			return err
+		}
+	} else if n.local == nil || n.cfg.Replication.User == "" {
+		return ErrFollowConfig
 	}
 	jw, err := cutover.BeginOp(n.cfg.StateDir, cutover.OpFollow, "check")
 	if err != nil {
 		return err
 	}
 	defer jw.Done()
-	opt.Step = jw.Step
 	for {
-		err = cutover.Follow(ctx, n.local, n.peerDB, opt, out)
+		primary := n.peerDB
+		var np *nodePeer
+		if n.multi() {
+			if np, err = n.primaryPeer(ctx); err == nil {
+				primary = np.db
+				if opt, err = n.followOptionsFor(np.cfg.MySQLDSN); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "following %s, the peer whose server is writable\n", np.name())
+			}
+		}
 		if err == nil {
-			if _, cerr := n.store.ClearStale("follows the new primary "+n.peerDB.String(), ""); cerr != nil {
+			opt.Step = jw.Step
+			err = cutover.Follow(ctx, n.local, primary, opt, out)
+		}
+		if err == nil {
+			if _, cerr := n.store.ClearStale("follows the new primary "+primary.String(), ""); cerr != nil {
 				fmt.Fprintf(out, "warning: could not clear the stale ex-primary mark: %v\n", cerr)
+			}
+			if np != nil {
+				n.releaseOwnHold(np.name(), out)
 			}
 			return nil
 		}
@@ -513,6 +609,7 @@ func (n *Node) Server() (*server.Server, error) {
 		}
 	}
 	opt.Drain = n.DrainStatus
+	opt.Keepalived = n.KeepalivedStatus
 	return server.New(opt, n.log)
 }
 

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -69,7 +68,7 @@ func (n *Node) roles() cutover.RoleRecorder {
 // server is pinged only when this node holds the VIP and is read-only, to
 // name the safe command.
 func (n *Node) Role(ctx context.Context) health.Role {
-	f := health.RoleFacts{At: time.Now().UTC(), VIPConfigured: n.cfg.VIP.Configured(), PeerConfigured: n.peerDB != nil}
+	f := health.RoleFacts{At: time.Now().UTC(), VIPConfigured: n.cfg.VIP.Configured(), PeerConfigured: n.peerDB != nil || n.multi()}
 	if f.VIPConfigured {
 		f.HoldsVIP, f.VIPErr = n.vipHeld()
 	}
@@ -222,7 +221,10 @@ func (r *Reconciler) finishFence(ctx context.Context) {
 
 func (r *Reconciler) follow(ctx context.Context) {
 	n := r.n
-	if _, err := n.followOptions(); err != nil {
+	if n.multi() && n.cfg.Replication.User == "" {
+		return
+	}
+	if _, err := n.followOptions(); err != nil && !n.multi() {
 		return // status says to run `hacheck follow`; it will say what is missing
 	}
 	fctx, cancel := context.WithTimeout(ctx, n.cfg.Drain.Timeout)
@@ -232,7 +234,7 @@ func (r *Reconciler) follow(ctx context.Context) {
 		return
 	}
 	r.followed.Add(1)
-	n.log.Info(fmt.Sprintf("serve: stale ex-primary now follows %s; eligible again", n.peerDB))
+	n.log.Info("serve: stale ex-primary now follows the new primary; eligible again")
 }
 
 // vipChanges wakes serve's reconciler when the VIP is added to or removed

@@ -24,6 +24,9 @@ var ErrNotConfigured = errors.New("peer.url is not set")
 type Client struct {
 	URL     string        // peer.url: the peer's hacheck base URL
 	Timeout time.Duration // peer.timeout: bounds each call within its context
+	// Token is the bearer token sent to the peer's admin API (Hold,
+	// Release): this node's own admin.token_file, the same on every node.
+	Token string
 }
 
 // maxBody bounds what is read of the peer's answer.

@@ -20,10 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
-// The admin API: POST /v1/drain and POST /v1/undrain, off unless
+// The admin API: POST /v1/drain, /v1/undrain, /v1/hold and /v1/release, off unless
 // admin.enabled. It is authenticated by a bearer token read from
 // admin.token_file (on the main listener), or by the file permissions of
 // the unix socket admin.socket (no token there), or both. A drain over
@@ -83,11 +84,13 @@ type adminRequest struct {
 	By     string `json:"by"` // who asks, for the audit trail
 	DryRun bool   `json:"dry_run"`
 	Force  bool   `json:"force"`
+	// To (drain among several nodes) names the successor; "" chooses.
+	To string `json:"to"`
 }
 
 // adminResponse is what both endpoints answer.
 type adminResponse struct {
-	Outcome  string       `json:"outcome"` // drained, already_drained, dry_run_passed, refused, busy, up, already_up, error
+	Outcome  string       `json:"outcome"` // drained, already_drained, dry_run_passed, refused, busy, unfinished, up, already_up, error
 	State    *state.State `json:"state,omitempty"`
 	Failures []string     `json:"failures,omitempty"`
 	Output   string       `json:"output,omitempty"`
@@ -99,6 +102,68 @@ func (s *Server) adminRoutes(mux interface {
 }) {
 	mux.Post("/v1/drain", s.counters.countRequests("drain", s.adminDrain))
 	mux.Post("/v1/undrain", s.counters.countRequests("undrain", s.adminUndrain))
+	mux.Post("/v1/hold", s.counters.countRequests("hold", s.adminHold))
+	mux.Post("/v1/release", s.counters.countRequests("release", s.adminRelease))
+}
+
+// decodeHold reads the body of /v1/hold and /v1/release.
+func decodeHold(w http.ResponseWriter, r *http.Request) (peer.HoldRequest, bool) {
+	var req peer.HoldRequest
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	switch {
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, peer.HoldResponse{Outcome: "error", Error: "bad JSON body (fields: for, by, ttl, reason): " + err.Error()})
+		return req, false
+	case strings.TrimSpace(req.For) == "" || strings.TrimSpace(req.By) == "":
+		writeJSON(w, http.StatusBadRequest, peer.HoldResponse{Outcome: "error", Error: "for (the successor) and by (the node that drains) are required"})
+		return req, false
+	case len(req.Reason) > 1000 || len(req.For) > 200 || len(req.By) > 200:
+		writeJSON(w, http.StatusBadRequest, peer.HoldResponse{Outcome: "error", Error: "reason (1000), for or by (200 bytes) too long"})
+		return req, false
+	}
+	return req, true
+}
+
+// adminHold makes this node ineligible for the move of req.By's primary
+// to req.For, for req.TTL, and answers once the hold is in effect (see
+// node.Hold): 200 held, 409 refused, 400 bad body.
+func (s *Server) adminHold(w http.ResponseWriter, r *http.Request) {
+	req, ok := decodeHold(w, r)
+	if !ok {
+		return
+	}
+	ttl, err := peer.ParseTTL(req.TTL)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, peer.HoldResponse{Outcome: "error", Error: err.Error()})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), min(ttl, s.opt.DrainTimeout))
+	defer cancel()
+	resp, err := s.opt.Ops.Hold(ctx, req, ttl)
+	code := http.StatusOK
+	if err != nil {
+		resp.Outcome, resp.Error, code = "refused", err.Error(), http.StatusConflict
+	}
+	s.log.Info("admin hold", "for", req.For, "by", req.By, "ttl", ttl, "from", r.RemoteAddr, "outcome", resp.Outcome, "confirmed", resp.Confirmed, "err", resp.Error)
+	writeJSON(w, code, resp)
+}
+
+// adminRelease drops the hold of req's move: 200 released or not_held.
+func (s *Server) adminRelease(w http.ResponseWriter, r *http.Request) {
+	req, ok := decodeHold(w, r)
+	if !ok {
+		return
+	}
+	resp, err := s.opt.Ops.Release(req)
+	code := http.StatusOK
+	if err != nil {
+		resp.Outcome, resp.Error, code = "error", err.Error(), http.StatusInternalServerError
+	}
+	s.log.Info("admin release", "for", req.For, "by", req.By, "from", r.RemoteAddr, "outcome", resp.Outcome, "err", resp.Error)
+	writeJSON(w, code, resp)
 }
 
 func decodeAdmin(w http.ResponseWriter, r *http.Request) (adminRequest, bool) {
@@ -112,7 +177,7 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request) (adminRequest, bool) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, adminResponse{Outcome: "error", Error: fmt.Sprintf("request body over %d bytes", maxAdminBody)})
 			return req, false
 		}
-		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "bad JSON body (fields: reason, by, dry_run, force): " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, adminResponse{Outcome: "error", Error: "bad JSON body (fields: reason, by, dry_run, force, to): " + err.Error()})
 		return req, false
 	}
 	if len(req.Reason) > 1000 || len(req.By) > 200 {
@@ -143,11 +208,12 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by, from := who(r, req)
-	opt := drain.Options{Reason: req.Reason, By: by, Via: "http", From: from, DryRun: req.DryRun, Force: req.Force}
-	// The drain may take up to drain.timeout: extend this response's write
-	// deadline past it, and do not let a client disconnect abort it
-	// halfway (a refused drain still undoes its steps).
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.DrainTimeout + 5*time.Second))
+	opt := drain.Options{Reason: req.Reason, By: by, Via: "http", From: from, DryRun: req.DryRun, Force: req.Force, To: strings.TrimSpace(req.To)}
+	// The drain may take up to drain.timeout, and a drain among several
+	// nodes as long again to finish the move after its flip: extend this
+	// response's write deadline past both, and do not let a client
+	// disconnect abort it halfway (a refused drain still undoes its steps).
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(2*s.opt.DrainTimeout + 5*time.Second))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opt.DrainTimeout)
 	defer cancel()
 	var out bytes.Buffer
@@ -161,12 +227,15 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 	switch sum.Word {
 	case "busy", "refused":
 		resp.Error, code = err.Error(), http.StatusConflict
+	case "unfinished":
+		resp.Error, code = err.Error(), http.StatusConflict
+		resp.State = &res.State
 	case "error":
 		resp.Error, code = err.Error(), http.StatusInternalServerError
 	case "drained":
 		resp.State = &res.State
 	}
-	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
+	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
 	writeJSON(w, code, resp)
 }
 

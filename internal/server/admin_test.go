@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
@@ -201,5 +202,73 @@ func TestAgentReplies(t *testing.T) {
 	eventually("drain #drained_by_")
 	if got := agentSays(t, cfg.Agent.Listen); strings.Count(got, "#") != 1 || strings.Contains(got, ",") || !strings.HasSuffix(got, "\n") {
 		t.Fatalf("reason not sanitized for the agent protocol: %q", got)
+	}
+}
+
+// POST /v1/hold and /v1/release through the peer client: the token is
+// required, the hold makes /healthz false and the track file 1, a bad ttl
+// is refused, release makes the node eligible again.
+func TestAdminHoldAndRelease(t *testing.T) {
+	cfg := adminConfig(t)
+	st := state.Store{Dir: cfg.StateDir}
+	st.Set(state.Change{To: state.Up})
+	base, _ := start(t, cfg, nil)
+	ctx := context.Background()
+	req := peer.HoldRequest{For: "node-c", By: "node-a", TTL: "30s"}
+	if _, err := (peer.Client{URL: base}).Hold(ctx, req); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("hold without the token: %v", err)
+	}
+	if _, err := (peer.Client{URL: base, Token: testToken}).Hold(ctx, peer.HoldRequest{For: "node-c", By: "node-a", TTL: "1h"}); err == nil || !strings.Contains(err.Error(), "ttl") {
+		t.Fatalf("hold with a ttl over the maximum: %v", err)
+	}
+	c := peer.Client{URL: base, Token: testToken, Timeout: 2 * time.Second}
+	hr, err := c.Hold(ctx, req)
+	if err != nil || hr.Outcome != "held" || hr.Hold == nil || hr.Hold.For != "node-c" {
+		t.Fatalf("hold: %+v %v", hr, err)
+	}
+	if b, _ := os.ReadFile(st.TrackPath()); string(b) != "1\n" {
+		t.Errorf("track file %q while held", b)
+	}
+	waitHealthz(t, base, false)
+	rep, err := c.Status(ctx)
+	if err != nil || rep.Healthy || !strings.Contains(rep.Reason, "held for move to node-c by node-a") || rep.State.Hold == nil {
+		t.Errorf("status while held: healthy %v reason %q err %v", rep.Healthy, rep.Reason, err)
+	}
+	hr, err = c.Release(ctx, req)
+	if err != nil || hr.Outcome != "released" {
+		t.Fatalf("release: %+v %v", hr, err)
+	}
+	waitHealthz(t, base, true)
+	if hr, err = c.Release(ctx, req); err != nil || hr.Outcome != "not_held" {
+		t.Fatalf("second release: %+v %v", hr, err)
+	}
+}
+
+func waitHealthz(t *testing.T, base string, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if (resp.StatusCode == http.StatusOK) == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz did not become %v", want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// POST /v1/drain passes "to" to the same drain the CLI runs.
+func TestAdminDrainTo(t *testing.T) {
+	cfg := adminConfig(t)
+	state.Store{Dir: cfg.StateDir}.Set(state.Change{To: state.Up})
+	base, _ := start(t, cfg, nil)
+	code, ar := post(t, base+"/v1/drain", testToken, `{"reason": "move", "to": "node-c"}`)
+	if code != http.StatusOK || !strings.Contains(ar.Output, "successor: node-c (chosen with --to)") {
+		t.Fatalf("drain to: %d %+v", code, ar)
 	}
 }

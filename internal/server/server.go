@@ -22,6 +22,7 @@ import (
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 	"github.com/hacheck/hacheck/vip"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	MySQL func() *health.MySQLStatus
 	// Drain reads the drain journal and last drain for /status; nil: none.
 	Drain func() *health.DrainStatus
+	// Keepalived reads this node's keepalived election settings for
+	// /status; nil: none.
+	Keepalived func() *health.Keepalived
 	// Admin API (admin.*): off unless Enabled; Ops carries it out.
 	Admin        Admin
 	Ops          Operator
@@ -72,6 +76,10 @@ type Admin struct {
 type Operator interface {
 	Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error)
 	Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error)
+	// Hold keeps this node out of the election while another node moves
+	// the primary to a successor, for ttl (see node.Hold); Release ends it.
+	Hold(ctx context.Context, req peer.HoldRequest, ttl time.Duration) (peer.HoldResponse, error)
+	Release(req peer.HoldRequest) (peer.HoldResponse, error)
 }
 
 // Server holds what the handlers read.
@@ -222,6 +230,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opt.Drain != nil {
 		rep.Drain = s.opt.Drain()
+	}
+	if s.opt.Keepalived != nil {
+		rep.Keepalived = s.opt.Keepalived()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/health"
+	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
 
@@ -54,6 +56,9 @@ type testOps struct {
 }
 
 func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error) {
+	if opt.To != "" {
+		fmt.Fprintf(out, "successor: %s (chosen with --to)\n", opt.To)
+	}
 	pre, err := check.ScriptPreconditions(o.pre, nil)
 	if err != nil {
 		return drain.Result{Outcome: drain.Refused}, err
@@ -63,6 +68,19 @@ func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (d
 
 func (o testOps) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {
 	return drain.Undrain(ctx, o.store, drain.Recovery{}, nil, opt, out)
+}
+
+func (o testOps) Hold(ctx context.Context, req peer.HoldRequest, ttl time.Duration) (peer.HoldResponse, error) {
+	s, err := o.store.SetHold(state.Hold{For: req.For, By: req.By, Since: time.Now(), Until: time.Now().Add(ttl)})
+	return peer.HoldResponse{Outcome: "held", Hold: s.Hold}, err
+}
+
+func (o testOps) Release(req peer.HoldRequest) (peer.HoldResponse, error) {
+	released, err := o.store.ReleaseHold(req.For, req.By)
+	if released {
+		return peer.HoldResponse{Outcome: "released"}, err
+	}
+	return peer.HoldResponse{Outcome: "not_held"}, err
 }
 
 // start runs a real server on a free port and returns its base URL and a

@@ -71,6 +71,29 @@ type State struct {
 	// new primary (`hacheck follow` clears it) or an operator clears it
 	// (`hacheck undrain --clear-stale`).
 	Stale *Stale `json:"stale_ex_primary,omitempty"`
+	// Hold is set while another node moves the primary to a chosen
+	// successor and keeps this node out of the election (see Hold).
+	Hold *Hold `json:"hold,omitempty"`
+}
+
+// Hold makes a node ineligible for the VIP for the duration of a move
+// between two other nodes: the node that drains (By) holds every node but
+// its successor (For), so that keepalived can elect only the successor.
+// It is a lease: it ends by itself at Until, so a drain killed midway never
+// leaves a node ineligible for good; the drain releases it earlier.
+type Hold struct {
+	For    string    `json:"for"` // the successor the move goes to
+	By     string    `json:"by"`  // the node that drains
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// ActiveAt reports whether the hold is in effect at now (a nil hold never is).
+func (h *Hold) ActiveAt(now time.Time) bool { return h != nil && now.Before(h.Until) }
+
+func (h *Hold) String() string {
+	return fmt.Sprintf("held for move to %s by %s until %s", h.For, h.By, h.Until.Format(time.RFC3339))
 }
 
 // Stale records why and since when a node is a stale ex-primary.
@@ -83,9 +106,12 @@ type Stale struct {
 // Eligible for what keepalived and load balancers act on).
 func (s State) IsUp() bool { return s.State == Up }
 
-// Eligible reports whether the node may hold the VIP: up and not a stale
-// ex-primary.
-func (s State) Eligible() bool { return s.IsUp() && s.Stale == nil }
+// Eligible reports whether the node may hold the VIP: up, not a stale
+// ex-primary, and not held for another node's move (a hold past its
+// Until no longer counts).
+func (s State) Eligible() bool {
+	return s.IsUp() && s.Stale == nil && !s.Hold.ActiveAt(time.Now())
+}
 
 // validate checks a decoded state; the error says what is wrong.
 func (s State) validate() error {
@@ -174,6 +200,9 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 		}
 		if lerr == nil && !c.ClearStale {
 			next.Stale = cur.Stale
+		}
+		if lerr == nil {
+			next.Hold = cur.Hold // a hold ends only by its release or its expiry
 		}
 		if next.ChangedBy == "" {
 			next.ChangedBy = Actor()

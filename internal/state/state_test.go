@@ -275,3 +275,70 @@ func TestTransitionRoundTrip(t *testing.T) {
 		t.Fatalf("got %+v ok=%v err=%v", got, ok, err)
 	}
 }
+
+// A hold makes an up node ineligible (track "1") until it is released or
+// its lease ends; a hold of another move is refused; drain and undrain keep it.
+func TestHold(t *testing.T) {
+	st := Store{Dir: t.TempDir()}
+	if _, err := st.SetHold(Hold{For: "c", By: "a", Until: time.Now().Add(time.Minute)}); err == nil {
+		t.Fatal("hold of a node without a state: no error")
+	}
+	if _, _, err := st.Set(Change{To: Up}); err != nil {
+		t.Fatal(err)
+	}
+	track := func() string {
+		b, err := os.ReadFile(st.TrackPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	s, err := st.SetHold(Hold{For: "c", By: "a", Since: time.Now(), Until: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Eligible() || track() != "1\n" {
+		t.Fatalf("held: eligible %v, track %q", s.Eligible(), track())
+	}
+	if _, err := st.SetHold(Hold{For: "b", By: "d", Until: time.Now().Add(time.Minute)}); err == nil || !strings.Contains(err.Error(), "held for move to c by a") {
+		t.Errorf("second move's hold: %v", err)
+	}
+	if _, err := st.SetHold(Hold{For: "c", By: "a", Until: time.Now().Add(2 * time.Minute)}); err != nil {
+		t.Errorf("renewal: %v", err)
+	}
+	if _, _, err := st.Set(Change{To: Drained}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetHold(Hold{For: "c", By: "a", Until: time.Now().Add(2 * time.Minute)}); err != nil {
+		t.Errorf("hold of a drained node: %v", err)
+	}
+	if _, _, err := st.Set(Change{To: Up}); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := st.Load(); cur.Hold == nil || cur.Eligible() {
+		t.Fatalf("drain and undrain dropped the hold: %+v", cur)
+	}
+	if rel, err := st.ReleaseHold("x", ""); err != nil || rel {
+		t.Errorf("release of another move: %v %v", rel, err)
+	}
+	if rel, err := st.ReleaseHold("c", "a"); err != nil || !rel || track() != "0\n" {
+		t.Fatalf("release: %v %v track %q", rel, err, track())
+	}
+	// A lease that ends: not eligible before, eligible after, cleared by ExpireHold.
+	if _, err := st.SetHold(Hold{For: "c", By: "a", Until: time.Now().Add(150 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if exp, _ := st.ExpireHold(time.Now()); exp || track() != "1\n" {
+		t.Fatalf("expired early: %v, track %q", exp, track())
+	}
+	time.Sleep(200 * time.Millisecond)
+	if cur, _ := st.Load(); !cur.Eligible() {
+		t.Errorf("a hold past its lease still counts")
+	}
+	if exp, err := st.ExpireHold(time.Now()); err != nil || !exp || track() != "0\n" {
+		t.Fatalf("expire: %v %v track %q", exp, err, track())
+	}
+	if cur, _ := st.Load(); cur.Hold != nil {
+		t.Errorf("hold still recorded: %+v", cur.Hold)
+	}
+}

@@ -90,8 +90,19 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 func (w *Watcher) reload() {
 	s, err := w.store.Load()
+	if err == nil && s.Hold != nil && !s.Hold.ActiveAt(time.Now()) {
+		// The lease of a hold has ended (its drain was killed, or could not
+		// release it): clear it, so this node is eligible again.
+		if expired, xerr := w.store.ExpireHold(time.Now()); xerr != nil {
+			w.log.Error("cannot clear an expired hold", "hold", s.Hold.String(), "err", xerr)
+		} else if expired {
+			w.log.Warn("a hold's lease ended without its release; this node is eligible again", "hold", s.Hold.String())
+			s, err = w.store.Load()
+		}
+	}
 	w.mu.Lock()
-	changed := s != w.cur || errString(err) != errString(w.err)
+	// Compared by value: Stale and Hold are pointers, new at every load.
+	changed := !sameState(s, w.cur) || errString(err) != errString(w.err)
 	w.cur, w.err = s, err
 	w.up.Store(err == nil && s.Eligible())
 	w.mu.Unlock()
@@ -110,4 +121,12 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// sameState reports whether a and b are the same state, by value.
+func sameState(a, b State) bool {
+	ap, bp := a, b
+	ap.Stale, ap.Hold, bp.Stale, bp.Hold = nil, nil, nil, nil
+	return ap == bp && (a.Stale == nil) == (b.Stale == nil) && (a.Stale == nil || *a.Stale == *b.Stale) &&
+		(a.Hold == nil) == (b.Hold == nil) && (a.Hold == nil || *a.Hold == *b.Hold)
 }
