@@ -532,6 +532,7 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	for {
 		primary := n.peerDB
 		var np *nodePeer
+		err = nil // each try starts afresh: the last try's ErrPeerNotPrimary must not skip this one
 		if n.multi() {
 			if np, err = n.primaryPeer(ctx); err == nil {
 				primary = np.db
