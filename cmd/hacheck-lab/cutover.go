@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/hacheck/hacheck/internal/cutover"
 	"github.com/hacheck/hacheck/internal/lab"
 )
 
@@ -75,7 +78,9 @@ func hacheckCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, 
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		return r, fmt.Errorf("drain --follow on %s: %w\n%s\n%s", from.Name, err, strings.Join(output, "\n"), stderr.String())
+		rec, _ := os.ReadFile(filepath.Join(to.StateDir, cutover.NotifyRecordName))
+		return r, fmt.Errorf("drain --follow on %s: %w\n%s\n%s\n%s's notify.json: %s\nthe end of %s's serve log:\n%s", from.Name, err,
+			strings.Join(output, "\n"), stderr.String(), to.Name, rec, to.Name, lab.Tail(filepath.Join(to.Dir, "serve.log"), 20))
 	}
 	if fenceAt.IsZero() {
 		return r, fmt.Errorf("drain on %s printed no fence step:\n%s", from.Name, strings.Join(output, "\n"))
