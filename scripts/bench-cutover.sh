@@ -4,13 +4,19 @@
 #
 #   sudo scripts/bench-cutover.sh                 # RUNS=20 cutovers per setup (CI=true: 2)
 #   RUNS=4 MODES=hacheck,baseline sudo scripts/bench-cutover.sh
+#   WORKLOADS=insert sudo scripts/bench-cutover.sh   # the insert writer alone
 #   CONNECT_TIMEOUT=100ms sudo scripts/bench-cutover.sh   # a client that gives up on a connect sooner
 #
 # Builds a two-node lab on network namespaces of this machine (MariaDB
 # primary + GTID replica, keepalived, addresses from 192.0.2.0/24, nothing
-# leaves the machine) per setup, runs a writer through the VIP from a client
-# namespace (one INSERT every 10 ms, reconnecting on error, every
-# acknowledged id recorded) and moves the primary back and forth RUNS times:
+# leaves the machine) per setup, and in it, one workload after the other:
+#   - insert: a writer through the VIP from a client namespace (one INSERT
+#             every 10 ms, reconnecting on error, every acknowledged id
+#             recorded);
+#   - txn:    the same writer and, beside it, the transactional workload
+#             (TXN_THREADS clients, default 8, multi-statement transactions
+#             on hot rows: what makes a fence wait for running writes);
+# under each it moves the primary back and forth RUNS times:
 #   - hacheck:     `hacheck drain --follow` (fence, GTID catch-up, flip) and
 #                  `hacheck notify` promotion, examples/keepalived.conf
 #                  (priorities 254/253);
@@ -21,7 +27,11 @@
 #   - hacheck-v3, baseline-v3 (not in the default MODES): hacheck and the
 #                  baseline with VRRPv3, advert_int 0.1.
 # Prints a markdown table: p50, p95 and max of drain-to-VIP and of the
-# write-blocked window, acknowledged and lost writes. Exits non-zero when a write was lost, the VIP
+# write-blocked window, acknowledged and lost writes; then, per setup and
+# workload, a phase table: when each milestone of the move happened (the
+# drain's own phases, keepalived's FAULT and MASTER, the VIP leaving and
+# arriving, the new holder's ARP at the client, the promotion, the first
+# acknowledged write), p50/p95/max over the runs. Exits non-zero when a write was lost, the VIP
 # was on both nodes, or a node was writable without the VIP. Everything it
 # creates is removed on exit, also on Ctrl-C.
 set -euo pipefail
@@ -30,6 +40,8 @@ cd "$(dirname "$0")/.."
 # Full size by default (a p95 needs 20 runs); a small one in CI.
 if [[ -n ${CI:-} ]]; then RUNS=${RUNS:-2}; else RUNS=${RUNS:-20}; fi
 MODES=${MODES:-hacheck,hacheck-old,baseline}
+WORKLOADS=${WORKLOADS:-insert,txn}
+TXN_THREADS=${TXN_THREADS:-8}
 # The writer's connect timeout: a connection attempt sent to the VIP while it
 # moves hangs until it (the old holder drops the SYN), so it adds up to this
 # much to the write-blocked window of every setup alike.
@@ -40,5 +52,5 @@ require_root bench-cutover.sh "network namespaces, keepalived, MariaDB"
 install_missing bench-cutover.sh ip=iproute2 keepalived=keepalived mariadbd=mariadb-server
 build_lab_tools bench-cutover
 echo
-echo "## MySQL cutover under a writer ($RUNS cutovers per setup, alternating a->b and b->a)"
-"$work/hacheck-lab" bench-cutover --runs "$RUNS" --modes "$MODES" --connect-timeout "$CONNECT_TIMEOUT" --hacheck "$work/hacheck"
+echo "## MySQL cutover under a writer ($RUNS cutovers per setup and workload, alternating a->b and b->a)"
+"$work/hacheck-lab" bench-cutover --runs "$RUNS" --modes "$MODES" --workloads "$WORKLOADS" --txn-threads "$TXN_THREADS" --connect-timeout "$CONNECT_TIMEOUT" --hacheck "$work/hacheck"

@@ -3,6 +3,7 @@
 package vip
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 )
@@ -35,6 +36,19 @@ func contains(addrs []netip.Addr, want netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// Changes signals (coalesced: at most one signal pending) each time addr
+// is added to or removed from the interface ifname, so a caller can look
+// again at once instead of at its next poll; the channel is closed when
+// ctx ends or the subscription fails. It only reads (a netlink
+// subscription), like the rest of this package.
+func Changes(ctx context.Context, ifname string, addr netip.Addr) (<-chan struct{}, error) {
+	c, err := changes(ctx, ifname, addr)
+	if err != nil {
+		return nil, fmt.Errorf("watch addresses of %s: %w", ifname, err)
+	}
+	return c, nil
 }
 
 // Query fills a Status for the configured VIP; errors go into Status.Error

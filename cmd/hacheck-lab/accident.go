@@ -88,11 +88,11 @@ func cmdAccident(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return err
 	}
 	defer func() { err = errors.Join(err, l.Close()) }()
-	mon, err := l.MonitorVIP()
+	obs, err := newObservers(l)
 	if err != nil {
 		return err
 	}
-	defer mon.Close()
+	defer obs.Close()
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	dbs, err := upMySQLLab(uctx, l, true)
 	cancel()
@@ -165,7 +165,7 @@ func cmdAccident(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	var moveLines []string
 	for i := range *moves {
 		to := other(l, from)
-		r, err := hacheckCutover(ctx, l, dbs, mon, w, from, to)
+		r, err := hacheckCutover(ctx, l, dbs, obs, w, from, to)
 		if err != nil {
 			stopAll()
 			return fmt.Errorf("move %d (%s->%s): %w", i+1, from.Name, to.Name, err)

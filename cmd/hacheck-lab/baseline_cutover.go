@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/lab"
@@ -34,9 +33,9 @@ func upBaselineLab(ctx context.Context, l *lab.Lab) (map[*lab.Node]*dbNode, erro
 // primary, wait for the replica to apply its GTID position, flip the health
 // flag, wait for the VIP, promote the new primary, make the old one follow
 // it, flip its flag back.
-func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, mon *lab.VIPMonitor, w *writer, from, to *lab.Node) (cutoverResult, error) {
+func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, obs *observers, w *writer, from, to *lab.Node) (cutoverResult, error) {
 	r := cutoverResult{from: from, to: to}
-	add := func(what string) { r.timeline = append(r.timeline, event{time.Now(), what}) }
+	add := func(ms string) { r.addMilestone(time.Now(), ms, ms) }
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	old, nw := dbs[from].db, dbs[to].db
@@ -45,7 +44,7 @@ func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode,
 		return r, fmt.Errorf("fence %s: %w", from.Name, err)
 	}
 	fenceAt := time.Now() // no write is acknowledged by the old primary after this
-	add("fence")
+	add(msFence)
 	var pos string
 	if err := old.QueryRowContext(wctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
 		return r, fmt.Errorf("position of %s: %w", from.Name, err)
@@ -54,37 +53,24 @@ func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode,
 	if err := nw.QueryRowContext(wctx, "SELECT MASTER_GTID_WAIT(?, 10)", pos).Scan(&res); err != nil || res != 0 {
 		return r, fmt.Errorf("catch-up of %s to %q: result %d, %v", to.Name, pos, res, err)
 	}
-	add("catch-up reached")
+	add(msCatchUp)
 	if err := setFlag(from, false); err != nil {
 		return r, err
 	}
-	add("flip")
-	if _, err := mon.WaitHolder(wctx, to); err != nil {
+	add(msFlip)
+	if err := waitVIP(wctx, obs, &r); err != nil {
 		return r, err
 	}
-	added := mon.AddedSince(to, r.start)
-	if len(added) == 0 {
-		return r, fmt.Errorf("no VIP event on %s", to.Name)
-	}
-	r.vipMove = added[0].Sub(r.start)
-	r.timeline = append(r.timeline, event{added[0], "VIP moved"})
 	for _, q := range []string{"STOP SLAVE", "SET GLOBAL read_only=OFF"} {
 		if _, err := nw.ExecContext(wctx, q); err != nil {
 			return r, fmt.Errorf("promote %s: %s: %w", to.Name, q, err)
 		}
 	}
-	add("promoted")
-	for {
-		if a, ok := firstAfter(w.snapshot(), fenceAt); ok {
-			if b, ok := lastBefore(w.snapshot(), fenceAt); ok {
-				r.blocked = a.at.Sub(b.at)
-			}
-			break
-		}
-		if err := sleepCtx(wctx, 10*time.Millisecond); err != nil {
-			return r, fmt.Errorf("no write acknowledged after the cutover")
-		}
+	add(msPromoted)
+	if err := waitFirstWrite(wctx, w, &r, fenceAt); err != nil {
+		return r, err
 	}
+	obs.addNetwork(&r)
 	// The old primary follows the new one.
 	for _, q := range []string{
 		"STOP SLAVE",
@@ -104,6 +90,6 @@ func baselineCutover(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode,
 	if _, err := lab.WaitForLog(wctx, from.KeepalivedLog, off, "Entering BACKUP STATE"); err != nil {
 		return r, err
 	}
-	sort.Slice(r.timeline, func(i, j int) bool { return r.timeline[i].at.Before(r.timeline[j].at) })
+	r.sortTimeline()
 	return r, nil
 }

@@ -55,7 +55,7 @@ func cutoverModes() []cutoverMode {
 	}
 	prios := fmt.Sprintf("priorities %d/%d", lab.PriorityA, lab.PriorityB)
 	return []cutoverMode{
-		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, flip) + `notify` promotion; example config, " + prios + ", advert_int 1", advert: time.Second, template: example(false), hacheck: true},
+		{name: "hacheck", label: "hacheck: `drain --follow` (fence, GTID catch-up, answer, flip) + promotion (serve on the VIP's arrival, or notify); example config, " + prios + ", advert_int 1", advert: time.Second, template: example(false), hacheck: true},
 		{name: "hacheck-old", label: "hacheck as above, old priorities 150/100; advert_int 1", advert: time.Second, hacheck: true,
 			template: func(dir string) (string, func(*lab.Node) map[string]string, error) {
 				p, _, err := example(false)(dir) // the example takes no extra params
@@ -89,12 +89,56 @@ type cutoverSummary struct {
 	txn        string // the transactional workload's verdict, when it ran
 }
 
+// workload is what runs through the VIP during a series of cutovers: the
+// insert writer alone, or with the transactional workload beside it.
+type workload struct {
+	name, label string
+	txn         txnConfig // threads 0: none
+}
+
+// txnDefaultThreads is the transactional workload of the busy-drain
+// issue: 8 clients on hot rows (as TestCutoverUnderWriter).
+const txnDefaultThreads = 8
+
+func workloads(list string, tc txnConfig) ([]workload, error) {
+	if tc.threads == 0 {
+		tc.threads = txnDefaultThreads
+	}
+	all := []workload{
+		{name: "insert", label: "insert writer"},
+		{name: "txn", label: fmt.Sprintf("insert writer + %d-client transactions", tc.threads), txn: tc},
+	}
+	var names []string
+	for _, w := range all {
+		names = append(names, w.name)
+	}
+	want, err := chooseModes(list, names)
+	if err != nil {
+		return nil, fmt.Errorf("--workloads: %w", err)
+	}
+	var out []workload
+	for _, w := range all {
+		if want[w.name] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// series is one setup under one workload.
+type series struct {
+	mode cutoverMode
+	load workload
+	sum  cutoverSummary
+}
+
 func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench-cutover", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	runs := fs.Int("runs", 20, "cutovers per mode, alternating a->b and b->a")
-	modes := fs.String("modes", "hacheck,hacheck-old,baseline", "modes to run: hacheck, hacheck-old, baseline, hacheck-v3, baseline-v3")
+	runs := fs.Int("runs", 20, "cutovers per setup and workload, alternating a->b and b->a")
+	modes := fs.String("modes", "hacheck,hacheck-old,baseline", "setups to run: hacheck, hacheck-old, baseline, hacheck-v3, baseline-v3")
+	loads := fs.String("workloads", "insert,txn", "workloads to run in each setup's lab: insert (the insert writer alone), txn (the insert writer and the transactional workload, --txn-threads clients, 8 when 0)")
 	wc := registerWriterFlags(fs)
 	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
@@ -114,54 +158,62 @@ func cmdBenchCutover(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	wls, err := workloads(*loads, *tc)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
 	tmp, err := os.MkdirTemp("", "hacheck-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	var order []cutoverMode
-	res := map[string]cutoverSummary{}
+	var done []series
 	var failures []error
 	for _, m := range cutoverModes() {
 		if !want[m.name] {
 			continue
 		}
-		order = append(order, m)
-		s, err := benchCutoverMode(ctx, c, m, *runs, *wc, *tc, tmp, stderr)
-		res[m.name] = s
-		if err != nil {
-			return fmt.Errorf("mode %s: %w", m.name, err)
+		ss, err := benchCutoverMode(ctx, c, m, wls, *runs, *wc, tmp, stderr)
+		done = append(done, ss...)
+		for _, x := range ss {
+			s := x.sum
+			if s.lost > 0 || s.overlaps > 0 || len(s.violations) > 0 {
+				failures = append(failures, fmt.Errorf("setup %s, workload %s: %d acknowledged writes lost, VIP on both nodes for more than %v %d times (all overlaps: %v), %d times a writable node without the VIP %v",
+					m.name, x.load.name, s.lost, maxLeaveOverlap, s.overlaps, s.overlapAt, len(s.violations), s.violations[:min(3, len(s.violations))]))
+			}
 		}
-		if s.lost > 0 || s.overlaps > 0 || len(s.violations) > 0 {
-			failures = append(failures, fmt.Errorf("mode %s: %d acknowledged writes lost, VIP on both nodes for more than %v %d times (all overlaps: %v), %d times a writable node without the VIP %v",
-				m.name, s.lost, maxLeaveOverlap, s.overlaps, s.overlapAt, len(s.violations), s.violations[:min(3, len(s.violations))]))
+		if err != nil {
+			printCutoverTable(stdout, done, *wc)
+			return fmt.Errorf("setup %s: %w", m.name, err)
 		}
 	}
-	printCutoverTable(stdout, order, res, *wc, *tc)
+	printCutoverTable(stdout, done, *wc)
 	return errors.Join(failures...)
 }
 
-func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs int, wc writerConfig, tc txnConfig, tmp string, stderr io.Writer) (s cutoverSummary, err error) {
+// benchCutoverMode builds one lab for setup m and runs every workload in
+// it, one after another, runs cutovers each.
+func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, wls []workload, runs int, wc writerConfig, tmp string, stderr io.Writer) (out []series, err error) {
 	tpl, params, err := m.template(tmp)
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, KeepalivedParams: params, Logger: c.logger(stderr)})
 	cancel()
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	defer func() {
 		if cerr := l.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 	}()
-	mon, err := l.MonitorVIP()
+	obs, err := newObservers(l)
 	if err != nil {
-		return s, err
+		return nil, err
 	}
-	defer mon.Close()
+	defer obs.Close()
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	var dbs map[*lab.Node]*dbNode
 	if m.hacheck {
@@ -176,19 +228,38 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		}
 	}()
 	if err != nil {
-		return s, err
+		return nil, err
 	}
 	fmt.Fprintf(stderr, "%s: lab %s up, a is the primary\n", m.name, l.ID)
-	w, err := startWriter(l, wc)
+	from, first := l.A, int64(0)
+	for _, wl := range wls {
+		var s cutoverSummary
+		s, from, first, err = benchWorkload(ctx, l, dbs, obs, m, wl, runs, wc, from, first, stderr)
+		out = append(out, series{mode: m, load: wl, sum: s})
+		if err != nil {
+			return out, fmt.Errorf("workload %s: %w", wl.name, err)
+		}
+	}
+	return out, nil
+}
+
+// benchWorkload runs the writer (and the transactional workload) and
+// runs cutovers from the primary from, alternating. It returns the
+// primary at the end and the writer's last id (the next writer's ids start
+// after it).
+func benchWorkload(ctx context.Context, l *lab.Lab, dbs map[*lab.Node]*dbNode, obs *observers, m cutoverMode, wl workload, runs int, wc writerConfig, from *lab.Node, first int64, stderr io.Writer) (s cutoverSummary, _ *lab.Node, last int64, err error) {
+	mon := obs.mon
+	overlapsBefore := len(mon.Overlaps())
+	w, err := startWriterAfter(l, wc, first)
 	if err != nil {
-		return s, err
+		return s, from, first, err
 	}
 	var load *txnload.Load
 	var lc txnload.Config
-	if tc.threads > 0 {
-		if load, lc, err = startTxnLoad(ctx, l, dbs[l.A], tc, wc.connectTimeout); err != nil {
+	if wl.txn.threads > 0 {
+		if load, lc, err = startTxnLoad(ctx, l, dbs[from], wl.txn, wc.connectTimeout); err != nil {
 			w.Stop()
-			return s, err
+			return s, from, first, err
 		}
 		defer load.Stop()
 	}
@@ -221,37 +292,39 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 	}
 	if err := sleepCtx(ctx, 2*time.Second); err != nil {
 		stopAll()
-		return s, err
+		return s, from, first, err
 	}
-	from := l.A
 	for i := range runs {
 		to := other(l, from)
 		var r cutoverResult
 		if m.hacheck {
-			r, err = hacheckCutover(ctx, l, dbs, mon, w, from, to)
+			r, err = hacheckCutover(ctx, l, dbs, obs, w, from, to)
 		} else {
-			r, err = baselineCutover(ctx, l, dbs, mon, w, from, to)
+			r, err = baselineCutover(ctx, l, dbs, obs, w, from, to)
 		}
 		if err != nil {
 			stopAll()
-			return s, fmt.Errorf("cutover %d (%s->%s): %w", i+1, from.Name, to.Name, err)
+			return s, from, first, fmt.Errorf("cutover %d (%s->%s): %w", i+1, from.Name, to.Name, err)
 		}
 		s.runs = append(s.runs, r)
-		fmt.Fprintf(stderr, "%s: cutover %d/%d %s->%s at %s: VIP moved after %s, writes blocked %s\n", m.name, i+1, runs, from.Name, to.Name, r.start.Format("15:04:05.000"), msecs(r.vipMove), msecs(r.blocked))
+		fmt.Fprintf(stderr, "%s/%s: cutover %d/%d %s->%s at %s: VIP moved after %s, writes blocked %s\n", m.name, wl.name, i+1, runs, from.Name, to.Name, r.start.Format("15:04:05.000"), msecs(r.vipMove), msecs(r.blocked))
 		if err := sleepCtx(ctx, time.Second); err != nil {
 			stopAll()
-			return s, err
+			return s, from, first, err
 		}
 		from = to
 	}
 	acks := stopAll()
+	for _, a := range acks {
+		first = max(first, a.id)
+	}
 	// from is the final primary; the other node must also catch up.
 	lost, _, err := verifyAcks(ctx, dbs[from], acks)
 	if err != nil {
-		return s, err
+		return s, from, first, err
 	}
 	s.acked, s.lost = len(acks), len(lost)
-	for _, o := range mon.Overlaps() {
+	for _, o := range mon.Overlaps()[overlapsBefore:] {
 		s.overlapAt = append(s.overlapAt, fmt.Sprintf("%s for %s", o.From.Format("15:04:05.000"), msecs(o.Duration())))
 		if o.Duration() > maxLeaveOverlap {
 			s.overlaps++
@@ -262,44 +335,50 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, runs in
 		terr := verifyTxnLoad(ctx, &b, load, lc, dbs[from], dbs[other(l, from)])
 		s.txn = strings.Join(strings.Fields(b.String()), " ")
 		if terr != nil {
-			return s, terr
+			return s, from, first, terr
 		}
 	}
-	return s, mon.Err()
+	return s, from, first, mon.Err()
 }
 
-func printCutoverTable(w io.Writer, order []cutoverMode, res map[string]cutoverSummary, wc writerConfig, tc txnConfig) {
+func printCutoverTable(w io.Writer, done []series, wc writerConfig) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| cutover | runs | drain→VIP p50 | p95 | max | writes blocked p50 | p95 | max | acknowledged | lost | VIP on both | writable without VIP |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| setup | workload | runs | drain→VIP p50 | p95 | max | writes blocked p50 | p95 | max | acknowledged | lost | VIP on both | writable without VIP |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	med := map[string]time.Duration{}
-	for _, m := range order {
-		s := res[m.name]
+	for _, x := range done {
+		s := x.sum
 		var vip, blk []time.Duration
 		for _, r := range s.runs {
 			vip = append(vip, r.vipMove)
 			blk = append(blk, r.blocked)
 		}
-		med[m.name] = median(blk)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d |\n", m.label, len(s.runs),
-			secs(median(vip)), secs(percentile(vip, 95)), secs(maxOf(vip)),
-			secs(median(blk)), secs(percentile(blk, 95)), secs(maxOf(blk)),
+		med[x.mode.name+"/"+x.load.name] = median(blk)
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %d | %d | %d | %d |\n", x.mode.label, x.load.label, len(s.runs),
+			msecs(median(vip)), msecs(percentile(vip, 95)), msecs(maxOf(vip)),
+			msecs(median(blk)), msecs(percentile(blk, 95)), msecs(maxOf(blk)),
 			s.acked, s.lost, s.overlaps, len(s.violations))
 	}
 	fmt.Fprintln(w)
-	for _, pair := range [][2]string{{"baseline", "hacheck"}, {"hacheck-old", "hacheck"}, {"baseline-v3", "hacheck-v3"}} {
-		if a, b := med[pair[0]], med[pair[1]]; a > 0 && b > 0 {
-			fmt.Fprintf(w, "Write-blocked window, %s / %s (p50): %.1f×.\n", pair[0], pair[1], a.Seconds()/b.Seconds())
+	for _, x := range done {
+		for _, pair := range [][2]string{{"baseline", "hacheck"}, {"hacheck-old", "hacheck"}, {"baseline-v3", "hacheck-v3"}} {
+			if x.mode.name != pair[1] {
+				continue
+			}
+			if a, b := med[pair[0]+"/"+x.load.name], med[pair[1]+"/"+x.load.name]; a > 0 && b > 0 {
+				fmt.Fprintf(w, "Write-blocked window, %s / %s, %s (p50): %.1f×.\n", pair[0], pair[1], x.load.name, a.Seconds()/b.Seconds())
+			}
 		}
 	}
-	if h, b := med["hacheck-v3"], med["baseline-v3"]; h > 0 && b > 0 {
-		fmt.Fprintf(w, "Write-blocked window with VRRPv3 0.1 s, baseline / hacheck (medians): %.1f×.\n", b.Seconds()/h.Seconds())
+	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary. p95 is nearest-rank: with fewer than 20 runs it is the max. drain→VIP: from hacheck-lab starting `hacheck drain` (or the baseline's first statement) to the VIP's address appearing on the new holder (netlink).\n", wc.interval, wc.connectTimeout)
+	for _, x := range done {
+		if x.sum.txn != "" {
+			fmt.Fprintf(w, "- %s, %s: %s\n", x.mode.label, x.load.label, x.sum.txn)
+		}
 	}
-	fmt.Fprintf(w, "Writer: one INSERT every %v through the VIP from the client namespace, connect timeout %v, reconnecting on error; lost = acknowledged ids missing on the final primary. p95 is nearest-rank: with fewer than 20 runs it is the max.\n", wc.interval, wc.connectTimeout)
-	if tc.threads > 0 {
-		fmt.Fprintf(w, "Beside it, a transactional workload: %s.\n", tc)
-		for _, m := range order {
-			fmt.Fprintf(w, "- %s: %s\n", m.label, res[m.name].txn)
+	for _, x := range done {
+		if len(x.sum.runs) > 0 {
+			printPhaseTable(w, x.mode.name+", "+x.load.label, x.sum.runs)
 		}
 	}
 }

@@ -42,11 +42,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		}
 	}()
 	fmt.Fprintf(stdout, "lab %s: MariaDB a (primary) -> b (GTID replica), hacheck serve, keepalived; VIP %s\n", l.ID, lab.VIP)
-	mon, err := l.MonitorVIP()
+	obs, err := newObservers(l)
 	if err != nil {
 		return err
 	}
-	defer mon.Close()
+	defer obs.Close()
+	mon := obs.mon
 	uctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	dbs, err := upMySQLLab(uctx, l, true)
@@ -86,7 +87,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		return fmt.Errorf("the writer has no acknowledged write after 3 s (last error: %s)", last)
 	}
 	fmt.Fprintf(stdout, "\n$ hacheck drain --follow   (on a)\n")
-	r, err := hacheckCutover(ctx, l, dbs, mon, w, l.A, l.B)
+	r, err := hacheckCutover(ctx, l, dbs, obs, w, l.A, l.B)
 	printTimeline(stdout, r)
 	if err != nil {
 		return err

@@ -62,7 +62,11 @@ func registerWriterFlags(fs *flag.FlagSet) *writerConfig {
 	return &c
 }
 
-func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) {
+func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) { return startWriterAfter(l, wc, 0) }
+
+// startWriterAfter is startWriter with ids after first (a second writer
+// on the same table).
+func startWriterAfter(l *lab.Lab, wc writerConfig, first int64) (*writer, error) {
 	name := clientNet(l)
 	// The driver logs a reset connection itself; the writer counts errors.
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
@@ -75,7 +79,7 @@ func startWriter(l *lab.Lab, wc writerConfig) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
-	w := &writer{db: db, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &writer{db: db, first: first, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop(wc.interval)
 	return w, nil
 }

@@ -459,3 +459,29 @@ func TestLiveCutoverUnderLoadAndBack(t *testing.T) {
 		t.Fatalf("status of the promoted node: exit %d, %v, %s", code, err, js)
 	}
 }
+
+// drain --follow that finds the peer not promoted yet tries again, and
+// follows it once it is (a try must not reuse the last one's "not promoted
+// yet" without asking the peer again).
+func TestLiveDrainFollowWaitsForThePromotion(t *testing.T) {
+	a, b := livePair(t, "", "")
+	done := make(chan string, 1)
+	go func() {
+		code, out, errOut := a.hacheck("drain", "--follow", "--reason", "follow test")
+		done <- fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for a.stateName() != state.Drained && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // several tries find b read-only
+	b.must("notify", "INSTANCE", "VI_1", "MASTER", "100")
+	select {
+	case res := <-done:
+		if !strings.HasPrefix(res, "exit 0\n") || !strings.Contains(res, "now replicates from") {
+			t.Fatalf("drain --follow, b promoted a second after the flip:\n%s", res)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("drain --follow did not follow b within 20 s of its promotion")
+	}
+}

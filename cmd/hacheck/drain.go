@@ -35,8 +35,13 @@ With mysql.dsn set, the drain is a database cutover, in this order:
     frozen GTID position is read;
  3. catch-up: the peer applies that position (within drain.catchup_timeout),
     verified afterwards;
- 4. the state becomes drained.
-If 1-3 fail, the fence is undone (unless --keep-fenced) and the state is
+ 4. answer (with vip.* set and drain.answer_for, default 3s): for that long
+    after the VIP leaves, this node's own stack still answers TCP to it, so
+    a client whose ARP entry still names this node is refused at once
+    instead of waiting for its SYN retransmit (needs CAP_NET_ADMIN; without
+    it the drain says so and goes on);
+ 5. the state becomes drained.
+If 1-4 fail, the fence is undone (unless --keep-fenced) and the state is
 unchanged.
 With several peers (peers: in the configuration) the drain moves the primary to
 one successor: --to NODE, or else the most up-to-date eligible replica (GTID
@@ -47,7 +52,7 @@ VIP; after the flip the drain waits for the successor's server to be writable,
 releases the holds and repoints every other replica to the successor by GTID
 ("repointed: ..." lines). Refused with nothing changed when the successor is
 unknown, not a running replica of this server, not up, held, unreachable, or
-would be preempted by a released node without nopreempt. --dry-run runs 1 and says what 2-4 would do. --follow, after the
+would be preempted by a released node without nopreempt. --dry-run runs 1 and says what 2-5 would do. --follow, after the
 flip, waits for the peer to be promoted and makes this server replicate from it.
 Exit 0: drained, already drained, or (--dry-run) the preconditions pass.
 Exit 1: refused; every failed precondition or step is listed and nothing

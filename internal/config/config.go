@@ -156,6 +156,9 @@ type Agent struct {
 type Drain struct {
 	Timeout        time.Duration
 	CatchupTimeout time.Duration
+	// AnswerFor is how long, after the VIP has left this node, its own
+	// stack still answers TCP to the VIP (internal/answer); 0 = off.
+	AnswerFor time.Duration
 }
 
 // Promote says what `hacheck notify` does on MASTER.
@@ -201,6 +204,7 @@ func defaults() map[string]any {
 		"peer_timeout":              "2s",
 		"drain.timeout":             "30s",
 		"drain.catchup_timeout":     "10s",
+		"drain.answer_for":          "3s",
 		"promote.unplanned":         "refuse",
 		"replication.user":          "",
 		"replication.password":      "",
@@ -345,6 +349,17 @@ func Load(file string) (*Config, error) {
 	peerTimeout := dur("peer_timeout")
 	cfg.Drain.Timeout = dur("drain.timeout")
 	cfg.Drain.CatchupTimeout = dur("drain.catchup_timeout")
+	if s := strings.TrimSpace(v.GetString("drain.answer_for")); s != "0" {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil || d < 0:
+			bad("drain.answer_for", "%q is not a duration (write e.g. 2s, or 0 to turn it off)", s)
+		case d > time.Minute:
+			bad("drain.answer_for", "%s is longer than a minute: the old holder would answer for the VIP long after its clients learnt the new one (3s covers the new holder's gratuitous ARPs and their first refresh)", d)
+		default:
+			cfg.Drain.AnswerFor = d
+		}
+	}
 	cfg.Promote.Unplanned = v.GetString("promote.unplanned")
 	if cfg.Promote.Unplanned != "refuse" && cfg.Promote.Unplanned != "promote" {
 		bad("promote.unplanned", "%q is not refuse or promote", cfg.Promote.Unplanned)

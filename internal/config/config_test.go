@@ -25,7 +25,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.StateDir != "/var/lib/hacheck" || cfg.Listen != ":8530" || cfg.CheckTimeout != 2*time.Second ||
 		cfg.StaleAfter != 3 || cfg.Promote.Unplanned != "refuse" || cfg.VIP.Configured() ||
-		cfg.MySQL.FenceGrace != 300*time.Millisecond || !cfg.MySQL.FenceKill {
+		cfg.MySQL.FenceGrace != 300*time.Millisecond || !cfg.MySQL.FenceKill || cfg.Drain.AnswerFor != 3*time.Second {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }
@@ -37,6 +37,15 @@ func TestFenceKillOff(t *testing.T) {
 	}
 	if cfg.MySQL.FenceKill || cfg.MySQL.FenceGrace != time.Second {
 		t.Fatalf("fence_kill %v fence_grace %s", cfg.MySQL.FenceKill, cfg.MySQL.FenceGrace)
+	}
+}
+
+func TestAnswerForOff(t *testing.T) {
+	for _, v := range []string{"0", "0s"} {
+		cfg, err := Load(writeConfig(t, "node: a\ndrain: {answer_for: "+v+"}\n"))
+		if err != nil || cfg.Drain.AnswerFor != 0 {
+			t.Fatalf("answer_for %s: %v, %v", v, cfg.Drain.AnswerFor, err)
+		}
 	}
 }
 
@@ -105,6 +114,8 @@ func TestErrors(t *testing.T) {
 		{"grace not under the fence timeout", "mysql: {fence_grace: 2s}\n", []string{"mysql.fence_grace", "not shorter than mysql.fence_timeout (2s)"}},
 		{"bad fence kill", "mysql: {fence_kill: sometimes}\n", []string{"mysql.fence_kill", `"sometimes"`}},
 		{"drain shorter than its steps", "mysql: {dsn: 'u:p@tcp(127.0.0.1:3306)/'}\ndrain: {timeout: 10s, catchup_timeout: 9s}\n", []string{"drain.timeout", "drain.catchup_timeout (9s)", "= 13s"}},
+		{"bad answer_for", "drain: {answer_for: soon}\n", []string{"drain.answer_for", `"soon"`, "0 to turn it off"}},
+		{"answer_for too long", "drain: {answer_for: 5m}\n", []string{"drain.answer_for", "longer than a minute"}},
 		{"missing preconditions dir", "preconditions_dir: /nonexistent/hacheck.d\n", []string{"preconditions_dir"}},
 	}
 	for _, c := range cases {

@@ -34,8 +34,12 @@ func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
 	rep, err := k.FenceWithKill(ctx, db.FenceKillOptions{Grace: f.Grace})
 	f.Killed, f.Waited = rep.Killed, rep.Waited
 	if len(rep.Killed) > 0 {
-		fmt.Fprintf(out, "  the fence waited %s for running writes; it killed %d connection(s) that held it up (their open transactions rolled back; none had been acknowledged):\n",
-			rep.Waited.Round(time.Millisecond), len(rep.Killed))
+		how := ""
+		if rep.Stalled > 0 {
+			how = " (stalled: a row-lock wait behind the fence, so not for all of mysql.fence_grace)"
+		}
+		fmt.Fprintf(out, "  the fence waited %s for running writes%s; it killed %d connection(s) that held it up (their open transactions rolled back; none had been acknowledged):\n",
+			rep.Waited.Round(time.Millisecond), how, len(rep.Killed))
 		for _, c := range rep.Killed {
 			fmt.Fprintf(out, "    %s\n", c)
 		}

@@ -163,7 +163,7 @@ func TestLiveFenceKillUnderLoad(t *testing.T) {
 		for _, k := range rep.Killed {
 			who = append(who, k.String())
 		}
-		t.Logf("fence %d: landed after %s, %d round(s), killed %d: %s", i+1, rep.Waited.Round(time.Millisecond), rep.Rounds, len(rep.Killed), strings.Join(who, "; "))
+		t.Logf("fence %d: landed after %s, %d round(s) (%d early: stalled), killed %d: %s", i+1, rep.Waited.Round(time.Millisecond), rep.Rounds, rep.Stalled, len(rep.Killed), strings.Join(who, "; "))
 		unfence(t, hc, l)
 	}
 	st := l.Stop()

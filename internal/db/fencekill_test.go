@@ -104,3 +104,27 @@ func TestFenceStatement(t *testing.T) {
 		t.Errorf("kill statements %q %q", KillConnection.sql(), KillQuery.sql())
 	}
 }
+
+func TestFenceStalled(t *testing.T) {
+	waiting := ProcessRow{ID: 10, User: "app", Command: "Execute", State: "Updating", Info: "UPDATE t SET c = 1 WHERE id = 2", Trx: true, LockWait: true}
+	behind := ProcessRow{ID: 11, User: "app", Command: "Execute", State: "Waiting for backup lock", Info: "UPDATE t SET c = 2 WHERE id = 3", Trx: true}
+	for _, tc := range []struct {
+		name string
+		rows []ProcessRow
+		own  map[int64]bool
+		want bool
+	}{
+		{"a row-lock wait and a transaction behind the fence", []ProcessRow{waiting, behind}, nil, true},
+		{"MySQL's global read lock", []ProcessRow{waiting, {ID: 11, User: "app", Command: "Query", State: "Waiting for global read lock", Info: "INSERT", Trx: true}}, nil, true},
+		{"a row-lock wait alone (its holder may still commit)", []ProcessRow{waiting}, nil, false},
+		{"behind the fence without a transaction (holds no row lock)", []ProcessRow{waiting, {ID: 11, User: "app", Command: "Query", State: "Waiting for backup lock", Info: "INSERT"}}, nil, false},
+		{"writes behind the fence, none in a row-lock wait", []ProcessRow{behind}, nil, false},
+		{"the lock wait is hacheck's own", []ProcessRow{waiting, behind}, map[int64]bool{10: true}, false},
+		{"the lock wait is a replication thread's", []ProcessRow{{ID: 10, User: "system user", Command: "Slave_SQL", State: "Updating", Info: "x", Trx: true, LockWait: true}, behind}, nil, false},
+		{"an idle transaction in LOCK WAIT state has no statement", []ProcessRow{{ID: 10, User: "app", Command: "Sleep", Trx: true, LockWait: true}, behind}, nil, false},
+	} {
+		if got := FenceStalled(tc.rows, tc.own); got != tc.want {
+			t.Errorf("%s: FenceStalled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -58,6 +58,16 @@ type Facts struct {
 	// when not configured.
 	PeerURL string
 	PeerErr error
+
+	// The drain's answer step (drain.answer_for): whether it is on, a VIP
+	// is configured, this process may change routes (CAP_NET_ADMIN, as a
+	// drain run like this would), and a lease file left by a drain
+	// (LeasePID its holder, LeaseAlive whether that process still runs).
+	AnswerFor     time.Duration
+	VIPConfigured bool
+	NetAdmin      bool
+	LeasePID      int // 0: no lease file
+	LeaseAlive    bool
 }
 
 // Finding is one line of the doctor's answer.
@@ -81,6 +91,7 @@ func Examine(f Facts) []Finding {
 	}
 	out = append(out, keepalivedAgrees(f)...)
 	out = append(out, grants(f)...)
+	out = append(out, answer(f)...)
 	switch {
 	case f.PeerURL == "":
 	case f.PeerErr != nil:
@@ -253,4 +264,23 @@ func grants(f Facts) []Finding {
 			Fix: fmt.Sprintf("GRANT %s ON *.* TO the account (see the README's grants)", strings.Join(missing, ", "))}}
 	}
 	return []Finding{{OK: true, What: fmt.Sprintf("%s has the grants its features need (%s)", f.Database, strings.Join(needed(f), ", "))}}
+}
+
+// answer: with a VIP, the drain's answer step needs CAP_NET_ADMIN; a
+// lease whose drain is gone keeps this node answering for the VIP.
+func answer(f Facts) []Finding {
+	var out []Finding
+	switch {
+	case f.AnswerFor <= 0 || !f.VIPConfigured: // the step does not apply
+	case !f.NetAdmin:
+		out = append(out, Finding{What: "this user lacks CAP_NET_ADMIN: a drain run like this goes without its answer step (clients with a stale ARP entry wait for their SYN retransmit)",
+			Fix: "run `hacheck drain` as root (the admin API of a serve without the capability drains without it)"})
+	default:
+		out = append(out, Finding{OK: true, What: fmt.Sprintf("a drain answers for the VIP for %s after it leaves (CAP_NET_ADMIN held)", f.AnswerFor)})
+	}
+	if f.LeasePID != 0 && !f.LeaseAlive {
+		out = append(out, Finding{What: fmt.Sprintf("an answer lease left by drain pid %d, which is gone: this node still answers TCP for the VIP", f.LeasePID),
+			Fix: "run `hacheck undrain` as root (it ends the lease first)"})
+	}
+	return out
 }

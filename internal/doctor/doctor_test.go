@@ -28,6 +28,7 @@ func good() Facts {
 		Grants:    []string{"SLAVE MONITOR", "READ_ONLY ADMIN", "REPLICATION SLAVE ADMIN", "PROCESS", "CONNECTION ADMIN"},
 		FenceKill: true,
 		PeerURL:   "http://192.0.2.12:8530",
+		AnswerFor: 3 * time.Second, VIPConfigured: true, NetAdmin: true,
 	}
 }
 
@@ -61,6 +62,8 @@ func TestExamine(t *testing.T) {
 		{"all privileges", func(f *Facts) { f.Grants = []string{"ALL PRIVILEGES"} }, "ALL PRIVILEGES: more than hacheck needs"},
 		{"grants unreadable", func(f *Facts) { f.GrantsErr = errors.New("connection refused") }, "cannot read the account's grants"},
 		{"peer down", func(f *Facts) { f.PeerErr = errors.New("connection refused") }, "the peer's hacheck does not answer"},
+		{"answer without CAP_NET_ADMIN", func(f *Facts) { f.NetAdmin = false }, "lacks CAP_NET_ADMIN"},
+		{"answer lease left behind", func(f *Facts) { f.LeasePID = 4242 }, "left by drain pid 4242, which is gone"},
 	} {
 		f := good()
 		tt.break_(&f)

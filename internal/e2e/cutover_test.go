@@ -17,7 +17,7 @@ func TestCutoverUnderWriter(t *testing.T) {
 	bin, labBin := labBinaries(t, "cutover test")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, labBin, "bench-cutover", "--runs", "4", "--modes", "hacheck", "--txn-threads", "8", "--hacheck", bin)
+	cmd := exec.CommandContext(ctx, labBin, "bench-cutover", "--runs", "4", "--modes", "hacheck", "--workloads", "txn", "--txn-threads", "8", "--hacheck", bin)
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("hacheck-lab bench-cutover --runs 4 --modes hacheck:\n%s", out)

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 // DialContext returns a dial function whose sockets live in n's network
@@ -33,37 +30,10 @@ func (l *Lab) DialContext(n *Node) func(ctx context.Context, network, addr strin
 }
 
 func dialIn(ctx context.Context, n *Node, network, addr string) (net.Conn, error) {
-	runtime.LockOSThread()
-	// The thread is unlocked only after it is back in its own namespace;
-	// when that fails it stays locked and the runtime discards it with the
-	// goroutine.
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("dial %s in %s: current namespace: %w", addr, n.NS, err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(n.NS)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("dial %s in %s: %w", addr, n.NS, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("dial %s in %s: enter namespace: %w", addr, n.NS, err)
-	}
 	var d net.Dialer
-	c, derr := d.DialContext(ctx, network, addr)
-	if err := netns.Set(orig); err != nil {
-		if c != nil {
-			c.Close()
-		}
-		return nil, fmt.Errorf("dial %s in %s: leave namespace: %w", addr, n.NS, err)
-	}
-	runtime.UnlockOSThread()
-	if derr != nil {
-		return nil, fmt.Errorf("dial %s from %s: %w", addr, n.NS, derr)
+	c, err := inNamespace(n, func() (net.Conn, error) { return d.DialContext(ctx, network, addr) })
+	if err != nil {
+		return nil, fmt.Errorf("dial %s from %s: %w", addr, n.NS, err)
 	}
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hacheck/hacheck/internal/answer"
 	"github.com/hacheck/hacheck/internal/doctor"
 	"github.com/hacheck/hacheck/internal/keepalived"
 	"github.com/hacheck/hacheck/internal/statecheck"
@@ -67,6 +68,11 @@ func (n *Node) Doctor(ctx context.Context) []doctor.Finding {
 			}
 		}
 		f.PeerURL, f.PeerErr = strings.Join(names, ", "), errors.Join(errs...)
+	}
+	f.AnswerFor, f.VIPConfigured, f.NetAdmin = c.Drain.AnswerFor, c.VIP.Configured(), answer.NetAdmin()
+	if l, found, err := answer.Load(c.StateDir); err == nil && found {
+		f.LeasePID = l.PID
+		f.LeaseAlive = syscall.Kill(l.PID, 0) != syscall.ESRCH
 	}
 	return doctor.Examine(f)
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -59,6 +60,7 @@ type Node struct {
 	peers  []*nodePeer
 	checks []health.Entry
 	pools  map[string]*db.Server // by DSN, closed once by Close
+	after  sync.WaitGroup        // work a drain left running (answerStep's lease); Close waits
 }
 
 // New builds the node. Opening a pool does not connect, so New fails only
@@ -101,8 +103,9 @@ func New(cfg *config.Config, log *slog.Logger) (n *Node, err error) {
 	return n, nil
 }
 
-// Close closes every pool.
+// Close waits for what a drain left running, then closes every pool.
 func (n *Node) Close() error {
+	n.after.Wait()
 	var errs []error
 	for _, s := range n.pools {
 		errs = append(errs, s.Close())
@@ -332,7 +335,7 @@ func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 	}
 	if n.multi() {
 		plan, m := n.movePlan(plan, opt)
-		return plan, m, nil
+		return n.withAnswer(plan), m, nil
 	}
 	if opt.To != "" && (len(n.peers) == 0 || n.peers[0].name() != opt.To) {
 		known := "peer: names no node (use peers: with name to drain --to)"
@@ -354,7 +357,7 @@ func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
-	return plan, nil, nil
+	return n.withAnswer(plan), nil, nil
 }
 
 var (
@@ -386,6 +389,7 @@ func (n *Node) DrainKeeping(ctx context.Context, opt drain.Options, keepSteps bo
 	}
 	res, err := drain.Run(ctx, n.store, plan, opt, out)
 	release()
+	n.releaseAnswer(plan, res)
 	if err != nil || m == nil || res.Outcome != drain.Drained || opt.Force {
 		return res, err
 	}
@@ -405,6 +409,9 @@ func (n *Node) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (s
 			if err := n.galeraReadyToUndrain(ctx); err != nil {
 				return err
 			}
+		}
+		if err := n.clearAnswer(out); err != nil {
+			return err
 		}
 		if n.local != nil {
 			if err := n.prepareStandby(ctx, out); err != nil {
@@ -525,6 +532,7 @@ func (n *Node) Follow(ctx context.Context, retry time.Duration, out io.Writer) e
 	for {
 		primary := n.peerDB
 		var np *nodePeer
+		err = nil // each try starts afresh: the last try's ErrPeerNotPrimary must not skip this one
 		if n.multi() {
 			if np, err = n.primaryPeer(ctx); err == nil {
 				primary = np.db
@@ -597,6 +605,9 @@ func (n *Node) Server() (*server.Server, error) {
 		rec := n.Reconciler()
 		opt.Reconcile = rec.Step
 		opt.ReconcileStats = rec.Stats
+		if c.VIP.Configured() {
+			opt.ReconcileWake = n.vipChanges
+		}
 	}
 	opt.Drain = n.DrainStatus
 	opt.Keepalived = n.KeepalivedStatus

@@ -11,6 +11,7 @@ import (
 	"github.com/hacheck/hacheck/internal/db"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
 )
 
 // stateRoles records role changes of this node's server in the state: a
@@ -117,9 +118,10 @@ const (
 // run in a loop: each Step returns how long to wait before the next.
 //
 //   - This node holds the VIP, its state is up, no drain runs, and its
-//     server is read-only (a refused promotion: the old primary was down,
-//     hanging or cut off): try the safe `hacheck promote` again, with
-//     backoff. It promotes as soon as the old primary answers and is
+//     server is read-only (the VIP has just arrived: serve is woken by the
+//     address change, see vipChanges; or a refused promotion: the old
+//     primary was down, hanging or cut off): try the safe `hacheck
+//     promote`, again with backoff after a refusal. It promotes as soon as the old primary answers and is
 //     fenced and applied (or the peer's writes are caught up), and
 //     refuses again otherwise; --force is never used.
 //   - This node does not hold the VIP, its server is writable, and the
@@ -188,7 +190,7 @@ func (r *Reconciler) retryPromotion(ctx context.Context) time.Duration {
 	rec, err := nt.PromoteNow(pctx, false, time.Now())
 	pcancel()
 	if err == nil {
-		n.log.Info("serve: promoted after a refused promotion", "attempt", r.retries.Load(), "detail", rec.Detail)
+		n.log.Info("serve: promoted: this node holds the VIP and its server was read-only (the VIP just arrived, or an earlier promotion was refused)", "attempt", r.retries.Load(), "detail", rec.Detail)
 		r.backoff = 0
 		return reconcileMin
 	}
@@ -233,4 +235,21 @@ func (r *Reconciler) follow(ctx context.Context) {
 	}
 	r.followed.Add(1)
 	n.log.Info("serve: stale ex-primary now follows the new primary; eligible again")
+}
+
+// vipChanges wakes serve's reconciler when the VIP is added to or removed
+// from this node: the VIP arriving on a read-only standby whose state is
+// up is the reconciler's first case, so the promotion (the same `hacheck
+// promote` path as notify's MASTER, every rule of it) starts from serve's
+// open pools within milliseconds, instead of waiting for keepalived to
+// fork notify and for notify to start and dial. notify's MASTER then finds
+// the server already writable. nil (the interval alone) when the
+// subscription cannot be made.
+func (n *Node) vipChanges(ctx context.Context) <-chan struct{} {
+	ch, err := vip.Changes(ctx, n.cfg.VIP.Interface, n.cfg.VIP.Address.Addr())
+	if err != nil {
+		n.log.Warn("serve: cannot watch the VIP; a promotion waits for notify or the next reconcile", "err", err)
+		return nil
+	}
+	return ch
 }

@@ -106,12 +106,22 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, ok bool) {
 
 // reconcile runs the node's background repair until ctx ends.
 func (s *Server) reconcile(ctx context.Context) {
+	var wake <-chan struct{}
+	if s.opt.ReconcileWake != nil {
+		wake = s.opt.ReconcileWake(ctx)
+	}
 	for {
 		next := s.opt.Reconcile(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(next):
+		case _, ok := <-wake:
+			if !ok {
+				wake = nil // the subscription ended: the interval alone
+				continue
+			}
+			s.log.Debug("reconcile: the VIP changed; looking now")
 		}
 	}
 }

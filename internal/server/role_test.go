@@ -60,3 +60,36 @@ func TestRoleEndpoints(t *testing.T) {
 		t.Errorf("HEAD /primary: %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// A wake signal runs Reconcile at once, not after the interval it asked
+// for; once the wake channel is closed the interval alone counts.
+func TestReconcileWake(t *testing.T) {
+	cfg := testConfig(t)
+	opt := cfg.options(nil)
+	calls := make(chan time.Time, 10)
+	opt.Reconcile = func(context.Context) time.Duration {
+		calls <- time.Now()
+		return time.Hour
+	}
+	wake := make(chan struct{}, 1)
+	opt.ReconcileWake = func(context.Context) <-chan struct{} { return wake }
+	startWith(t, opt)
+	next := func() {
+		t.Helper()
+		select {
+		case <-calls:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Reconcile was not called")
+		}
+	}
+	next() // the first look, at start
+	wake <- struct{}{}
+	next() // woken, an hour early
+	close(wake)
+	next() // the loop looks once more as the channel closes
+	select {
+	case <-calls:
+		t.Fatal("a closed wake channel ran Reconcile again")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -55,6 +55,10 @@ type Options struct {
 	// Reconcile, when set, runs in the background: one look and repair
 	// per call, returning when to call again (internal/node's Reconciler).
 	Reconcile func(context.Context) time.Duration
+	// ReconcileWake, when set, returns a channel that signals a change
+	// worth looking at at once (the VIP added to or removed from this
+	// node): Reconcile then runs without waiting for its next interval.
+	ReconcileWake func(context.Context) <-chan struct{}
 	// ReconcileStats counts what Reconcile did: promotions retried and
 	// follows of a stale ex-primary.
 	ReconcileStats func() (retries, followed uint64)

@@ -88,7 +88,13 @@ func (o testOps) Release(req peer.HoldRequest) (peer.HoldResponse, error) {
 // error.
 func start(t *testing.T, cfg *testNode, entries []health.Entry) (string, func() error) {
 	t.Helper()
-	srv, err := New(cfg.options(entries), quiet)
+	return startWith(t, cfg.options(entries))
+}
+
+// startWith is start with the options given.
+func startWith(t *testing.T, opt Options) (string, func() error) {
+	t.Helper()
+	srv, err := New(opt, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,70 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/hacheck/hacheck/internal/answer"
+	"github.com/hacheck/hacheck/internal/drain"
+)
+
+// answerStep is the drain's last step before the flip (see
+// internal/answer): nil when drain.answer_for is 0 or no VIP is configured.
+func (n *Node) answerStep() *answer.Step {
+	if n.cfg.Drain.AnswerFor <= 0 || !n.cfg.VIP.Configured() {
+		return nil
+	}
+	return &answer.Step{Dir: n.cfg.StateDir, Addr: n.cfg.VIP.Address.Addr(), Interface: n.cfg.VIP.Interface,
+		Hold: n.cfg.Drain.AnswerFor, Held: n.vipHeld}
+}
+
+// withAnswer appends the answer step, when there is one, as the plan's
+// last step before the flip.
+func (n *Node) withAnswer(plan drain.Plan) drain.Plan {
+	if a := n.answerStep(); a != nil {
+		plan.Steps = append(plan.Steps, a)
+	}
+	return plan
+}
+
+// releaseAnswer ends the plan's lease drain.answer_for after the VIP left
+// this node, in the background; Close waits for it, so a CLI drain exits
+// only once the lease has ended (a --follow runs meanwhile).
+func (n *Node) releaseAnswer(plan drain.Plan, res drain.Result) {
+	for _, s := range plan.Steps {
+		a, ok := s.(*answer.Step)
+		if !ok || !a.Active() {
+			continue
+		}
+		if res.Outcome != drain.Drained {
+			// Not flipped (already drained, refused with --keep-fenced):
+			// the VIP has not moved because of this drain.
+			if err := a.Undo(context.Background(), io.Discard); err != nil {
+				n.log.Error("end the answer lease", "err", err)
+			}
+			continue
+		}
+		n.after.Go(func() {
+			if err := a.Release(context.Background()); err != nil {
+				n.log.Error("end the answer lease", "err", err)
+			}
+		})
+	}
+}
+
+// clearAnswer ends a lease left by a killed drain (undrain: this node may
+// take the VIP again, and must then not keep answering after it leaves
+// without a fence).
+func (n *Node) clearAnswer(out io.Writer) error {
+	l, found, err := answer.Clear(n.cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("end the answer lease left by drain pid %d (run this undrain as root): %w", l.PID, err)
+	}
+	if found {
+		fmt.Fprintf(out, "ended the answer lease for %s left by drain pid %d\n", l.Addr, l.PID)
+	}
+	return nil
+}
+
+var _ drain.Step = (*answer.Step)(nil)
