@@ -95,9 +95,7 @@ func loadPeers(v *viper.Viper, cfg *Config, timeout time.Duration, bad func(key,
 		cfg.Peers = append(cfg.Peers, p)
 	}
 	if holds {
-		if w := readableByOthers(cfg.File); w != "" {
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s holds a password and %s: chmod 640 %s (group root or hacheck), or move the passwords to mysql_password_file settings", cfg.File, w, cfg.File))
-		}
+		warnFileHoldsPassword(cfg)
 	}
 	if len(cfg.Peers) == 1 {
 		cfg.Peer = cfg.Peers[0]

@@ -100,3 +100,22 @@ func TestPeersErrorNamesTheLine(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// A world-readable file with passwords in mysql.dsn and in a peer's
+// mysql_dsn is one problem, reported once.
+func TestPasswordInReadableFileWarnedOnce(t *testing.T) {
+	body := "mysql: {dsn: 'hacheck:pw@tcp(127.0.0.1:3306)/'}\n" + strings.Replace(threePeers, "    mysql_password_file: PWFILE\n", "", 1)
+	cfg, err := Load(writeConfig(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "holds a password") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d warnings about the passwords in the file, want 1: %q", n, cfg.Warnings)
+	}
+}

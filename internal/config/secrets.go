@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,14 +22,25 @@ import (
 // maxSecret bounds what is read of a password file.
 const maxSecret = 4096
 
+// warnFileHoldsPassword warns, once, when the configuration file holds a
+// password and group or other can read it.
+func warnFileHoldsPassword(cfg *Config) {
+	w := readableByOthers(cfg.File)
+	if w == "" {
+		return
+	}
+	msg := fmt.Sprintf("%s holds a password and %s: chmod 640 %s (group root or hacheck), or move the passwords to *_password_file settings", cfg.File, w, cfg.File)
+	if !slices.Contains(cfg.Warnings, msg) {
+		cfg.Warnings = append(cfg.Warnings, msg)
+	}
+}
+
 func loadSecrets(v *viper.Viper, cfg *Config, bad func(key, format string, a ...any)) {
 	holds := v.InConfig("replication.password") && cfg.Replication.Password != "" ||
 		v.InConfig("mysql.dsn") && cfg.MySQL.DSN.IsSet() && cfg.MySQL.DSN.parsed.Passwd != "" ||
 		v.InConfig("peer.mysql_dsn") && cfg.Peer.MySQLDSN.IsSet() && cfg.Peer.MySQLDSN.parsed.Passwd != ""
 	if holds {
-		if w := readableByOthers(cfg.File); w != "" {
-			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s holds a password and %s: chmod 640 %s (group root or hacheck), or move the passwords to *_password_file settings", cfg.File, w, cfg.File))
-		}
+		warnFileHoldsPassword(cfg)
 	}
 	read := func(key string) (string, bool) {
 		return readSecret(cfg, bad, key, strings.TrimSpace(v.GetString(key)))
