@@ -43,6 +43,9 @@ func (a *app) check(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(parent, cfg.CheckTimeout)
 	defer cancel()
 	rep := n.Evaluate(ctx, false)
+	if err := n.EndDeadAnswer(); err != nil {
+		fmt.Fprintln(a.stderr, "hacheck check:", err)
+	}
 	if parent.Err() != nil {
 		// Interrupted (keepalived's timeout sends SIGTERM): never
 		// count that as success.

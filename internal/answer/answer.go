@@ -87,7 +87,8 @@ func Begin(dir string, addr netip.Addr, iface string) (l Lease, err error) {
 			err = errors.Join(err, End(dir, l))
 		}
 	}()
-	if err := writeARP(iface, max(ign, 1), max(ann, 2)); err != nil {
+	upIgn, upAnn := l.raised()
+	if err := writeARP(iface, upIgn, upAnn); err != nil {
 		return l, err
 	}
 	if err := addRoute(addr); err != nil {
@@ -96,15 +97,46 @@ func Begin(dir string, addr netip.Addr, iface string) (l Lease, err error) {
 	return l, nil
 }
 
+// raised is what Begin sets the ARP settings to, over the prior values.
+func (l Lease) raised() (ignore, announce int) { return max(l.ARPIgnore, 1), max(l.ARPAnnounce, 2) }
+
+// same reports whether two leases are the same one (a lease file names
+// its holder and start).
+func (l Lease) same(o Lease) bool { return l.PID == o.PID && l.Started.Equal(o.Started) }
+
 // End removes the route, restores the ARP settings and removes the lease
-// file; it is idempotent.
+// file; it is idempotent. It changes nothing when the lease file on disk
+// is another lease (a later drain's, begun after an undrain cleared this
+// one): that lease owns the route and the settings now. The ARP settings
+// are put back only while they are still what Begin set (an operator's
+// change meanwhile is kept), and an interface that is gone has nothing to
+// put back.
 func End(dir string, l Lease) error {
+	if cur, found, err := Load(dir); err != nil {
+		return fmt.Errorf("answer for %s: %w", l.Addr, err)
+	} else if !found || !cur.same(l) {
+		return nil
+	}
 	var errs []error
 	if err := delRoute(l.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("answer for %s: delete route: %w", l.Addr, err))
 	}
-	if err := writeARP(l.Interface, l.ARPIgnore, l.ARPAnnounce); err != nil {
+	wantIgn, wantAnn := l.raised()
+	switch ign, ann, err := readARP(l.Interface); {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		errs = append(errs, err)
+	default:
+		// Each setting goes back only while it is what Begin set.
+		if ign == wantIgn {
+			ign = l.ARPIgnore
+		}
+		if ann == wantAnn {
+			ann = l.ARPAnnounce
+		}
+		if err := writeARP(l.Interface, ign, ann); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -120,6 +152,16 @@ func End(dir string, l Lease) error {
 func Clear(dir string) (l Lease, found bool, err error) {
 	l, found, err = Load(dir)
 	if err != nil || !found {
+		return l, false, err
+	}
+	return l, true, End(dir, l)
+}
+
+// ClearDead ends a lease left in dir by a process that is gone (a drain
+// killed during its lease); a running holder's lease is left to it.
+func ClearDead(dir string) (l Lease, found bool, err error) {
+	l, found, err = Load(dir)
+	if err != nil || !found || processAlive(l.PID) {
 		return l, false, err
 	}
 	return l, true, End(dir, l)

@@ -90,3 +90,13 @@ func NetAdmin() bool {
 	}
 	return false
 }
+
+// processAlive reports whether pid exists (EPERM: it does, as another
+// user's).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || err == unix.EPERM
+}

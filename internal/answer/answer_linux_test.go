@@ -5,6 +5,7 @@ package answer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -129,4 +130,96 @@ func TestAnswerOnTheLab(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestAnswerLeaseOwnership: a lease ends only itself (a later drain's lease,
+// begun after an undrain cleared the first, survives the first one's End),
+// an operator's ARP setting made during a lease is kept, and ClearDead ends
+// only a lease whose process is gone.
+func TestAnswerLeaseOwnership(t *testing.T) {
+	l := labtest.New(t, lab.Config{Hacheck: "/bin/true"})
+	ctx := labtest.Context(t, 60*time.Second)
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	routed := func() bool {
+		return strings.Contains(run("-n", l.A.NS, "route", "show", "table", "local", lab.VIP.Addr().String()+"/32"), "metric 26723")
+	}
+	sysctl := func(key, set string) string {
+		t.Helper()
+		p := "/proc/sys/net/ipv4/conf/eth0/" + key
+		var b []byte
+		err := l.Do(l.A, func() (err error) {
+			if set != "" {
+				if err := os.WriteFile(p, []byte(set), 0o644); err != nil {
+					return err
+				}
+			}
+			b, err = os.ReadFile(p)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	in := func(f func() error) {
+		t.Helper()
+		if err := l.Do(l.A, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	run("-n", l.A.NS, "addr", "add", lab.VIP.String(), "dev", "eth0")
+	ann0 := sysctl("arp_announce", "")
+
+	var first, second answer.Lease
+	in(func() (err error) { first, err = answer.Begin(dir, lab.VIP.Addr(), "eth0"); return err })
+	in(func() (err error) { _, _, err = answer.Clear(dir); return err }) // an undrain
+	in(func() (err error) { second, err = answer.Begin(dir, lab.VIP.Addr(), "eth0"); return err })
+	in(func() error { return answer.End(dir, first) }) // the first drain's late release
+	if got, found, err := answer.Load(dir); err != nil || !found || got.PID != second.PID || !got.Started.Equal(second.Started) {
+		t.Fatalf("after the first lease's End the lease file is %+v (found %v, %v), want the second lease", got, found, err)
+	}
+	if !routed() || sysctl("arp_ignore", "") != "1" {
+		t.Fatal("the first lease's End removed the second lease's route or ARP setting")
+	}
+
+	sysctl("arp_ignore", "8") // an operator's change during the lease
+	in(func() error { return answer.End(dir, second) })
+	if routed() {
+		t.Fatal("route still there after the second lease's End")
+	}
+	if ign, ann := sysctl("arp_ignore", ""), sysctl("arp_announce", ""); ign != "8" || ann != ann0 {
+		t.Fatalf("after End arp_ignore %s arp_announce %s, want the operator's 8 kept and %s put back", ign, ann, ann0)
+	}
+	sysctl("arp_ignore", "0")
+
+	// ClearDead leaves a live holder's lease alone and ends a dead one's.
+	var live answer.Lease
+	in(func() (err error) { live, err = answer.Begin(dir, lab.VIP.Addr(), "eth0"); return err })
+	var found bool
+	in(func() (err error) { _, found, err = answer.ClearDead(dir); return err })
+	if found || !routed() {
+		t.Fatalf("ClearDead ended the lease of a running process (found %v)", found)
+	}
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := live
+	orphan.PID = dead.Process.Pid
+	if err := os.WriteFile(filepath.Join(dir, answer.LeaseName), []byte(fmt.Sprintf(`{"pid":%d,"started":%q,"address":%q,"interface":"eth0","arp_ignore":%d,"arp_announce":%d}`,
+		orphan.PID, orphan.Started.Format(time.RFC3339Nano), orphan.Addr, orphan.ARPIgnore, orphan.ARPAnnounce)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in(func() (err error) { _, found, err = answer.ClearDead(dir); return err })
+	if !found || routed() {
+		t.Fatalf("ClearDead left the lease of a process that is gone (found %v, routed %v)", found, routed())
+	}
 }

@@ -40,8 +40,17 @@ func (s *Step) Describe() string {
 	return fmt.Sprintf("answer TCP to %s on this node's own stack for %s after the VIP has left it (a client with a stale ARP entry is refused at once instead of waiting for its SYN retransmit)", s.Addr, s.Hold)
 }
 
-// Do begins the lease.
+// Do begins the lease, on a node that holds the VIP (draining a node
+// without it moves no VIP: there is nothing to answer for).
 func (s *Step) Do(_ context.Context, out io.Writer) error {
+	switch held, err := s.Held(); {
+	case err != nil:
+		fmt.Fprintf(out, "  not answering for %s: whether this node holds it is unknown (%v)\n", s.Addr, err)
+		return nil
+	case !held:
+		fmt.Fprintf(out, "  not answering for %s: this node does not hold it\n", s.Addr)
+		return nil
+	}
 	l, err := Begin(s.Dir, s.Addr, s.Interface)
 	if err != nil {
 		fmt.Fprintf(out, "  not answering for %s after the move (%v): clients with a stale ARP entry wait for their SYN retransmit\n", s.Addr, err)

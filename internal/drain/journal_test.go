@@ -248,3 +248,26 @@ func TestRecoverReleasesTheHoldsOfADeadMove(t *testing.T) {
 		t.Fatalf("Recover = %+v, %v", rep, err)
 	}
 }
+
+// A drain killed between its answer step and its flip: recovery ends the
+// answer lease whatever it decides, and says when it could not.
+func TestRecoverEndsTheAnswerLease(t *testing.T) {
+	st := upStore(t)
+	for _, tc := range []struct {
+		step  string
+		err   error
+		wants string
+	}{
+		{"answer", nil, "its answer lease is ended"},
+		{"flip", nil, "its answer lease is ended"},
+		{"answer", errors.New("operation not permitted"), "its answer lease could not be ended (operation not permitted): the next `hacheck check` run as root ends it"},
+	} {
+		writeJournal(t, st, Journal{Op: "drain", Owner: deadOwner(t), Step: tc.step, Started: time.Now()})
+		ended := 0
+		rec := Recovery{EndAnswer: func(io.Writer) (bool, error) { ended++; return tc.err == nil, tc.err }}
+		rep, err := Recover(context.Background(), st, rec, 0, io.Discard)
+		if err != nil || ended != 1 || !strings.Contains(rep.Detail, tc.wants) {
+			t.Errorf("step %s: Recover = %+v, %v; EndAnswer called %d times; want %q in the detail", tc.step, rep, err, ended, tc.wants)
+		}
+	}
+}

@@ -25,6 +25,12 @@ type Recovery struct {
 	// several nodes killed before its flip); nil: the holds end by their
 	// lease.
 	ReleaseHolds func(ctx context.Context, holds []HoldIntent, out io.Writer) error
+	// EndAnswer ends an answer lease (internal/answer) the interrupted
+	// drain may have begun just before its flip, whatever the decision: if
+	// the drain is rolled back this node keeps the VIP unfenced, and must
+	// not go on answering for it after a later, unplanned departure. It
+	// reports whether there was one. nil: no VIP is configured.
+	EndAnswer func(out io.Writer) (bool, error)
 }
 
 // ErrKeepFenced, from Recovery.UndoFence, says that leaving the server
@@ -103,6 +109,14 @@ func recoverLocked(ctx context.Context, st state.Store, rec Recovery, out io.Wri
 	d := Decide(j, false, cur, curErr)
 	rep := RecoveryReport{Found: true, Journal: j, Decision: d}
 	what := d.Why
+	if rec.EndAnswer != nil {
+		switch found, aerr := rec.EndAnswer(out); {
+		case aerr != nil:
+			what += fmt.Sprintf("; its answer lease could not be ended (%v): the next `hacheck check` run as root ends it, or run `hacheck doctor` as root", aerr)
+		case found:
+			what += "; its answer lease is ended"
+		}
+	}
 	switch {
 	case d.Action == RollBack && d.Unfence && rec.UndoFence == nil:
 		what += "; no database is configured now, so the fence of " + j.Fence.Server + " could not be undone: check it by hand"

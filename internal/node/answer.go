@@ -67,4 +67,37 @@ func (n *Node) clearAnswer(out io.Writer) error {
 	return nil
 }
 
+// endAnswer is the drain recovery's hook that ends a lease the
+// interrupted drain left (nil without an answer step).
+func (n *Node) endAnswer() func(io.Writer) (bool, error) {
+	if n.answerStep() == nil {
+		return nil
+	}
+	return func(out io.Writer) (bool, error) {
+		l, found, err := answer.Clear(n.cfg.StateDir)
+		if found && err == nil {
+			fmt.Fprintf(out, "ended the answer lease for %s left by drain pid %d\n", l.Addr, l.PID)
+		}
+		return found, err
+	}
+}
+
+// EndDeadAnswer ends a lease whose drain is gone. `hacheck check` calls
+// it on every run: it runs as root under keepalived, so it ends a lease
+// that a recovery without CAP_NET_ADMIN (serve as its own user) could not.
+// Without a lease file it costs one failed open.
+func (n *Node) EndDeadAnswer() error {
+	if n.answerStep() == nil {
+		return nil
+	}
+	l, found, err := answer.ClearDead(n.cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("end the answer lease left by drain pid %d: %w", l.PID, err)
+	}
+	if found {
+		n.log.Info("ended the answer lease of a drain that is gone", "address", l.Addr, "pid", l.PID)
+	}
+	return nil
+}
+
 var _ drain.Step = (*answer.Step)(nil)

@@ -24,7 +24,7 @@ func (n *Node) recovery() drain.Recovery {
 	if n.local == nil {
 		return drain.Recovery{}
 	}
-	return drain.Recovery{ReleaseHolds: n.releaseHolds, UndoFence: func(ctx context.Context, f drain.FenceIntent, out io.Writer) error {
+	return drain.Recovery{ReleaseHolds: n.releaseHolds, EndAnswer: n.endAnswer(), UndoFence: func(ctx context.Context, f drain.FenceIntent, out io.Writer) error {
 		if v := n.vipView(); v.Known {
 			if v.Err != nil {
 				return fmt.Errorf("whether this node holds the VIP is unknown: %v", v.Err)

@@ -159,7 +159,10 @@ func (r *Reconciler) Step(ctx context.Context) time.Duration {
 	}
 	role := n.Role(ctx)
 	switch {
-	case st.IsUp() && role.HoldsVIP && role.ReadOnly != nil && *role.ReadOnly:
+	// Eligible, not merely up: a held node or a stale ex-primary that sees
+	// the VIP is never promoted by serve (keepalived should have it in
+	// FAULT; this does not rely on it).
+	case st.Eligible() && role.HoldsVIP && role.ReadOnly != nil && *role.ReadOnly:
 		return r.retryPromotion(ctx)
 	case !role.HoldsVIP && role.VIPError == "" && role.ReadOnly != nil && !*role.ReadOnly:
 		r.finishFence(ctx)
