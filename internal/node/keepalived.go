@@ -33,6 +33,11 @@ func (n *Node) KeepalivedStatus() *health.Keepalived {
 	}
 	in := cfg.Instances[0]
 	k.Instance, k.Priority, k.Nopreempt = in.Name, in.Priority, in.Nopreempt && in.State != "MASTER"
+	if err != nil {
+		// A part it could not read may set another priority: unknown, so
+		// a move does not trust it.
+		k.Error = err.Error()
+	}
 	return k
 }
 

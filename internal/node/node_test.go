@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,3 +115,16 @@ peer: {mysql_dsn: 'hc:pw@tcp(127.0.0.2:3306)/', url: 'http://192.0.2.12:8530'}
 }
 
 func drainOpts() drain.Options { return drain.Options{Reason: "test"} }
+
+// A keepalived.config whose priority cannot be read is not trusted: /status
+// reports the error, so a move among several nodes does not rank by it.
+func TestKeepalivedStatusUnreadablePriority(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "keepalived.conf")
+	if err := os.WriteFile(kc, []byte("vrrp_instance VI_1 {\n  state BACKUP\n  nopreempt\n  priority $PRIO\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := build(t, load(t, "keepalived: {config: "+kc+"}\n")).KeepalivedStatus()
+	if k == nil || k.Instance != "VI_1" || !strings.Contains(k.Error, "priority") {
+		t.Fatalf("KeepalivedStatus = %+v, want VI_1 with an error about its priority", k)
+	}
+}
