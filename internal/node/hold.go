@@ -26,8 +26,9 @@ const (
 // for ttl, which rewrites the track file to "1" (keepalived puts the
 // instance into FAULT at once; `check` and /healthz fail with "held for
 // move to ..."), then confirms it is in effect. Refused, with nothing
-// left held, when this node is the successor, holds the VIP, is not up,
-// is held for another move, or keepalived does not report FAULT in time.
+// left held, when this node is the successor, holds the VIP, is held for
+// another move, or keepalived does not report FAULT in time. A drained node
+// can be held (an undrain during the move then keeps it ineligible).
 func (n *Node) Hold(ctx context.Context, req peer.HoldRequest, ttl time.Duration) (peer.HoldResponse, error) {
 	resp := peer.HoldResponse{Node: n.cfg.Node}
 	if req.For == n.cfg.Node {
