@@ -33,7 +33,8 @@ const (
 
 // reading is one answer of a server to SELECT @@read_only.
 type reading struct {
-	at       time.Time
+	start    time.Time // the query was sent
+	at       time.Time // its answer came back
 	known    bool
 	writable bool
 }
@@ -131,7 +132,7 @@ func (s *sampler) poll(ctx context.Context, n *lab.Node) {
 		cancel()
 		now := time.Now()
 		s.mu.Lock()
-		r := reading{at: now, known: err == nil, writable: err == nil && !ro}
+		r := reading{start: t0, at: now, known: err == nil, writable: err == nil && !ro}
 		s.latest[n] = r
 		if r.known {
 			s.samples[n]++
@@ -191,8 +192,21 @@ func (s *sampler) check(now time.Time) {
 		}
 	}
 	bad := map[string]bool{}
-	if len(writable) >= 2 {
-		bad[strings.Join(names(writable), " and ")+" both writable"] = true
+	// Two servers were writable at once only if each one's latest writable
+	// reading was asked after the other was already seen writable: a
+	// reading of the old primary asked just before its fence stays fresh
+	// for sampleFresh and would otherwise overlap the new primary's first
+	// writable reading although the fence came first.
+	var both []*lab.Node
+	for _, x := range writable {
+		for _, y := range writable {
+			if x != y && s.latest[x].start.After(s.wrSince[y]) && s.latest[y].start.After(s.wrSince[x]) && !slices.Contains(both, x) {
+				both = append(both, x)
+			}
+		}
+	}
+	if len(both) >= 2 {
+		bad[strings.Join(names(both), " and ")+" both writable"] = true
 	}
 	for _, n := range writable {
 		if !slices.Contains(holders, n) && now.Sub(lastChange) > vipGrace && now.Sub(s.backAt[n]) > vipGrace {
