@@ -137,6 +137,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // chooseModes parses a --modes list against the known mode names and
 // returns the chosen ones, checked before any of them runs: a misspelled
 // mode must not cost the minutes of the modes before it.
+// registerScenarioFlags adds --scenarios (default: all of names) and --runs
+// to fs, as the scenario commands (faults, three) share them.
+func registerScenarioFlags(fs *flag.FlagSet, names []string) (list *string, runs *int) {
+	list = fs.String("scenarios", strings.Join(names, ","), "scenarios to run: "+strings.Join(names, ", "))
+	runs = fs.Int("runs", 1, "runs of each scenario, each on a fresh lab")
+	return list, runs
+}
+
 func chooseModes(list string, known []string) (map[string]bool, error) {
 	chosen := map[string]bool{}
 	for _, m := range strings.Split(list, ",") {

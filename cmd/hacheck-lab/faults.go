@@ -98,8 +98,7 @@ func cmdFaults(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, s := range faultScenarios() {
 		known = append(known, s.name)
 	}
-	list := fs.String("scenarios", strings.Join(known, ","), "scenarios to run: "+strings.Join(known, ", "))
-	runs := fs.Int("runs", 1, "runs of each scenario, each on a fresh lab")
+	list, runs := registerScenarioFlags(fs, known)
 	wc := registerWriterFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err

@@ -82,8 +82,7 @@ func cmdThree(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range threeScenarios() {
 		known = append(known, s.name)
 	}
-	list := fs.String("scenarios", strings.Join(known, ","), "scenarios to run: "+strings.Join(known, ", "))
-	runs := fs.Int("runs", 1, "runs of each scenario, each on a fresh lab")
+	list, runs := registerScenarioFlags(fs, known)
 	wc := registerWriterFlags(fs)
 	tc := registerTxnFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
