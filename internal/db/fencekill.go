@@ -197,7 +197,7 @@ type FenceKillOptions struct {
 }
 
 // DefaultStallPoll is FenceKillOptions.StallPoll when unset.
-const DefaultStallPoll = 20 * time.Millisecond
+const DefaultStallPoll = 5 * time.Millisecond
 
 // FenceReport is what FenceWithKill did.
 type FenceReport struct {
