@@ -44,6 +44,19 @@ type PromoteOptions struct {
 	// from the peer before it is made writable; nil: such a promotion is
 	// refused.
 	CatchUpFrom *FollowOptions
+	// BeforeChange, when set, is called before each statement that changes
+	// a server (the old primary's fence, the catch-up's CHANGE MASTER, STOP
+	// REPLICA, read_only OFF): the caller's intent journal, written beside
+	// the reads that come first, must be down by then. It may be called
+	// more than once.
+	BeforeChange func()
+}
+
+// beforeChange calls opt.BeforeChange when it is set.
+func (opt PromoteOptions) beforeChange() {
+	if opt.BeforeChange != nil {
+		opt.BeforeChange()
+	}
 }
 
 // Outcome is what a promotion or a fence did, for the record and the log.
@@ -116,6 +129,7 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		if why := vipLost(opt); why != "" {
 			return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s has no replication source, but %s: staying read-only", local, why)}, nil
 		}
+		opt.beforeChange()
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 			return failed(err)
 		}
@@ -140,6 +154,7 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 				local, st.SourceServerID, st.Source(), peer, peerID)
 			return Outcome{Action: ActionRefused, Detail: d}, nil
 		case !pro.Fenced():
+			opt.beforeChange()
 			err := boundedErr(ctx, opt.FenceTimeout, func(ctx context.Context) error { return peer.SetReadOnly(ctx, true) })
 			if err != nil {
 				d := fmt.Sprintf("old primary %s is writable and could not be fenced (%v): staying read-only; run `hacheck promote` once it can be fenced", peer, err)
@@ -187,6 +202,7 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 					local, peer, pos, lpos)
 				return Outcome{Action: ActionRefused, Detail: d, Diverged: true}, nil
 			}
+			opt.beforeChange()
 			err = catchUpFrom(ctx, local, *opt.CatchUpFrom, pos, opt.CatchupTimeout, q)
 			caughtUp = err == nil
 		} else {
@@ -247,6 +263,7 @@ func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow tim
 	if why := vipLost(opt); why != "" {
 		return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s: %s stays read-only", why, local)}, nil
 	}
+	opt.beforeChange()
 	if !hasSource {
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 			return Outcome{Action: ActionFailed, Detail: err.Error()}, err

@@ -67,7 +67,12 @@ func (n *Node) roles() cutover.RoleRecorder {
 // Every read is bounded by mysql.query_timeout within ctx; the peer's
 // server is pinged only when this node holds the VIP and is read-only, to
 // name the safe command.
-func (n *Node) Role(ctx context.Context) health.Role {
+func (n *Node) Role(ctx context.Context) health.Role { return n.role(ctx, true) }
+
+// role is Role; without explain it skips what only words the role for a
+// person (the last decision, the peer's ping): the reconciler's look, which
+// the VIP's arrival wakes, then goes straight to the promotion.
+func (n *Node) role(ctx context.Context, explain bool) health.Role {
 	f := health.RoleFacts{At: time.Now().UTC(), VIPConfigured: n.cfg.VIP.Configured(), PeerConfigured: n.peerDB != nil || n.multi()}
 	if f.VIPConfigured {
 		f.HoldsVIP, f.VIPErr = n.vipHeld()
@@ -92,7 +97,7 @@ func (n *Node) Role(ctx context.Context) health.Role {
 		f.Replicating = rs.IOThreadRunning() && rs.SQLThreadRunning() && rs.LastSQLErrno == 0
 		f.Source, f.SecondsBehind = rs.Source(), rs.SecondsBehind
 	}
-	if f.HoldsVIP && (f.ReadOnly || f.ReadErr != nil) {
+	if explain && f.HoldsVIP && (f.ReadOnly || f.ReadErr != nil) {
 		if m := n.MySQLStatus(); m != nil {
 			f.LastDecision = m.Action + ": " + m.Detail
 		}
@@ -157,7 +162,7 @@ func (r *Reconciler) Step(ctx context.Context) time.Duration {
 	if err != nil {
 		return reconcileMin
 	}
-	role := n.Role(ctx)
+	role := n.role(ctx, false)
 	switch {
 	// Eligible, not merely up: a held node or a stale ex-primary that sees
 	// the VIP is never promoted by serve (keepalived should have it in
