@@ -232,6 +232,35 @@ func (s *Server) Addr() string { return s.addr }
 // Close closes the pool.
 func (s *Server) Close() error { return s.db.Close() }
 
+// Warm opens up to n connections at once (at most the two the pool keeps
+// idle) and puts them back in the pool, so the statements that come next
+// (a drain's fence takes two connections) find them open instead of
+// dialling one after the other. It changes nothing on the server; a
+// connection that cannot be opened is left to the statement that needs it.
+func (s *Server) Warm(ctx context.Context, n int) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	conns := make([]*sql.Conn, min(n, 2))
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			if c, err := s.db.Conn(ctx); err == nil {
+				if c.PingContext(ctx) == nil {
+					conns[i] = c
+					return
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Close() // back to the pool, open
+		}
+	}
+}
+
 // scrubbedError hides the password in an error text, keeping errors.Is/As.
 type scrubbedError struct {
 	msg string

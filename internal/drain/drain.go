@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hacheck/hacheck/check"
@@ -47,7 +48,13 @@ type Step interface {
 type Plan struct {
 	Preconditions       []check.Precondition
 	PreconditionTimeout time.Duration
-	Steps               []Step
+	// Warm runs beside the preconditions, each in its own goroutine, and
+	// must change nothing: it readies what the steps use (opens the
+	// database connections the fence needs), so that the first step does
+	// not start by dialling. The steps start once the preconditions and
+	// every Warm have returned.
+	Warm  []func(context.Context)
+	Steps []Step
 	// KeepSteps, when set, skips the undo of steps on failure (e.g.
 	// --keep-fenced).
 	KeepSteps bool
@@ -158,7 +165,9 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		fmt.Fprintln(out, "--force: skipping preconditions and steps")
 	} else {
 		start := time.Now()
+		warmed := warm(ctx, plan)
 		results := check.RunPreconditions(ctx, plan.Preconditions, plan.PreconditionTimeout, out)
+		warmed()
 		phase("preconditions", start)
 		for _, r := range results {
 			if !r.OK {
@@ -230,6 +239,23 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		res.Outcome = AlreadyDrained
 	}
 	return res, nil
+}
+
+// warm starts plan.Warm, bounded by the precondition timeout; the func it
+// returns waits for all of them.
+func warm(ctx context.Context, plan Plan) (wait func()) {
+	if len(plan.Warm) == 0 {
+		return func() {}
+	}
+	wctx, cancel := context.WithTimeout(ctx, plan.PreconditionTimeout)
+	var wg sync.WaitGroup
+	for _, w := range plan.Warm {
+		wg.Go(func() { w(wctx) })
+	}
+	return func() {
+		wg.Wait()
+		cancel()
+	}
 }
 
 func runSteps(ctx context.Context, plan Plan, out io.Writer, res *Result, phase func(string, time.Time)) error {

@@ -210,3 +210,41 @@ func TestSummarize(t *testing.T) {
 		}
 	}
 }
+
+// blockingPre waits until release is closed (or its deadline).
+type blockingPre struct{ release chan struct{} }
+
+func (blockingPre) Name() string { return "slow" }
+func (p blockingPre) Run(ctx context.Context, _ io.Writer) check.Result {
+	select {
+	case <-p.release:
+		return check.Result{OK: true, Detail: "released"}
+	case <-ctx.Done():
+		return check.Result{Detail: "not released"}
+	}
+}
+
+// Warm runs beside the preconditions (here: it is what lets the only
+// precondition pass) and has returned before the first step.
+func TestWarmRunsBesidePreconditionsAndBeforeSteps(t *testing.T) {
+	st := upStore(t)
+	var log []string
+	release := make(chan struct{})
+	plan := Plan{
+		Preconditions:       []check.Precondition{blockingPre{release}},
+		PreconditionTimeout: 5 * time.Second,
+		Warm: []func(context.Context){func(context.Context) {
+			close(release)
+			time.Sleep(20 * time.Millisecond) // still warming when the precondition returns
+			log = append(log, "warm")
+		}},
+		Steps: []Step{&fakeStep{name: "fence", log: &log}},
+	}
+	res, err := Run(context.Background(), st, plan, Options{}, io.Discard)
+	if err != nil || res.Outcome != Drained {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if got := strings.Join(log, ","); got != "warm,do fence" {
+		t.Fatalf("log %q, want warm before the first step", got)
+	}
+}

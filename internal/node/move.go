@@ -340,9 +340,7 @@ func (n *Node) movePlan(plan drain.Plan, opt drain.Options) (drain.Plan, *move) 
 	m := &move{n: n, to: opt.To}
 	plan.Preconditions = append(plan.Preconditions, successorPrecondition{m})
 	frozen := &cutover.Frozen{}
-	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
-		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen}
-	plan.Journal = journalFence(fence)
+	fence := n.fenceStep(&plan, frozen)
 	m.jw = plan.Journal
 	plan.Steps = append(plan.Steps, &holdStep{m}, fence, &successorCatchUp{m: m, frozen: frozen})
 	return plan, m

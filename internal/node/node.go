@@ -350,14 +350,24 @@ func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 	}
 	plan.Preconditions = append(plan.Preconditions, ready)
 	frozen := &cutover.Frozen{}
-	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
-		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen}
-	plan.Journal = journalFence(fence)
-	plan.Steps = append(plan.Steps, fence)
+	plan.Steps = append(plan.Steps, n.fenceStep(&plan, frozen))
 	if n.peerDB != nil {
 		plan.Steps = append(plan.Steps, &cutover.CatchUp{Peer: n.peerDB, Timeout: n.cfg.Drain.CatchupTimeout, Frozen: frozen})
 	}
 	return n.withAnswer(plan), nil, nil
+}
+
+// fenceStep is the drain's fence of this node's server, journaled in
+// plan (the fence saves its prior state there before it is issued). The
+// two connections it takes, the fence's and its control's, are opened
+// while the preconditions run (plan.Warm).
+func (n *Node) fenceStep(plan *drain.Plan, frozen *cutover.Frozen) *cutover.Fence {
+	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
+		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen}
+	plan.Journal = journalFence(fence)
+	local := n.local
+	plan.Warm = append(plan.Warm, func(ctx context.Context) { local.Warm(ctx, 2) })
+	return fence
 }
 
 var (
