@@ -79,7 +79,9 @@ func Begin(dir string, addr netip.Addr, iface string) (l Lease, err error) {
 		return l, err
 	}
 	l = Lease{PID: os.Getpid(), Started: time.Now().UTC(), Addr: addr, Interface: iface, ARPIgnore: ign, ARPAnnounce: ann}
-	if err := state.SaveJSON(leasePath(dir), l); err != nil {
+	// Without fsync: the route and the ARP settings it records do not
+	// survive a reboot either; a killed holder's lease is read back whole.
+	if err := state.ReplaceJSON(leasePath(dir), l); err != nil {
 		return l, fmt.Errorf("answer for %s: write %s: %w", addr, LeaseName, err)
 	}
 	defer func() {

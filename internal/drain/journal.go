@@ -237,12 +237,23 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 	return w.saveLocked()
 }
 
-func (w *JournalWriter) saveLocked() error {
+// saveLocked writes the journal durably: the intent (begin) and what an
+// undo needs (the fence's prior state, the holds) must be on disk before
+// the step that acts on them.
+func (w *JournalWriter) saveLocked() error { return w.writeLocked(state.SaveJSON) }
+
+// markLocked writes the journal without fsync (state.ReplaceJSON): for
+// what is only shown, never acted on (the step reached, the frozen
+// position). It survives this process being killed; after a power loss
+// the journal may show the step before, with the same intent and undo.
+func (w *JournalWriter) markLocked() error { return w.writeLocked(state.ReplaceJSON) }
+
+func (w *JournalWriter) writeLocked(save func(string, any) error) error {
 	if !w.active {
 		return nil
 	}
 	w.j.Updated = time.Now().UTC()
-	if err := state.SaveJSON(journalPath(w.st), w.j); err != nil {
+	if err := save(journalPath(w.st), w.j); err != nil {
 		return fmt.Errorf("write drain journal: %w", err)
 	}
 	return nil
@@ -252,7 +263,7 @@ func (w *JournalWriter) step(name string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.j.Step = name
-	return w.saveLocked()
+	return w.markLocked()
 }
 
 // Fence records, before the fence is issued, the state it must put back.
@@ -280,7 +291,7 @@ func (w *JournalWriter) Frozen(pos string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.j.Frozen = pos
-	return w.saveLocked()
+	return w.markLocked()
 }
 
 // done removes the journal: the flip is done, or the steps are undone.

@@ -17,7 +17,22 @@ import (
 // rename it over path, then fsync the directory so the rename is durable.
 // It first removes the temp files of path that a killed writer left behind
 // (see temps.go), never a live writer's.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, true)
+}
+
+// ReplaceFile replaces path with data as WriteFileAtomic does, without the
+// two fsyncs: a reader, or a process killed at any instant (kill -9), sees
+// the old content or the new one, never a mix; after a power loss either
+// may be there. For what only has to survive its writer being killed: a
+// drain's progress marks, and records of kernel or server state that a
+// reboot resets anyway (the answer lease). Each fsync costs a millisecond
+// or more on a disk, on the path of a move.
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, false)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -40,14 +55,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if durable {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -98,13 +118,20 @@ func isTempOf(name string, bases []string) bool {
 	return false
 }
 
-// SaveJSON writes v as indented JSON to path, atomically.
-func SaveJSON(path string, v any) error {
+// SaveJSON writes v as indented JSON to path, atomically and durably
+// (WriteFileAtomic).
+func SaveJSON(path string, v any) error { return saveJSON(path, v, true) }
+
+// ReplaceJSON writes v as indented JSON to path, atomically, without
+// fsync (ReplaceFile).
+func ReplaceJSON(path string, v any) error { return saveJSON(path, v, false) }
+
+func saveJSON(path string, v any, durable bool) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return writeFileAtomic(path, append(b, '\n'), 0o644, durable)
 }
 
 // LoadJSON reads path into v; found is false when the file does not exist.
