@@ -13,6 +13,7 @@ import (
 
 	"github.com/hacheck/hacheck/internal/drain"
 	"github.com/hacheck/hacheck/internal/keepalived"
+	"github.com/hacheck/hacheck/internal/node"
 )
 
 func (a *app) drainCmd() *cobra.Command {
@@ -64,43 +65,21 @@ Exit 2: usage or configuration error.`,
   hacheck drain --to node-c --reason "rack move"`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, n, err := a.node()
+			if c.Flags().Changed("timeout") && timeout <= 0 {
+				return usageErr("--timeout %s: must be a positive duration such as 30s", timeout)
+			}
+			_, n, err := a.node()
 			if err != nil {
 				return err
 			}
 			defer n.Close()
-			if c.Flags().Changed("timeout") && timeout <= 0 {
-				return usageErr("--timeout %s: must be a positive duration such as 30s", timeout)
-			}
-			if timeout <= 0 {
-				timeout = cfg.Drain.Timeout
-			}
-			ctx, cancel := context.WithTimeout(c.Context(), timeout)
-			defer cancel()
-			if follow && !n.HasDatabase() {
-				return usageErr("--follow needs mysql.dsn (and peer.mysql_dsn, replication.user) in the configuration")
-			}
 			opt.Via = "cli"
-			res, err := n.DrainKeeping(ctx, opt, keepFenced, a.stdout)
-			rerr := a.reportDrain(res, err)
-			if rerr == nil && res.Outcome == drain.Drained {
-				a.galeraTransition(c.Context(), cfg)
+			err = n.RunDrain(c.Context(), node.DrainRequest{Options: opt, KeepFenced: keepFenced, Follow: follow, Timeout: timeout}, a.stdout)
+			var ce *node.CommandError
+			if errors.As(err, &ce) {
+				return &exitError{code: ce.Code, msg: ce.Msg}
 			}
-			if rerr != nil || !follow || opt.DryRun {
-				return rerr
-			}
-			// The flip is done; following gets its own budget, as the
-			// promotion on the peer only starts once the VIP has moved.
-			fctx, fcancel := context.WithTimeout(c.Context(), cfg.Drain.Timeout)
-			defer fcancel()
-			if err := a.follow(fctx, n, 200*time.Millisecond); err != nil {
-				var ee *exitError
-				if errors.As(err, &ee) {
-					ee.msg = "this node IS drained, but " + ee.msg + "\nrun `hacheck follow` once the peer is promoted"
-				}
-				return err
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&opt.To, "to", "", "with several peers: the node to move the primary to (default: the most up-to-date eligible replica, printed on the successor: line)")
@@ -111,19 +90,6 @@ Exit 2: usage or configuration error.`,
 	cmd.Flags().BoolVar(&opt.Force, "force", false, "skip the preconditions (recorded in the state)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound for the whole drain (default: drain.timeout)")
 	return cmd
-}
-
-func (a *app) reportDrain(res drain.Result, err error) error {
-	sum := drain.Summarize(res, err)
-	switch {
-	case sum.Failed:
-		return failErr("%s", sum.Message)
-	case res.Outcome == drain.AlreadyDrained:
-		// drain.Run has said so, with who drained it and why.
-	default:
-		fmt.Fprintln(a.stdout, sum.Message)
-	}
-	return nil
 }
 
 func (a *app) undrainCmd() *cobra.Command {

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"bytes"
@@ -20,8 +20,7 @@ func TestGaleraTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	a := &app{stdout: &out}
-	a.galeraTransition(context.Background(), cfg)
+	galeraTransition(context.Background(), cfg.Galera, &out)
 	if !strings.Contains(out.String(), "can be stopped now") {
 		t.Errorf("after the wait: %q", out.String())
 	}
@@ -30,13 +29,13 @@ func TestGaleraTransition(t *testing.T) {
 	cfg.Galera.TransitionPeriod = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	a.galeraTransition(ctx, cfg)
+	galeraTransition(ctx, cfg.Galera, &out)
 	if !strings.Contains(out.String(), "the node IS drained, but wait 1h0m0s") {
 		t.Errorf("interrupted: %q", out.String())
 	}
 
 	out.Reset()
-	a.galeraTransition(context.Background(), &config.Config{})
+	galeraTransition(context.Background(), config.Galera{}, &out)
 	if out.Len() != 0 {
 		t.Errorf("not a Galera node: %q", out.String())
 	}
