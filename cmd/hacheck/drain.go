@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/keepalived"
-	"github.com/hacheck/hacheck/internal/node"
 )
 
 func (a *app) drainCmd() *cobra.Command {
@@ -74,8 +74,8 @@ Exit 2: usage or configuration error.`,
 			}
 			defer n.Close()
 			opt.Via = "cli"
-			err = n.RunDrain(c.Context(), node.DrainRequest{Options: opt, KeepFenced: keepFenced, Follow: follow, Timeout: timeout}, a.stdout)
-			var ce *node.CommandError
+			err = n.RunDrain(c.Context(), drain.Request{Options: opt, KeepFenced: keepFenced, Follow: follow, Timeout: timeout}, a.stdout)
+			var ce *exitcode.Error
 			if errors.As(err, &ce) {
 				return &exitError{code: ce.Code, msg: ce.Msg}
 			}

@@ -82,6 +82,16 @@ type Options struct {
 	To string
 }
 
+// Request is one `hacheck drain` with its flags. The CLI runs it in its
+// own process; serve runs it for the CLI (POST /v1/cli/drain on the admin
+// socket), from its open connections. See node.RunDrain.
+type Request struct {
+	Options    Options       `json:"options"`
+	KeepFenced bool          `json:"keep_fenced"` // --keep-fenced
+	Follow     bool          `json:"follow"`      // --follow
+	Timeout    time.Duration `json:"timeout"`     // --timeout: the drain's bound; 0 is drain.timeout
+}
+
 // Outcome is how a drain ended.
 type Outcome int
 

@@ -23,3 +23,12 @@ const (
 	CannotExecute = 126
 	NotFound      = 127
 )
+
+// Error is how a command failed: its exit code and the message for
+// stderr.
+type Error struct {
+	Code int
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }

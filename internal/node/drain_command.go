@@ -12,33 +12,14 @@ import (
 	"github.com/hacheck/hacheck/internal/exitcode"
 )
 
-// DrainRequest is one `hacheck drain` with its flags. The CLI runs it in
-// its own process; serve runs it for the CLI (POST /v1/cli/drain on the
-// admin socket), from its open connections.
-type DrainRequest struct {
-	Options    drain.Options
-	KeepFenced bool          // --keep-fenced
-	Follow     bool          // --follow
-	Timeout    time.Duration // --timeout: the drain's bound; 0 is drain.timeout
-}
-
-// CommandError is how a command failed: its exit code and the message for
-// stderr.
-type CommandError struct {
-	Code int
-	Msg  string
-}
-
-func (e *CommandError) Error() string { return e.Msg }
-
 // RunDrain is the whole of `hacheck drain` once its flags are read: the
 // drain (DrainKeeping), the outcome's line, on a Galera node the wait for
 // galera.transition_period, and with Follow, after the flip, the wait for
 // the peer's promotion and the follow of it, with a budget of its own. Its
-// progress goes to out; an error is a *CommandError.
-func (n *Node) RunDrain(ctx context.Context, req DrainRequest, out io.Writer) error {
+// progress goes to out; an error is an *exitcode.Error.
+func (n *Node) RunDrain(ctx context.Context, req drain.Request, out io.Writer) error {
 	if req.Follow && !n.HasDatabase() {
-		return &CommandError{exitcode.Usage, "--follow needs mysql.dsn (and peer.mysql_dsn, replication.user) in the configuration"}
+		return &exitcode.Error{Code: exitcode.Usage, Msg: "--follow needs mysql.dsn (and peer.mysql_dsn, replication.user) in the configuration"}
 	}
 	timeout := req.Timeout
 	if timeout <= 0 {
@@ -50,7 +31,7 @@ func (n *Node) RunDrain(ctx context.Context, req DrainRequest, out io.Writer) er
 	sum := drain.Summarize(res, err)
 	switch {
 	case sum.Failed:
-		return &CommandError{exitcode.Fail, sum.Message}
+		return &exitcode.Error{Code: exitcode.Fail, Msg: sum.Message}
 	case res.Outcome == drain.AlreadyDrained:
 		// drain.Run has said so, with who drained it and why.
 	default:
@@ -72,7 +53,7 @@ func (n *Node) RunDrain(ctx context.Context, req DrainRequest, out io.Writer) er
 		if errors.Is(err, ErrFollowConfig) {
 			code, msg = exitcode.Usage, err.Error()
 		}
-		return &CommandError{code, "this node IS drained, but " + msg + "\nrun `hacheck follow` once the peer is promoted"}
+		return &exitcode.Error{Code: code, Msg: "this node IS drained, but " + msg + "\nrun `hacheck follow` once the peer is promoted"}
 	}
 	return nil
 }

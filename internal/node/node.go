@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -595,6 +596,12 @@ func (n *Node) followOptions() (cutover.FollowOptions, error) {
 // enabled with an unusable token file.
 func (n *Node) Server() (*server.Server, error) {
 	c := n.cfg
+	file := c.File
+	if file != "" {
+		if abs, err := filepath.Abs(file); err == nil {
+			file = abs
+		}
+	}
 	opt := server.Options{
 		Node:         c.Node,
 		Store:        n.store,
@@ -604,6 +611,8 @@ func (n *Node) Server() (*server.Server, error) {
 		Admin:        server.Admin{Enabled: c.Admin.Enabled, TokenFile: c.Admin.TokenFile, Socket: c.Admin.Socket},
 		Ops:          n,
 		DrainTimeout: c.Drain.Timeout,
+		ConfigFile:   file,
+		DrainAfter:   2*c.Drain.Timeout + c.Galera.TransitionPeriod,
 		AgentListen:  c.Agent.Listen,
 	}
 	if c.VIP.Configured() {

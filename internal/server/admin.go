@@ -15,11 +15,14 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hacheck/hacheck/internal/clidrain"
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
@@ -101,6 +104,7 @@ func (s *Server) adminRoutes(mux interface {
 	Post(string, http.HandlerFunc)
 }) {
 	mux.Post("/v1/drain", s.counters.countRequests("drain", s.adminDrain))
+	mux.Post(clidrain.Path, s.counters.countRequests("cli_drain", s.cliDrain))
 	mux.Post("/v1/undrain", s.counters.countRequests("undrain", s.adminUndrain))
 	mux.Post("/v1/hold", s.counters.countRequests("hold", s.adminHold))
 	mux.Post("/v1/release", s.counters.countRequests("release", s.adminRelease))
@@ -237,6 +241,95 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
 	writeJSON(w, code, resp)
+}
+
+// cliDrain runs a `hacheck drain` for the CLI (internal/clidrain) and
+// streams its output back, one JSON line per write. The drain runs under
+// the request: the CLI going away (Ctrl-C, kill -9) interrupts it as it
+// would the CLI's own drain. It refuses (409, the CLI then drains itself)
+// a drain of another configuration file than serve's.
+func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
+	var req clidrain.Request
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, clidrain.Refusal{Error: "bad JSON body: " + err.Error()})
+		return
+	}
+	// Read to the end, so that the server watches the connection and
+	// cancels the request's context when the CLI goes away.
+	io.Copy(io.Discard, r.Body)
+	if s.opt.ConfigFile == "" || req.Config != s.opt.ConfigFile {
+		mine := s.opt.ConfigFile
+		if mine == "" {
+			mine = "no file (defaults and environment)"
+		}
+		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: fmt.Sprintf("this serve runs %s, the CLI read %s", mine, req.Config)})
+		return
+	}
+	var timeout time.Duration
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d <= 0 {
+			writeJSON(w, http.StatusBadRequest, clidrain.Refusal{Error: fmt.Sprintf("timeout %q is not a positive duration", req.Timeout)})
+			return
+		}
+		timeout = d
+	}
+	by := strings.TrimSpace(req.By)
+	if by == "" {
+		by = "cli"
+	}
+	_, from := who(r, adminRequest{})
+	opt := drain.Options{Reason: req.Reason, By: by, Via: "cli", From: from, DryRun: req.DryRun, Force: req.Force, To: strings.TrimSpace(req.To)}
+	budget := max(timeout, 0)
+	if budget == 0 {
+		budget = s.opt.DrainTimeout
+	}
+	budget += s.opt.DrainAfter
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(budget + 10*time.Second))
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	lw := &lineWriter{w: w, rc: rc}
+	lw.send(clidrain.Line{Budget: budget.Seconds()})
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
+	defer cancel()
+	err := s.opt.Ops.RunDrain(ctx, drain.Request{Options: opt, KeepFenced: req.KeepFenced, Follow: req.Follow, Timeout: timeout}, lw)
+	code, msg := exitcode.OK, ""
+	if err != nil {
+		code, msg = exitcode.Fail, err.Error()
+		var ee *exitcode.Error
+		if errors.As(err, &ee) {
+			code = ee.Code
+		}
+	}
+	lw.send(clidrain.Line{Exit: &code, Error: msg})
+	s.log.Info("cli drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force,
+		"follow", req.Follow, "exit", code, "err", msg, "client_gone", r.Context().Err() != nil)
+}
+
+// lineWriter sends each write of a CLI drain's output as one JSON line,
+// at once. A CLI that has gone away does not stop the drain's writes.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.send(clidrain.Line{Out: string(p)})
+	return len(p), nil
+}
+
+func (l *lineWriter) send(line clidrain.Line) {
+	b, _ := json.Marshal(line)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Write(append(b, '\n'))
+	l.rc.Flush()
 }
 
 func (s *Server) adminUndrain(w http.ResponseWriter, r *http.Request) {

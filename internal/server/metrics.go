@@ -101,6 +101,11 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer: the
+// admin drains extend their write deadline, and a CLI drain flushes each
+// line (without it both silently did nothing).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // metrics serves GET /metrics.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	s.counters.once.Do(func() { s.counters.handler = s.metricsHandler() })

@@ -48,7 +48,13 @@ type Options struct {
 	Admin        Admin
 	Ops          Operator
 	DrainTimeout time.Duration // drain.timeout: bounds an admin drain or undrain
-	AgentListen  string        // agent.listen; "" = off
+	// ConfigFile is the configuration file serve runs with, absolute: a
+	// CLI drain (clidrain) is run here only for the same file.
+	ConfigFile string
+	// DrainAfter bounds what a CLI drain does after its drain: the finish
+	// of a move among several nodes, --follow, the Galera wait.
+	DrainAfter  time.Duration
+	AgentListen string // agent.listen; "" = off
 	// Role reads this node's database role now, every RoleInterval, for
 	// /primary, /replica and /status; nil: no database (both 503).
 	Role func(context.Context) health.Role
@@ -75,6 +81,9 @@ type Admin struct {
 // (internal/node implements it).
 type Operator interface {
 	Drain(ctx context.Context, opt drain.Options, out io.Writer) (drain.Result, error)
+	// RunDrain is the whole `hacheck drain` command (node.RunDrain); an
+	// error with an exit code is an *exitcode.Error.
+	RunDrain(ctx context.Context, req drain.Request, out io.Writer) error
 	Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error)
 	// Hold keeps this node out of the election while another node moves
 	// the primary to a successor, for ttl (see node.Hold); Release ends it.

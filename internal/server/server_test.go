@@ -17,6 +17,7 @@ import (
 
 	"github.com/hacheck/hacheck/check"
 	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
@@ -64,6 +65,16 @@ func (o testOps) Drain(ctx context.Context, opt drain.Options, out io.Writer) (d
 		return drain.Result{Outcome: drain.Refused}, err
 	}
 	return drain.Run(ctx, o.store, drain.Plan{Preconditions: pre, PreconditionTimeout: o.timeout}, opt, out)
+}
+
+func (o testOps) RunDrain(ctx context.Context, req drain.Request, out io.Writer) error {
+	res, err := o.Drain(ctx, req.Options, out)
+	sum := drain.Summarize(res, err)
+	if sum.Failed {
+		return &exitcode.Error{Code: exitcode.Fail, Msg: sum.Message}
+	}
+	fmt.Fprintln(out, sum.Message)
+	return nil
 }
 
 func (o testOps) Undrain(ctx context.Context, opt drain.Options, out io.Writer) (state.State, bool, error) {

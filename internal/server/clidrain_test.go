@@ -1,0 +1,123 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hacheck/hacheck/internal/clidrain"
+	"github.com/hacheck/hacheck/internal/drain"
+	"github.com/hacheck/hacheck/internal/state"
+)
+
+// startCLIDrain runs a server with the admin socket and returns the socket.
+func startCLIDrain(t *testing.T, cfg *testNode, config string) string {
+	t.Helper()
+	cfg.Drain.Timeout = 5 * time.Second
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	cfg.Admin = Admin{Enabled: true, Socket: sock}
+	opt := cfg.options(nil)
+	opt.ConfigFile = config
+	startWith(t, opt)
+	return sock
+}
+
+// The CLI's drain, run by serve through the real client: the output and
+// the exit code come back, the state is drained, recorded as the CLI's.
+func TestCLIDrainThroughServe(t *testing.T) {
+	cfg := testConfig(t)
+	pre := t.TempDir()
+	os.WriteFile(filepath.Join(pre, "10-ok"), []byte("#!/bin/sh\necho fine\n"), 0o755)
+	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
+	st := state.Store{Dir: cfg.StateDir}
+	st.Set(state.Change{To: state.Up})
+	sock := startCLIDrain(t, cfg, "/etc/hacheck/hacheck.yaml")
+
+	var out, errOut bytes.Buffer
+	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/etc/hacheck/hacheck.yaml", By: "alice@a", Reason: "kernel"}, &out, &errOut)
+	if !r.Taken || r.Code != 0 || errOut.Len() != 0 {
+		t.Fatalf("%+v, stderr %q", r, errOut.String())
+	}
+	if !strings.Contains(out.String(), "precondition 10-ok: passed") || !strings.Contains(out.String(), "drained (generation 2)") {
+		t.Fatalf("output %q", out.String())
+	}
+	s, _ := st.Load()
+	if s.State != state.Drained || s.ChangedBy != "alice@a" || s.Via != "cli" || !strings.HasPrefix(s.From, "unix:") {
+		t.Fatalf("state %+v", s)
+	}
+
+	// Another configuration file: not taken, nothing changed.
+	st.Set(state.Change{To: state.Up})
+	r = clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/tmp/other.yaml", By: "alice@a"}, &out, &errOut)
+	if r.Taken || r.Fail || !strings.Contains(r.Why, "this serve runs /etc/hacheck/hacheck.yaml, the CLI read /tmp/other.yaml") {
+		t.Fatalf("other config: %+v", r)
+	}
+	if s, _ := st.Load(); s.State != state.Up {
+		t.Fatal("a refused CLI drain changed the state")
+	}
+
+	// Nothing listening: not taken, the CLI drains itself.
+	r = clidrain.Run(context.Background(), filepath.Join(t.TempDir(), "none.sock"), clidrain.Request{}, &out, &errOut)
+	if r.Taken || r.Fail || !strings.Contains(r.Why, "nothing answers") {
+		t.Fatalf("no socket: %+v", r)
+	}
+}
+
+// A refused drain comes back as exit 1 with the reason on stderr.
+func TestCLIDrainRefusedExit(t *testing.T) {
+	cfg := testConfig(t)
+	pre := t.TempDir()
+	os.WriteFile(filepath.Join(pre, "10-no"), []byte("#!/bin/sh\necho replica behind; exit 1\n"), 0o755)
+	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
+	st := state.Store{Dir: cfg.StateDir}
+	st.Set(state.Change{To: state.Up})
+	sock := startCLIDrain(t, cfg, "/h.yaml")
+	var out, errOut bytes.Buffer
+	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/h.yaml"}, &out, &errOut)
+	if !r.Taken || r.Code != 1 || !strings.Contains(errOut.String(), "hacheck: ") || !strings.Contains(out.String(), "replica behind") {
+		t.Fatalf("%+v out %q err %q", r, out.String(), errOut.String())
+	}
+	if s, _ := st.Load(); s.State != state.Up {
+		t.Fatal("refused")
+	}
+}
+
+// The CLI going away (its context ends: Ctrl-C, or kill -9 closing the
+// socket) interrupts the drain in serve: refused, nothing changed.
+func TestCLIDrainClientGoneInterrupts(t *testing.T) {
+	cfg := testConfig(t)
+	pre := t.TempDir()
+	os.WriteFile(filepath.Join(pre, "10-slow"), []byte("#!/bin/sh\nsleep 3\n"), 0o755)
+	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 5*time.Second
+	st := state.Store{Dir: cfg.StateDir}
+	st.Set(state.Change{To: state.Up})
+	sock := startCLIDrain(t, cfg, "/h.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	r := clidrain.Run(ctx, sock, clidrain.Request{Config: "/h.yaml"}, &out, &errOut)
+	if !r.Taken || r.Code != 1 || !strings.Contains(errOut.String(), "run `hacheck status`") {
+		t.Fatalf("%+v out %q err %q", r, out.String(), errOut.String())
+	}
+	// serve's drain ends as interrupted: refused, recorded, state up.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rec, ok, _ := drain.LoadRecord(st)
+		if ok && rec.At.After(start.Add(-time.Second)) {
+			if rec.Outcome != "refused" {
+				t.Fatalf("record %+v", rec)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve's drain did not end after the CLI went away")
+		}
+	}
+	if s, _ := st.Load(); s.State != state.Up {
+		t.Fatalf("state %+v", s)
+	}
+}
