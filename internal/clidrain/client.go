@@ -2,14 +2,14 @@ package clidrain
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,46 +44,84 @@ type Result struct {
 // of the drain, or 1 with a message when the connection broke before its
 // end (the drain then ended as an interrupted one does, or finished:
 // `hacheck status` says which).
+//
+// The request is HTTP/1.0, written here rather than with net/http, whose
+// initialisers would cost the lean front (cmd/hacheck-front) a quarter of
+// its start: serve's net/http answers a 1.0 request with the body as it
+// is flushed, unchunked, and closes the connection at its end.
 func Run(ctx context.Context, socket string, req Request, stdout, stderr io.Writer) Result {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return Result{Why: err.Error()}
 	}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		ResponseHeaderTimeout: answerTimeout,
-		DisableKeepAlives:     true,
-	}
-	defer tr.CloseIdleConnections()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://hacheck"+Path, bytes.NewReader(body))
-	if err != nil {
-		return Result{Why: err.Error()}
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := tr.RoundTrip(hreq)
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	conn, err := d.DialContext(dctx, "unix", socket)
+	cancel()
 	switch {
 	case err != nil && notListening(err):
 		return Result{Why: fmt.Sprintf("nothing answers on admin.socket %s (%v)", socket, err)}
 	case err != nil:
+		return Result{Fail: true, Why: fmt.Sprintf("connect to serve on admin.socket %s: %v; this command started nothing", socket, err)}
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	noAnswer := func(err error) Result {
 		return Result{Fail: true, Why: fmt.Sprintf("serve did not answer on admin.socket %s (%v); this command started nothing. Look at serve (`hacheck status`), then run the drain again", socket, err)}
 	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
+	conn.SetDeadline(time.Now().Add(answerTimeout))
+	head := fmt.Sprintf("POST %s HTTP/1.0\r\nHost: hacheck\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", Path, len(body))
+	if _, err := io.WriteString(conn, head+string(body)); err != nil {
+		return noAnswer(err)
+	}
+	br := bufio.NewReader(conn)
+	status, err := readHead(br)
+	if err != nil {
+		return noAnswer(err)
+	}
+	conn.SetDeadline(time.Time{})
+	switch status {
+	case 200:
+	case 404, 405:
 		return Result{Why: fmt.Sprintf("serve on %s has no %s (an older hacheck)", socket, Path)}
-	case http.StatusConflict:
+	case 409:
 		var r Refusal
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&r)
+		json.NewDecoder(io.LimitReader(br, 1<<16)).Decode(&r)
 		return Result{Why: "serve refused: " + r.Error}
 	default:
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return Result{Fail: true, Why: fmt.Sprintf("serve on %s answered %s: %s", socket, resp.Status, bytes.TrimSpace(b))}
+		b, _ := io.ReadAll(io.LimitReader(br, 1<<16))
+		return Result{Fail: true, Why: fmt.Sprintf("serve on %s answered %d: %s", socket, status, strings.TrimSpace(string(b)))}
 	}
-	return Result{Taken: true, Code: copyLines(resp.Body, stdout, stderr)}
+	return Result{Taken: true, Code: copyLines(br, conn, stdout, stderr)}
+}
+
+// readHead reads the status line and the headers, and returns the status.
+func readHead(br *bufio.Reader) (int, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(line)
+	if len(f) < 2 || !strings.HasPrefix(f[0], "HTTP/1.") {
+		return 0, fmt.Errorf("not an HTTP answer: %q", strings.TrimSpace(line))
+	}
+	status, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, fmt.Errorf("not an HTTP status: %q", strings.TrimSpace(line))
+	}
+	for {
+		h, err := br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		if strings.TrimRight(h, "\r\n") == "" {
+			return status, nil
+		}
+		if k, v, _ := strings.Cut(h, ":"); strings.EqualFold(k, "Transfer-Encoding") && !strings.EqualFold(strings.TrimSpace(v), "identity") {
+			return 0, fmt.Errorf("serve sent a %s body to an HTTP/1.0 request", strings.TrimSpace(v))
+		}
+	}
 }
 
 // budgetSlack is how much longer than serve's budget the CLI waits.
@@ -92,7 +130,7 @@ const budgetSlack = 5 * time.Second
 // copyLines writes the drain's output and returns its exit code. The wait
 // is bounded by the budget serve announces: past it the connection is
 // closed, which serve sees as the CLI going away.
-func copyLines(r io.ReadCloser, stdout, stderr io.Writer) int {
+func copyLines(r io.Reader, conn io.Closer, stdout, stderr io.Writer) int {
 	var late atomic.Bool
 	var timer *time.Timer
 	defer func() {
@@ -111,7 +149,7 @@ func copyLines(r io.ReadCloser, stdout, stderr io.Writer) int {
 		if l.Budget > 0 && timer == nil {
 			timer = time.AfterFunc(time.Duration(l.Budget*float64(time.Second))+budgetSlack, func() {
 				late.Store(true)
-				r.Close()
+				conn.Close()
 			})
 		}
 		io.WriteString(stdout, l.Out)
