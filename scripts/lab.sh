@@ -37,7 +37,7 @@ build() {
 		}
 	done
 	install -d -m 755 "$bin"
-	CGO_ENABLED=0 go build -o "$bin/" ./cmd/hacheck ./cmd/hacheck-lab
+	CGO_ENABLED=0 go build -o "$bin/" ./cmd/hacheck ./cmd/hacheck-front ./cmd/hacheck-lab
 }
 
 case $cmd in

@@ -41,7 +41,8 @@ build_lab_tools() {
 	trap cleanup_lab_tools EXIT
 	trap 'exit 130' INT TERM
 	echo "$1: building hacheck and hacheck-lab"
-	CGO_ENABLED=0 go build -o "$work/" ./cmd/hacheck ./cmd/hacheck-lab
+	# As scripts/package.sh builds them: static, stripped.
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/" ./cmd/hacheck ./cmd/hacheck-front ./cmd/hacheck-lab
 }
 
 cleanup_lab_tools() {

@@ -82,7 +82,7 @@ func cmdAccident(ctx context.Context, args []string, stdout, stderr io.Writer) (
 		return err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr)})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Front: c.front, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr)})
 	cancel()
 	if err != nil {
 		return err

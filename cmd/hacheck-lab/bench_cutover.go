@@ -199,7 +199,7 @@ func benchCutoverMode(ctx context.Context, c commonFlags, m cutoverMode, wls []w
 		return nil, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, KeepalivedParams: params, Logger: c.logger(stderr)})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Front: c.front, Base: c.base, KeepalivedExample: tpl, KeepalivedParams: params, Logger: c.logger(stderr)})
 	cancel()
 	if err != nil {
 		return nil, err

@@ -18,16 +18,21 @@ import (
 // commonFlags are the flags every lab-building command takes.
 type commonFlags struct {
 	hacheck string
+	front   string
 	base    string
 	verbose bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	def := ""
+	def, front := "", ""
 	if exe, err := os.Executable(); err == nil {
 		def = filepath.Join(filepath.Dir(exe), "hacheck")
+		if _, err := os.Stat(filepath.Join(filepath.Dir(exe), "hacheck-front")); err == nil {
+			front = filepath.Join(filepath.Dir(exe), "hacheck-front")
+		}
 	}
 	fs.StringVar(&c.hacheck, "hacheck", def, "hacheck binary to install on the nodes")
+	fs.StringVar(&c.front, "front", front, "the lean front (cmd/hacheck-front) to install as each node's hacheck, the --hacheck binary behind it as the package does (default: hacheck-front next to hacheck-lab, if there; empty: --hacheck alone)")
 	fs.StringVar(&c.base, "base", lab.DefaultBase, "parent directory of lab directories (root-owned, not world-writable)")
 	fs.BoolVar(&c.verbose, "v", false, "log the lab's own progress")
 }
@@ -46,6 +51,11 @@ func (c *commonFlags) check() error {
 	}
 	if _, err := os.Stat(c.hacheck); err != nil {
 		return &usageError{fmt.Sprintf("hacheck binary: %v (build it and pass --hacheck PATH)", err)}
+	}
+	if c.front != "" {
+		if _, err := os.Stat(c.front); err != nil {
+			return &usageError{fmt.Sprintf("--front: %v (build cmd/hacheck-front, or pass --front '' to install --hacheck alone)", err)}
+		}
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func runFault(ctx context.Context, c commonFlags, sc faultScenario, wc writerCon
 		}
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr)})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Front: c.front, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr)})
 	cancel()
 	if err != nil {
 		return res, err

@@ -34,7 +34,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) (err er
 		return err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, Persistent: true, Logger: c.logger(stderr), Nodes: *nodes})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Front: c.front, Base: c.base, Persistent: true, Logger: c.logger(stderr), Nodes: *nodes})
 	cancel()
 	if err != nil {
 		return err

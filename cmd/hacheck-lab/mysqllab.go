@@ -225,7 +225,8 @@ func (d *dbNode) readOnly(ctx context.Context) (bool, error) {
 
 // mysqlHacheckYAML is the node's hacheck.yaml with the database cutover
 // configured: its own server, the peer's hacheck and server, the
-// replication account, and a live check that the server answers.
+// replication account, and a live check that the server answers; and the
+// admin socket, through which the lean front hands `hacheck drain` to serve.
 func mysqlHacheckYAML(n, peer *lab.Node) string {
 	var b strings.Builder
 	b.WriteString(n.HacheckYAML())
@@ -245,9 +246,12 @@ drain:
   catchup_timeout: 10s
 promote:
   unplanned: refuse
+admin:
+  enabled: true
+  socket: %s
 `, dsnFor(fmt.Sprintf("%s:%d", n.Addr.Addr(), mysqlPort), hacheckUser, hacheckPass),
 		peer.Addr.Addr(), dsnFor(fmt.Sprintf("%s:%d", peer.Addr.Addr(), mysqlPort), hacheckUser, hacheckPass),
-		mariadbd.ReplUser, mariadbd.ReplPassword)
+		mariadbd.ReplUser, mariadbd.ReplPassword, filepath.Join(n.Dir, "admin.sock"))
 	return b.String()
 }
 

@@ -204,7 +204,7 @@ func runThree(ctx context.Context, c commonFlags, sc threeScenario, wc writerCon
 		return r, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr), Nodes: 3})
+	l, err := lab.New(bctx, lab.Config{Hacheck: c.hacheck, Front: c.front, Base: c.base, KeepalivedExample: tpl, Logger: c.logger(stderr), Nodes: 3})
 	cancel()
 	if err != nil {
 		return r, err

@@ -87,6 +87,11 @@ type Config struct {
 	// ...". It is copied into each node's directory, so it may live
 	// anywhere (a go build output under /tmp is fine).
 	Hacheck string
+	// Front, when set, is the lean front (cmd/hacheck-front): it becomes
+	// each node's hacheck (what keepalived and the lab run) and Hacheck
+	// goes where the front runs it from, <bin>/../lib/hacheck/hacheck, as
+	// the package installs them.
+	Front string
 	// KeepalivedExample is the template for each node's keepalived.conf;
 	// empty means examples/keepalived.conf of the enclosing module
 	// (examples/keepalived-three.conf for a three-node lab).
@@ -331,7 +336,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 		}
 		owner = &procEntry{Name: "owner", PID: os.Getpid(), StartTick: tick}
 	}
-	if err := l.build(ctx, src, cfg.Hacheck, owner, cfg.KeepalivedParams); err != nil {
+	if err := l.build(ctx, src, cfg.Hacheck, cfg.Front, owner, cfg.KeepalivedParams); err != nil {
 		if cerr := l.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
@@ -341,7 +346,7 @@ func New(ctx context.Context, cfg Config) (*Lab, error) {
 	return l, nil
 }
 
-func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, owner *procEntry, extra func(*Node) map[string]string) error {
+func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck, front string, owner *procEntry, extra func(*Node) map[string]string) error {
 	if err := l.writeRecord(func(r *record) { r.Owner = owner }); err != nil {
 		return err
 	}
@@ -351,8 +356,22 @@ func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, o
 				return err
 			}
 		}
-		if err := n.InstallHacheck(hacheck); err != nil {
-			return err
+		if front == "" {
+			err := n.InstallHacheck(hacheck)
+			if err != nil {
+				return err
+			}
+		} else {
+			full := filepath.Join(filepath.Dir(filepath.Dir(n.Hacheck)), "lib", "hacheck", "hacheck")
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				return err
+			}
+			if err := installBinary(hacheck, full); err != nil {
+				return fmt.Errorf("install hacheck on %s: %w", n.Name, err)
+			}
+			if err := n.InstallHacheck(front); err != nil {
+				return err
+			}
 		}
 		if err := CheckScriptSecurity(n.Hacheck); err != nil {
 			return err
@@ -413,14 +432,22 @@ func (l *Lab) build(ctx context.Context, keepalivedSrc []byte, hacheck string, o
 // atomically, so a running keepalived picks up the new one at its next
 // check. Use it to swap in a stand-in such as /bin/false.
 func (n *Node) InstallHacheck(src string) error {
-	in, err := os.Open(src)
-	if err != nil {
+	if err := installBinary(src, n.Hacheck); err != nil {
 		return fmt.Errorf("install hacheck on %s: %w", n.Name, err)
 	}
-	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(n.Hacheck), ".hacheck-*")
+	return nil
+}
+
+// installBinary copies src to dst (0755), atomically.
+func installBinary(src, dst string) error {
+	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("install hacheck on %s: %w", n.Name, err)
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".hacheck-*")
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	_, err = io.Copy(tmp, in)
@@ -431,12 +458,9 @@ func (n *Node) InstallHacheck(src string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), n.Hacheck)
+		err = os.Rename(tmp.Name(), dst)
 	}
-	if err != nil {
-		return fmt.Errorf("install hacheck on %s: %w", n.Name, err)
-	}
-	return nil
+	return err
 }
 
 // WriteTrack replaces the node's keepalived track file with value ("0" up,
