@@ -57,6 +57,7 @@ type DB interface {
 	HasApplied(ctx context.Context, pos string) (bool, error)
 	ReplicaStatus(ctx context.Context) (*db.ReplicaStatus, error)
 	StopReplica(ctx context.Context) error
+	StopApplier(ctx context.Context) error // the SQL thread only
 	StartReplica(ctx context.Context) error
 	ChangeSource(ctx context.Context, src db.Source) error
 }

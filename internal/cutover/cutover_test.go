@@ -76,6 +76,10 @@ func (f *fakeDB) StopReplica(context.Context) error {
 	f.log = append(f.log, "stop-replica")
 	return f.down
 }
+func (f *fakeDB) StopApplier(context.Context) error {
+	f.log = append(f.log, "stop-applier")
+	return f.down
+}
 func (f *fakeDB) StartReplica(context.Context) error {
 	f.log = append(f.log, "start-replica")
 	return f.down
@@ -290,20 +294,20 @@ func TestPromote(t *testing.T) {
 			peer: &fakeDB{name: "a", id: 2, pos: "0-2-1215"}, action: ActionRefused, stillRO: true, peerLog: "fence", wantInMsg: "DIVERGED"},
 		{name: "stale ex-primary: catches up from the peer, then promotes", local: &fakeDB{name: "b", ro: true, pos: "0-1-312"},
 			peer: &fakeDB{name: "a", id: 2, ro: true, pos: "0-2-1215"}, opt: func(o *PromoteOptions) { o.CatchUpFrom = &FollowOptions{Host: "192.0.2.11", Port: 3306, User: "repl"} },
-			action: ActionPromoted, localLog: "change-source 192.0.2.11,start-replica,stop-replica,unfence", wantInMsg: "caught up from a first"},
+			action: ActionPromoted, localLog: "change-source 192.0.2.11,start-replica,stop-applier,unfence,stop-replica", wantInMsg: "caught up from a first"},
 		{name: "stale ex-primary cannot catch up", local: &fakeDB{name: "b", ro: true, pos: "0-1-312", waitErr: db.ErrGTIDWaitTimeout},
 			peer: &fakeDB{name: "a", id: 2, ro: true, pos: "0-2-1215"}, opt: func(o *PromoteOptions) { o.CatchUpFrom = &FollowOptions{Host: "192.0.2.11", Port: 3306, User: "repl"} },
 			action: ActionRefused, stillRO: true, localLog: "change-source 192.0.2.11,start-replica", wantInMsg: "DIVERGED"},
 		{name: "no source, the peer cannot be asked", local: &fakeDB{name: "b", ro: true},
 			peer: &fakeDB{name: "a", down: errors.New("connection refused")}, action: ActionRefused, stillRO: true, wantInMsg: "which may have writes this one lacks"},
 		{name: "planned: old primary fenced, applied", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
-			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
+			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica"},
 		{name: "planned, MySQL dialect", local: &fakeDB{name: "b", dialect: db.MySQL, ro: true, replica: mysql84Row(t, "Yes", "Yes"), applied: true},
-			peer: &fakeDB{name: "a", dialect: db.MySQL, id: 1, ro: true, pos: "uuid:1-77"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
+			peer: &fakeDB{name: "a", dialect: db.MySQL, id: 1, ro: true, pos: "uuid:1-77"}, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica"},
 		{name: "catches up first", local: &fakeDB{name: "b", ro: true, replica: running(1)},
-			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence"},
+			peer: &fakeDB{name: "a", id: 1, ro: true, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica"},
 		{name: "old primary still writable: fenced first", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
-			peer: &fakeDB{name: "a", id: 1, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-replica,unfence", peerLog: "fence"},
+			peer: &fakeDB{name: "a", id: 1, pos: "0-1-10"}, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica", peerLog: "fence"},
 		{name: "old primary writable, cannot fence", local: &fakeDB{name: "b", ro: true, replica: running(1), applied: true},
 			peer: &fakeDB{name: "a", id: 1, setROErr: errors.New("access denied")}, action: ActionRefused, stillRO: true, wantInMsg: "could not be fenced"},
 		{name: "not caught up", local: &fakeDB{name: "b", ro: true, replica: running(1), waitErr: db.ErrGTIDWaitTimeout},
@@ -313,9 +317,9 @@ func TestPromote(t *testing.T) {
 		{name: "unplanned, no peer dsn", local: &fakeDB{name: "b", ro: true, replica: running(1)},
 			action: ActionRefused, stillRO: true, wantInMsg: "peer.mysql_dsn is not set"},
 		{name: "unplanned, promote", local: &fakeDB{name: "b", ro: true, replica: running(1)}, peer: &fakeDB{name: "a", down: errors.New("refused")},
-			opt: func(o *PromoteOptions) { o.Unplanned = "promote" }, action: ActionPromoted, localLog: "stop-replica,unfence", wantInMsg: "UNPLANNED"},
+			opt: func(o *PromoteOptions) { o.Unplanned = "promote" }, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica", wantInMsg: "UNPLANNED"},
 		{name: "unplanned, --force", local: &fakeDB{name: "b", ro: true, replica: running(1)}, peer: &fakeDB{name: "a", down: errors.New("refused")},
-			opt: func(o *PromoteOptions) { o.Force = true }, action: ActionPromoted, localLog: "stop-replica,unfence", wantInMsg: "--force"},
+			opt: func(o *PromoteOptions) { o.Force = true }, action: ActionPromoted, localLog: "stop-applier,unfence,stop-replica", wantInMsg: "--force"},
 		{name: "replicates from a third server", local: &fakeDB{name: "b", ro: true, replica: running(3), applied: true},
 			peer: &fakeDB{name: "a", id: 1, ro: true}, action: ActionRefused, stillRO: true, wantInMsg: "unknown primary"},
 		{name: "local down", local: &fakeDB{name: "b", down: errors.New("dial")}, peer: &fakeDB{name: "a"}, action: ActionFailed, wantErr: true},

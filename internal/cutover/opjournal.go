@@ -45,14 +45,18 @@ type OpWriter struct {
 	j   OpJournal
 }
 
-// BeginOp writes the intent of op before it changes anything.
+// BeginOp writes the intent of op before it changes anything. Atomically,
+// without fsync (state.ReplaceJSON): the journal only shows that an op
+// was interrupted, nothing acts on it, and it must survive its writer
+// being killed, not a power loss (after which the server it was changing
+// has restarted too). Its fsyncs were up to 16 ms of a promotion here.
 func BeginOp(dir, op, step string) (*OpWriter, error) {
 	now := time.Now().UTC()
 	w := &OpWriter{dir: dir, j: OpJournal{Version: 1, Op: op, Owner: state.Self(), Started: now, Updated: now, Step: step}}
 	if err := state.RemoveTemps(dir, time.Minute, op+".journal.json"); err != nil {
 		return nil, err
 	}
-	if err := state.SaveJSON(opJournalPath(dir, op), w.j); err != nil {
+	if err := state.ReplaceJSON(opJournalPath(dir, op), w.j); err != nil {
 		return nil, fmt.Errorf("write %s journal: %w", op, err)
 	}
 	return w, nil
@@ -66,7 +70,7 @@ func (w *OpWriter) Step(step string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.j.Step, w.j.Updated = step, time.Now().UTC()
-	state.SaveJSON(opJournalPath(w.dir, w.j.Op), w.j) // best effort: the intent is already down
+	state.ReplaceJSON(opJournalPath(w.dir, w.j.Op), w.j) // best effort: the intent is already down
 }
 
 // Done removes the journal: op ended, and its caller reports how.

@@ -259,6 +259,13 @@ func catchUpFrom(ctx context.Context, local DB, src FollowOptions, pos string, t
 // local is writable; otherwise the Outcome says why not (refused: local is
 // read-only, its replica threads restarted if they had been stopped;
 // failed: a statement failed, with the error).
+//
+// Of the replica threads, the SQL thread (which applies) is stopped before
+// read_only goes off and the IO thread (which only fetches into the relay
+// log) after: nothing from the old primary is applied once the first has
+// stopped, and waiting for the IO thread's connection to end first is the
+// slowest statement of a promotion. The IO thread's stop is reported when
+// it fails; local is writable then all the same.
 func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow time.Duration, hasSource bool) (Outcome, error) {
 	if why := vipLost(opt); why != "" {
 		return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s: %s stays read-only", why, local)}, nil
@@ -270,13 +277,13 @@ func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow tim
 		}
 		return Outcome{}, nil
 	}
-	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
+	if err := boundedErr(ctx, slow, local.StopApplier); err != nil {
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
 	if why := vipLost(opt); why != "" {
 		d := fmt.Sprintf("%s: %s stays read-only", why, local)
 		if err := boundedErr(ctx, q, local.StartReplica); err != nil {
-			d += fmt.Sprintf("; its replica threads were stopped and could not be restarted: %v", err)
+			d += fmt.Sprintf("; its replica SQL thread was stopped and could not be restarted: %v", err)
 		} else {
 			d += "; its replica threads restarted"
 		}
@@ -284,6 +291,10 @@ func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow tim
 	}
 	if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
+	}
+	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
+		d := fmt.Sprintf("%s is writable, its replica SQL thread stopped, but its IO thread could not be stopped (%v): run STOP REPLICA on it", local, err)
+		return Outcome{Action: ActionPromoted, Detail: d}, nil
 	}
 	return Outcome{}, nil
 }

@@ -109,13 +109,13 @@ func TestPromoteRechecksTheVIPBeforeUnfencing(t *testing.T) {
 		did    string
 		want   string
 	}{
-		{name: "VIP held throughout", setup: func(l *server, _ *vipSwitch) { l.onWait = func() {} }, action: cutover.ActionPromoted, did: "stop-replica,unfence"},
+		{name: "VIP held throughout", setup: func(l *server, _ *vipSwitch) { l.onWait = func() {} }, action: cutover.ActionPromoted, did: "stop-applier,unfence,stop-replica"},
 		{name: "VIP lost during the catch-up", setup: func(l *server, v *vipSwitch) { l.onWait = lose(v) },
 			action: cutover.ActionRefused, want: "no longer holds the VIP"},
 		{name: "VIP unreadable after the catch-up", setup: func(l *server, v *vipSwitch) { l.onWait = breakIt(v) },
 			action: cutover.ActionRefused, want: "unknown"},
 		{name: "VIP lost while the replica threads stop", setup: func(l *server, v *vipSwitch) { l.onWait, l.onStop = func() {}, lose(v) },
-			action: cutover.ActionRefused, did: "stop-replica,start-replica", want: "replica threads restarted"},
+			action: cutover.ActionRefused, did: "stop-applier,start-replica", want: "replica threads restarted"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -152,6 +152,7 @@ func TestPromoteBoundsEachQuery(t *testing.T) {
 		peerHang   string
 		peerWrites bool // the old primary is still writable
 		action     string
+		writable   bool // local ends writable
 	}{
 		{name: "peer hangs reading its position", peerHang: "GTIDPosition", action: cutover.ActionRefused},
 		{name: "peer hangs reading read_only", peerHang: "ReadOnly", action: cutover.ActionRefused},
@@ -160,7 +161,9 @@ func TestPromoteBoundsEachQuery(t *testing.T) {
 		{name: "local hangs reading read_only", localHang: "ReadOnly", action: cutover.ActionFailed},
 		{name: "local hangs reading replica status", localHang: "ReplicaStatus", action: cutover.ActionFailed},
 		{name: "local hangs comparing positions", localHang: "HasApplied", action: cutover.ActionRefused},
-		{name: "local hangs stopping replication", localHang: "StopReplica", action: cutover.ActionFailed},
+		{name: "local hangs stopping the SQL thread", localHang: "StopApplier", action: cutover.ActionFailed},
+		// After read_only is off: writable, and the detail says what to do.
+		{name: "local hangs stopping the IO thread", localHang: "StopReplica", action: cutover.ActionPromoted, writable: true},
 		{name: "local hangs unfencing", localHang: "SetReadOnly", action: cutover.ActionFailed},
 	}
 	for _, c := range cases {
@@ -180,8 +183,11 @@ func TestPromoteBoundsEachQuery(t *testing.T) {
 			if out.Action != c.action {
 				t.Fatalf("%s (%s), %v; want %s", out.Action, out.Detail, err, c.action)
 			}
-			if !local.state().Fenced() {
-				t.Fatal("local became writable")
+			if local.state().Fenced() == c.writable {
+				t.Fatalf("local writable %v, want %v", !local.state().Fenced(), c.writable)
+			}
+			if c.writable && !strings.Contains(out.Detail, "run STOP REPLICA") {
+				t.Fatalf("detail %q does not say what to do", out.Detail)
 			}
 		})
 	}

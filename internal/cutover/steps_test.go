@@ -199,6 +199,21 @@ func (s *server) StopReplica(ctx context.Context) error {
 	s.did("stop-replica")
 	return nil
 }
+func (s *server) StopApplier(ctx context.Context) error {
+	if err := s.block(ctx, "StopApplier"); err != nil {
+		return err
+	}
+	if s.onStop != nil {
+		s.onStop()
+	}
+	s.mu.Lock()
+	if s.replica != nil {
+		s.replica.SQLRunning = "No"
+	}
+	s.mu.Unlock()
+	s.did("stop-applier")
+	return nil
+}
 func (s *server) StartReplica(ctx context.Context) error {
 	if err := s.block(ctx, "StartReplica"); err != nil {
 		return err

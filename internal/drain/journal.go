@@ -234,16 +234,19 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 	}
 	w.j.Plan = append(w.j.Plan, "flip")
 	w.active = true
-	return w.saveLocked()
+	// A mark: every step that acts writes its own intent durably first
+	// (the fence's prior state, the holds), so after a power loss before
+	// that there is nothing to undo.
+	return w.markLocked()
 }
 
-// saveLocked writes the journal durably: the intent (begin) and what an
-// undo needs (the fence's prior state, the holds) must be on disk before
-// the step that acts on them.
+// saveLocked writes the journal durably: what an undo needs (the fence's
+// prior state, the holds) must be on disk before the step that acts on
+// it.
 func (w *JournalWriter) saveLocked() error { return w.writeLocked(state.SaveJSON) }
 
 // markLocked writes the journal without fsync (state.ReplaceJSON): for
-// what is only shown, never acted on (the step reached, the frozen
+// what no undo needs (the drain's start, the step reached, the frozen
 // position). It survives this process being killed; after a power loss
 // the journal may show the step before, with the same intent and undo.
 func (w *JournalWriter) markLocked() error { return w.writeLocked(state.ReplaceJSON) }
