@@ -5,20 +5,25 @@
 #
 #   scripts/bench-check.sh                    # RUNS=500 per command (CI=true: 50)
 #   RUNS=2000 scripts/bench-check.sh
-#   HACHECK=/path/to/hacheck scripts/bench-check.sh     # time that build (and the hacheck-check next to it) instead of this tree's
+#   HACHECK=/path/to/hacheck scripts/bench-check.sh     # that build of the full program (cmd/hacheck) behind this tree's front
 #   COMPARE=/path/to/old/hacheck scripts/bench-check.sh  # add a row for another build, same run
 #
-# The node has a state file (up) and no live checks. Side by side, in one
-# hyperfine run (so the machine's load hits all alike):
-#   - hacheck-check --config FILE  (what keepalived runs: the state-only binary)
-#   - hacheck check --config FILE  (the full binary)
+# Installed as the package installs them: /usr/sbin/hacheck is the lean
+# front (cmd/hacheck-front), which answers a state-only check itself and
+# runs the full program (/usr/lib/hacheck/hacheck) otherwise. The node has
+# a state file (up) and no live checks. Side by side, in one hyperfine run
+# (so the machine's load hits all alike):
+#   - hacheck check --config FILE  (what keepalived runs: the front)
+#   - hacheck-check --config FILE  (the state-only binary)
+#   - lib/hacheck/hacheck check --config FILE  (the full program alone, as
+#     `go build ./cmd/hacheck` gives it)
 #   - a #!/bin/sh script running [ "$(cat flag)" = true ]  (the usual one: two processes)
 #   - a #!/bin/sh script running read x < flag; [ "$x" = true ]  (builtins only: one process)
 #   - go floor: a static Go program that reads the state file and prints a
 #     line, nothing else: the floor of any check written in Go
 #   - /bin/true: the floor of starting any process
-#   - both hacheck commands on a node with one exec check (/bin/true), where
-#     hacheck-check runs hacheck check: what that costs on top
+#   - the front and the full program on a node with one exec check
+#     (/bin/true), where the front runs the full program: what that costs
 # Prints mean ± sd, p50, p95, max and user+system CPU per run, then the
 # page faults and binary size of each, and the load before and after.
 # Needs no root. The machine's other work shows in every row: run it
@@ -37,22 +42,20 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/hacheck-bench-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
-hacheck=${HACHECK:-}
-if [[ -z $hacheck ]]; then
-	# As scripts/package.sh builds them: static (no dynamic loader per
-	# start), stripped.
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/hacheck" ./cmd/hacheck
-	hacheck=$work/hacheck
+# As scripts/package.sh builds and installs them: static, stripped; the
+# lean front as sbin/hacheck, the full program as lib/hacheck/hacheck (where
+# the front runs it from), hacheck-check next to the front.
+mkdir -p "$work/sbin" "$work/lib/hacheck"
+full=$work/lib/hacheck/hacheck
+if [[ -n ${HACHECK:-} ]]; then
+	ln -s "$(realpath "$HACHECK")" "$full"
+else
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$full" ./cmd/hacheck
 fi
-# hacheck-check runs the hacheck in its own directory when a configuration
-# is not state-only, so it sits next to the hacheck it is compared with.
-lean=$(dirname "$hacheck")/hacheck-check
-if [[ -z ${HACHECK:-} || ! -x $lean ]]; then
-	lean=$work/bin/hacheck-check
-	mkdir -p "$work/bin"
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$lean" ./cmd/hacheck-check
-	ln -sf "$hacheck" "$work/bin/hacheck"
-fi
+hacheck=$work/sbin/hacheck
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$hacheck" ./cmd/hacheck-front
+lean=$work/sbin/hacheck-check
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$lean" ./cmd/hacheck-check
 mkdir -p "$work/floor"
 cat >"$work/floor/main.go" <<'GO'
 package main
@@ -93,16 +96,20 @@ cat >"$work/read.sh" <<SH
 read x <$work/flag && [ "\$x" = true ]
 SH
 chmod 755 "$work/health.sh" "$work/read.sh"
-# Every command must pass before it is timed, and hacheck-check must be
-# on its own path (not handing the check to hacheck).
+# Every command must pass before it is timed, and the front and
+# hacheck-check must answer on their own (not hand the check on).
 "$hacheck" check --config "$work/hacheck.yaml" >/dev/null
+"$full" check --config "$work/hacheck.yaml" >/dev/null
 "$lean" --config "$work/hacheck.yaml" >/dev/null
 if command -v strace >/dev/null; then
-	strace -f -e trace=execve -o "$work/execs" "$lean" --config "$work/hacheck.yaml" >/dev/null
-	[[ $(grep -c 'execve(' "$work/execs") == 1 ]] || {
-		echo "bench-check.sh: hacheck-check handed $work/hacheck.yaml to hacheck" >&2
-		exit 1
-	}
+	for cmd in "$hacheck check" "$lean"; do
+		# shellcheck disable=SC2086 # $cmd is a command and its subcommand
+		strace -f -e trace=execve -o "$work/execs" $cmd --config "$work/hacheck.yaml" >/dev/null
+		[[ $(grep -c 'execve(' "$work/execs") == 1 ]] || {
+			echo "bench-check.sh: $cmd handed $work/hacheck.yaml to the full program" >&2
+			exit 1
+		}
+	done
 fi
 if [[ -n ${COMPARE:-} ]]; then
 	"$COMPARE" check --config "$work/hacheck.yaml" >/dev/null
@@ -115,12 +122,13 @@ fi
 # the load drifts in the meantime. So the runs are split into ROUNDS
 # rounds, each with the commands in another order, and pooled per command.
 ROUNDS=${ROUNDS:-5}
-names=('hacheck-check' 'hacheck check' 'shell script [ "$(cat flag)" = true ]'
+names=('hacheck check' 'hacheck-check' 'full program alone: lib/hacheck/hacheck check'
+	'shell script [ "$(cat flag)" = true ]'
 	'shell script read x < flag; [ "$x" = true ]' 'go floor: read the state file, print a line' '/bin/true'
-	'hacheck-check, one exec check (runs hacheck check)' 'hacheck check, one exec check')
-cmds=("$lean --config $work/hacheck.yaml" "$hacheck check --config $work/hacheck.yaml" "$work/health.sh"
-	"$work/read.sh" "$work/floor/floor $work/state/state.json" /bin/true
-	"$lean --config $work/live.yaml" "$hacheck check --config $work/live.yaml")
+	'hacheck check, one exec check (the front runs the full program)' 'full program alone, one exec check')
+cmds=("$hacheck check --config $work/hacheck.yaml" "$lean --config $work/hacheck.yaml" "$full check --config $work/hacheck.yaml"
+	"$work/health.sh" "$work/read.sh" "$work/floor/floor $work/state/state.json" /bin/true
+	"$hacheck check --config $work/live.yaml" "$full check --config $work/live.yaml")
 if [[ -n ${COMPARE:-} ]]; then
 	names+=("hacheck check ($COMPARE)")
 	cmds+=("$COMPARE check --config $work/hacheck.yaml")
@@ -174,8 +182,9 @@ if [[ -x /usr/bin/time ]]; then
 	echo "| command | minor page faults per run | binary |"
 	echo "|:---|---:|---:|"
 	size() { echo "$(($(stat -c %s "$1") / 1024)) KiB"; }
+	echo "| \`hacheck check\` (the front) | $(faults "$hacheck" check --config "$work/hacheck.yaml") | $(size "$hacheck") |"
 	echo "| \`hacheck-check\` | $(faults "$lean" --config "$work/hacheck.yaml") | $(size "$lean") |"
-	echo "| \`hacheck check\` | $(faults "$hacheck" check --config "$work/hacheck.yaml") | $(size "$hacheck") |"
+	echo "| full program alone \`check\` | $(faults "$full" check --config "$work/hacheck.yaml") | $(size "$(realpath "$full")") |"
 	echo "| shell script \`[ \"\$(cat flag)\" = true ]\` (sh and cat) | $(faults "$work/health.sh") | |"
 	echo "| go floor | $(faults "$work/floor/floor" "$work/state/state.json") | $(size "$work/floor/floor") |"
 fi

@@ -52,11 +52,15 @@ trap 'rm -rf "$STAGE"' EXIT
 pkg=github.com/hacheck/hacheck/internal/buildinfo
 ldflags="-s -w -X $pkg.version=$VERSION -X $pkg.commit=$commit -X $pkg.date=$built"
 echo "package.sh: building hacheck $VERSION ($ARCH, commit ${commit:0:12})"
-CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "$ldflags" -o "$STAGE/hacheck" ./cmd/hacheck
+# /usr/sbin/hacheck is the lean front (cmd/hacheck-front): it answers
+# check and hands drain to serve itself, and runs the full program,
+# /usr/lib/hacheck/hacheck, for everything else (see the README).
+CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "$ldflags" -o "$STAGE/hacheck-full" ./cmd/hacheck
+CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "-s -w" -o "$STAGE/hacheck" ./cmd/hacheck-front
 # The state-only check keepalived can run every second (see the README).
 CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm go build -trimpath -ldflags "-s -w" -o "$STAGE/hacheck-check" ./cmd/hacheck-check
 # Man pages and completions come from a binary that runs here.
-host=$STAGE/hacheck
+host=$STAGE/hacheck-full
 if [[ $goarch != "$(go env GOARCH)" ]]; then
 	host=$STAGE/hacheck-host
 	CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$host" ./cmd/hacheck

@@ -34,7 +34,8 @@ var installed = []struct {
 	path, owner, group string
 	mode               os.FileMode
 }{
-	{"/usr/sbin/hacheck", "root", "root", 0o755},
+	{"/usr/sbin/hacheck", "root", "root", 0o755}, // the lean front
+	{"/usr/lib/hacheck/hacheck", "root", "root", 0o755},
 	{"/usr/sbin/hacheck-check", "root", "root", 0o755},
 	{"/etc/hacheck/hacheck.yaml", "root", "hacheck", 0o640},
 	{"/var/lib/hacheck", "hacheck", "hacheck", 0o750 | os.ModeDir},
@@ -55,7 +56,7 @@ var installed = []struct {
 
 // leftovers must not exist after a purge (nor before the install).
 var leftovers = []string{"/etc/hacheck", "/var/lib/hacheck", "/run/hacheck", "/usr/share/doc/hacheck",
-	"/usr/sbin/hacheck", "/usr/sbin/hacheck-check", unitPath, "/etc/systemd/system/multi-user.target.wants/hacheck.service"}
+	"/usr/sbin/hacheck", "/usr/lib/hacheck", "/usr/sbin/hacheck-check", unitPath, "/etc/systemd/system/multi-user.target.wants/hacheck.service"}
 
 func require(t *testing.T) {
 	t.Helper()
@@ -232,7 +233,7 @@ func checkInstalled(t *testing.T) {
 	}
 	// keepalived's enable_script_security runs hacheck check only from a
 	// root-owned path that no group or other can write.
-	for _, bin := range []string{"/usr/sbin/hacheck", "/usr/sbin/hacheck-check"} {
+	for _, bin := range []string{"/usr/sbin/hacheck", "/usr/lib/hacheck/hacheck", "/usr/sbin/hacheck-check"} {
 		if err := lab.CheckScriptSecurity(bin); err != nil {
 			t.Errorf("keepalived's script security: %v", err)
 		}
