@@ -6,7 +6,11 @@
 // first tens of milliseconds on.
 //
 // The wire: POST Path with a Request as JSON. Serve answers 409 with a
-// Refusal when it will not run this drain (another configuration file);
+// Refusal when it will not run this drain: another configuration file, or
+// a CLI of another uid than serve's (a drain runs with the rights of who
+// asks: its precondition scripts, the answer step's CAP_NET_ADMIN; the
+// packaged unit runs serve as the hacheck user, so a root CLI drains in
+// its own process there);
 // the CLI then runs the drain itself, as when nothing listens on the
 // socket. Otherwise 200 and one Line of JSON per write of the drain's
 // output, then a last Line with the exit code.

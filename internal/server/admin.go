@@ -260,6 +260,18 @@ func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	// Read to the end, so that the server watches the connection and
 	// cancels the request's context when the CLI goes away.
 	io.Copy(io.Discard, r.Body)
+	// The drain runs with the rights of who asks for it: its precondition
+	// scripts run as that user, and its answer step needs CAP_NET_ADMIN.
+	// So serve runs it only for a CLI of its own uid (the packaged unit runs
+	// serve as hacheck: a root CLI then drains in its own process).
+	if uid, ok := r.Context().Value(peerUIDKey{}).(int); !ok || uid != os.Getuid() {
+		who := "unknown"
+		if ok {
+			who = strconv.Itoa(uid)
+		}
+		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: fmt.Sprintf("serve runs as uid %d, the CLI as uid %s: a drain runs with the rights of who asks for it", os.Getuid(), who)})
+		return
+	}
 	if s.opt.ConfigFile == "" || req.Config != s.opt.ConfigFile {
 		mine := s.opt.ConfigFile
 		if mine == "" {
@@ -400,26 +412,31 @@ func listenAdminSocket(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// peerCred describes the process on the other end of a unix connection.
-func peerCred(c net.Conn) string {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return ""
+// peerUIDKey carries the uid of the process on the other end of an
+// admin-socket connection, when it could be read.
+type peerUIDKey struct{}
+
+// peerCred describes the process on the other end of a unix connection,
+// and gives its uid (ok false when it cannot be read).
+func peerCred(c net.Conn) (desc string, uid int, ok bool) {
+	uc, isUnix := c.(*net.UnixConn)
+	if !isUnix {
+		return "", 0, false
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "unix"
+		return "unix", 0, false
 	}
 	var cred *unix.Ucred
 	raw.Control(func(fd uintptr) {
 		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	})
 	if err != nil || cred == nil {
-		return "unix"
+		return "unix", 0, false
 	}
 	name := strconv.Itoa(int(cred.Uid))
 	if u, err := user.LookupId(name); err == nil {
 		name += "(" + u.Username + ")"
 	}
-	return fmt.Sprintf("unix:uid=%s,pid=%d", name, cred.Pid)
+	return fmt.Sprintf("unix:uid=%s,pid=%d", name, cred.Pid), int(cred.Uid), true
 }

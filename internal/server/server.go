@@ -296,7 +296,12 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 		defer os.Remove(s.opt.Admin.Socket)
 		sock = s.httpServer(s.socketHandler())
 		sock.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, peerCredKey{}, peerCred(c))
+			desc, uid, ok := peerCred(c)
+			ctx = context.WithValue(ctx, peerCredKey{}, desc)
+			if ok {
+				ctx = context.WithValue(ctx, peerUIDKey{}, uid)
+			}
+			return ctx
 		}
 		go func() { serveErr <- sock.Serve(sln) }()
 		s.log.Info("admin socket", "path", s.opt.Admin.Socket)
