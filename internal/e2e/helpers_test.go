@@ -162,8 +162,9 @@ func names(nodes []*lab.Node) []string {
 	return s
 }
 
-// labBinaries returns the hacheck and hacheck-lab binaries for a test that
-// runs a hacheck-lab scenario with MariaDB (what is the test's name for the
+// labBinaries returns the hacheck and hacheck-lab binaries (and builds the
+// lean front next to them) for a test that runs a hacheck-lab scenario
+// with MariaDB (what is the test's name for the
 // messages). Like hacheckBinary, a missing prerequisite fails the test
 // when CI is set and skips it otherwise.
 func labBinaries(t *testing.T, what string) (bin, labBin string) {
@@ -178,8 +179,12 @@ func labBinaries(t *testing.T, what string) (bin, labBin string) {
 	labBin = filepath.Join(filepath.Dir(bin), "hacheck-lab")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", labBin, "github.com/hacheck/hacheck/cmd/hacheck-lab").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/hacheck-lab: %v\n%s", err, out)
+	// hacheck-lab installs the front next to it as each node's hacheck, the
+	// full program behind it, as the package does.
+	for pkg, out := range map[string]string{"cmd/hacheck-lab": labBin, "cmd/hacheck-front": filepath.Join(filepath.Dir(bin), "hacheck-front")} {
+		if b, err := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/hacheck/hacheck/"+pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
 	}
 	return bin, labBin
 }
