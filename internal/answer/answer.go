@@ -173,6 +173,8 @@ func leasePath(dir string) string { return filepath.Join(dir, LeaseName) }
 
 // Load reads the lease file in dir; found is false when there is none.
 func Load(dir string) (l Lease, found bool, err error) {
-	found, err = state.LoadJSON(leasePath(dir), &l)
+	// Written without fsync: empty after a power loss is no lease (the
+	// route and the ARP settings did not survive the reboot either).
+	found, err = state.LoadMark(leasePath(dir), &l)
 	return l, found, err
 }

@@ -20,6 +20,20 @@ import (
 // live owner is an interrupted drain: see Decide and Recover.
 const JournalName = "drain.journal.json"
 
+// progressName holds the drain's marks once the journal holds an undo
+// (the step reached, the frozen position): written without fsync, beside
+// the journal, never over it, so that the undo, written durably, cannot
+// be replaced by a copy a power loss leaves empty. LoadJournal reads both.
+const progressName = "drain.progress.json"
+
+// progress is the content of drain.progress.json.
+type progress struct {
+	Started time.Time `json:"started"` // the journal's, to match it
+	Updated time.Time `json:"updated"`
+	Step    string    `json:"step"`
+	Frozen  string    `json:"frozen,omitempty"`
+}
+
 // JournalVersion is the schema version of the journal.
 const JournalVersion = 1
 
@@ -183,7 +197,9 @@ var ErrNoJournal = errors.New("no drain journal")
 // LoadJournal reads drain.journal.json.
 func LoadJournal(st state.Store) (Journal, error) {
 	var j Journal
-	ok, err := state.LoadJSON(journalPath(st), &j)
+	// Empty after a power loss is no journal: until the first undo is
+	// written durably, nothing was done that needs one.
+	ok, err := state.LoadMark(journalPath(st), &j)
 	if err != nil {
 		return Journal{}, fmt.Errorf("read drain journal: %w", err)
 	}
@@ -193,8 +209,19 @@ func LoadJournal(st state.Store) (Journal, error) {
 	if j.Version != JournalVersion {
 		return Journal{}, fmt.Errorf("read drain journal: unknown version %d", j.Version)
 	}
+	// The marks are only shown: an unreadable or stale progress file is
+	// ignored.
+	var p progress
+	if ok, err := state.LoadMark(progressPath(st), &p); err == nil && ok && p.Started.Equal(j.Started) {
+		j.Step, j.Updated = p.Step, p.Updated
+		if p.Frozen != "" {
+			j.Frozen = p.Frozen
+		}
+	}
 	return j, nil
 }
+
+func progressPath(st state.Store) string { return filepath.Join(st.Dir, progressName) }
 
 func journalPath(st state.Store) string { return filepath.Join(st.Dir, JournalName) }
 
@@ -202,6 +229,7 @@ func journalPath(st state.Store) string { return filepath.Join(st.Dir, JournalNa
 // the next atomic write; a journal that reappears after a power loss is
 // recovered again, which is idempotent).
 func removeJournal(st state.Store) error {
+	os.Remove(progressPath(st)) // only shown; a leftover is ignored (another Started)
 	if err := os.Remove(journalPath(st)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove drain journal: %w", err)
 	}
@@ -217,6 +245,9 @@ type JournalWriter struct {
 	st     state.Store
 	j      Journal
 	active bool
+	// durable: the journal file holds an undo, written durably; marks go
+	// to the progress file from then on.
+	durable bool
 }
 
 func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uint64) error {
@@ -233,7 +264,7 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 		w.j.Plan = append(w.j.Plan, s.Name())
 	}
 	w.j.Plan = append(w.j.Plan, "flip")
-	w.active = true
+	w.active, w.durable = true, false
 	// A mark: every step that acts writes its own intent durably first
 	// (the fence's prior state, the holds), so after a power loss before
 	// that there is nothing to undo.
@@ -243,20 +274,37 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 // saveLocked writes the journal durably: what an undo needs (the fence's
 // prior state, the holds) must be on disk before the step that acts on
 // it.
-func (w *JournalWriter) saveLocked() error { return w.writeLocked(state.SaveJSON) }
-
-// markLocked writes the journal without fsync (state.ReplaceJSON): for
-// what no undo needs (the drain's start, the step reached, the frozen
-// position). It survives this process being killed; after a power loss
-// the journal may show the step before, with the same intent and undo.
-func (w *JournalWriter) markLocked() error { return w.writeLocked(state.ReplaceJSON) }
-
-func (w *JournalWriter) writeLocked(save func(string, any) error) error {
+func (w *JournalWriter) saveLocked() error {
 	if !w.active {
 		return nil
 	}
 	w.j.Updated = time.Now().UTC()
-	if err := save(journalPath(w.st), w.j); err != nil {
+	if err := state.SaveJSON(journalPath(w.st), w.j); err != nil {
+		return fmt.Errorf("write drain journal: %w", err)
+	}
+	w.durable = true
+	return nil
+}
+
+// markLocked records what no undo needs (the drain's start, the step
+// reached, the frozen position) without fsync (state.ReplaceJSON): it
+// survives this process being killed. Before the first undo the journal
+// itself is written (a power loss may leave it empty, which reads as no
+// journal: nothing needed undoing yet); after it, the progress file
+// beside it (after a power loss the step shown may be the one before).
+// Each fsync costs a millisecond or more on a disk, on the path of a move.
+func (w *JournalWriter) markLocked() error {
+	if !w.active {
+		return nil
+	}
+	w.j.Updated = time.Now().UTC()
+	var err error
+	if w.durable {
+		err = state.ReplaceJSON(progressPath(w.st), progress{Started: w.j.Started, Updated: w.j.Updated, Step: w.j.Step, Frozen: w.j.Frozen})
+	} else {
+		err = state.ReplaceJSON(journalPath(w.st), w.j)
+	}
+	if err != nil {
 		return fmt.Errorf("write drain journal: %w", err)
 	}
 	return nil

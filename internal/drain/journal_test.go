@@ -271,3 +271,45 @@ func TestRecoverEndsTheAnswerLease(t *testing.T) {
 		}
 	}
 }
+
+// What a power loss can leave of the writes without fsync: an empty
+// journal before the first undo was written is no journal; after it, the
+// durable undo stays readable whatever became of the marks beside it.
+func TestJournalAfterAPowerLoss(t *testing.T) {
+	st := upStore(t)
+	var w JournalWriter
+	if err := w.begin(st, Options{Reason: "r"}, []Step{&fakeStep{name: "fence"}, &fakeStep{name: "catch-up"}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(journalPath(st), nil, 0o644) // the fresh journal, lost
+	if _, err := LoadJournal(st); !errors.Is(err, ErrNoJournal) {
+		t.Fatalf("empty journal before any undo: %v, want no journal", err)
+	}
+
+	if err := w.Fence("a", db.ReadOnlyState{Dialect: db.MariaDB}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.step("catch-up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Frozen("0-1-9"); err != nil {
+		t.Fatal(err)
+	}
+	j, err := LoadJournal(st)
+	if err != nil || j.Fence == nil || j.Step != "catch-up" || j.Frozen != "0-1-9" {
+		t.Fatalf("after the undo and the marks: %+v, %v", j, err)
+	}
+	os.WriteFile(progressPath(st), nil, 0o644) // the marks, lost
+	j, err = LoadJournal(st)
+	if err != nil || j.Fence == nil || j.Fence.Server != "a" || j.Step != "start" {
+		t.Fatalf("marks lost: %+v, %v; want the durable undo, at the step it was written at", j, err)
+	}
+	if err := w.done(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{journalPath(st), progressPath(st)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left after done: %v", p, err)
+		}
+	}
+}

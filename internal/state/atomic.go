@@ -134,6 +134,19 @@ func saveJSON(path string, v any, durable bool) error {
 	return writeFileAtomic(path, append(b, '\n'), 0o644, durable)
 }
 
+// LoadMark is LoadJSON for a file written with ReplaceJSON when it is
+// written fresh (not over a durable copy): a power loss can leave such a
+// file empty, and an empty one counts as absent. Only for files whose
+// absence is safe to assume: each act they record has its undo written
+// durably before it (see the drain journal), or what they record did not
+// survive the reboot either.
+func LoadMark(path string, v any) (found bool, err error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return false, nil
+	}
+	return LoadJSON(path, v)
+}
+
 // LoadJSON reads path into v; found is false when the file does not exist.
 func LoadJSON(path string, v any) (found bool, err error) {
 	b, err := os.ReadFile(path)

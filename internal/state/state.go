@@ -330,12 +330,9 @@ func (st Store) syncTrack(want string) error {
 	if have, err := os.ReadFile(st.TrackPath()); err == nil && string(have) == want {
 		return nil
 	}
-	// Atomic, without fsync (ReplaceFile): it is written after state.json,
-	// which is durable, keepalived reacts to the rename, and after a power
-	// loss serve's start repairs it from state.json (SyncTrack) while the
-	// check script reads state.json itself. The fsyncs cost a millisecond
-	// or more between the flip and keepalived's FAULT.
-	if err := ReplaceFile(st.TrackPath(), []byte(want), 0o644); err != nil {
+	// Durable: keepalived reads an empty file as 0 (up), and it reads this
+	// file at boot before serve can repair it.
+	if err := WriteFileAtomic(st.TrackPath(), []byte(want), 0o644); err != nil {
 		return fmt.Errorf("save track file: %w", err)
 	}
 	return nil
