@@ -260,24 +260,8 @@ func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	// Read to the end, so that the server watches the connection and
 	// cancels the request's context when the CLI goes away.
 	io.Copy(io.Discard, r.Body)
-	// The drain runs with the rights of who asks for it: its precondition
-	// scripts run as that user, and its answer step needs CAP_NET_ADMIN.
-	// So serve runs it only for a CLI of its own uid (the packaged unit runs
-	// serve as hacheck: a root CLI then drains in its own process).
-	if uid, ok := r.Context().Value(peerUIDKey{}).(int); !ok || uid != os.Getuid() {
-		who := "unknown"
-		if ok {
-			who = strconv.Itoa(uid)
-		}
-		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: fmt.Sprintf("serve runs as uid %d, the CLI as uid %s: a drain runs with the rights of who asks for it", os.Getuid(), who)})
-		return
-	}
-	if s.opt.ConfigFile == "" || req.Config != s.opt.ConfigFile {
-		mine := s.opt.ConfigFile
-		if mine == "" {
-			mine = "no file (defaults and environment)"
-		}
-		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: fmt.Sprintf("this serve runs %s, the CLI read %s", mine, req.Config)})
+	if why := s.refuseCLIDrain(r, req); why != "" {
+		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: why})
 		return
 	}
 	var timeout time.Duration
@@ -309,6 +293,12 @@ func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	lw.send(clidrain.Line{Budget: budget.Seconds()})
 	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	defer cancel()
+	// Stopping serve interrupts the drain (undone before its flip) and
+	// waits for it, rather than leaving it to the journal's recovery.
+	s.cliDrains.Add(1)
+	defer s.cliDrains.Done()
+	stop := context.AfterFunc(s.stopDrains, cancel)
+	defer stop()
 	err := s.opt.Ops.RunDrain(ctx, drain.Request{Options: opt, KeepFenced: req.KeepFenced, Follow: req.Follow, Timeout: timeout}, lw)
 	code, msg := exitcode.OK, ""
 	if err != nil {
@@ -321,6 +311,24 @@ func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	lw.send(clidrain.Line{Exit: &code, Error: msg})
 	s.log.Info("cli drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force,
 		"follow", req.Follow, "exit", code, "err", msg, "client_gone", r.Context().Err() != nil)
+}
+
+// refuseCLIDrain gathers what cliDrainRefusal compares for this request.
+func (s *Server) refuseCLIDrain(r *http.Request, req clidrain.Request) string {
+	f := cliDrainFacts{CLIConfig: req.Config, Config: s.opt.ConfigFile, ConfigAt: s.configAt, BinaryAt: s.binaryAt, BinaryNow: binaryID()}
+	if f.Config != "" {
+		f.ConfigNow = fileDigest(f.Config)
+	}
+	var err error
+	if f.Serve, err = readProcess("self", os.Getuid()); err != nil {
+		return fmt.Sprintf("serve cannot read its own process (%v)", err)
+	}
+	peer, ok := r.Context().Value(peerProcKey{}).(peerProc)
+	if !ok {
+		return "the CLI's process is not known (the CLI drain is for the admin socket)"
+	}
+	f.CLI, f.CLIErr = readProcess(strconv.Itoa(peer.PID), peer.UID)
+	return cliDrainRefusal(f)
 }
 
 // lineWriter sends each write of a CLI drain's output as one JSON line,
@@ -412,31 +420,34 @@ func listenAdminSocket(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// peerUIDKey carries the uid of the process on the other end of an
-// admin-socket connection, when it could be read.
-type peerUIDKey struct{}
+// peerProcKey carries the uid and pid of the process on the other end of
+// an admin-socket connection, when they could be read.
+type peerProcKey struct{}
+
+// peerProc is the uid and pid of the process on the other end.
+type peerProc struct{ UID, PID int }
 
 // peerCred describes the process on the other end of a unix connection,
-// and gives its uid (ok false when it cannot be read).
-func peerCred(c net.Conn) (desc string, uid int, ok bool) {
+// and gives its uid and pid (ok false when they cannot be read).
+func peerCred(c net.Conn) (desc string, p peerProc, ok bool) {
 	uc, isUnix := c.(*net.UnixConn)
 	if !isUnix {
-		return "", 0, false
+		return "", p, false
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "unix", 0, false
+		return "unix", p, false
 	}
 	var cred *unix.Ucred
 	raw.Control(func(fd uintptr) {
 		cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	})
 	if err != nil || cred == nil {
-		return "unix", 0, false
+		return "unix", p, false
 	}
 	name := strconv.Itoa(int(cred.Uid))
 	if u, err := user.LookupId(name); err == nil {
 		name += "(" + u.Username + ")"
 	}
-	return fmt.Sprintf("unix:uid=%s,pid=%d", name, cred.Pid), int(cred.Uid), true
+	return fmt.Sprintf("unix:uid=%s,pid=%d", name, cred.Pid), peerProc{UID: int(cred.Uid), PID: int(cred.Pid)}, true
 }

@@ -14,16 +14,19 @@ import (
 	"github.com/hacheck/hacheck/internal/state"
 )
 
-// startCLIDrain runs a server with the admin socket and returns the socket.
-func startCLIDrain(t *testing.T, cfg *testNode, config string) string {
+// startCLIDrain runs a server with the admin socket and a configuration
+// file, and returns both.
+func startCLIDrain(t *testing.T, cfg *testNode) (sock, config string) {
 	t.Helper()
 	cfg.Drain.Timeout = 5 * time.Second
-	sock := filepath.Join(t.TempDir(), "admin.sock")
+	dir := t.TempDir()
+	sock, config = filepath.Join(dir, "admin.sock"), filepath.Join(dir, "hacheck.yaml")
+	os.WriteFile(config, []byte("node: n1\n"), 0o644)
 	cfg.Admin = Admin{Enabled: true, Socket: sock}
 	opt := cfg.options(nil)
 	opt.ConfigFile = config
 	startWith(t, opt)
-	return sock
+	return sock, config
 }
 
 // The CLI's drain, run by serve through the real client: the output and
@@ -35,10 +38,10 @@ func TestCLIDrainThroughServe(t *testing.T) {
 	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
 	st := state.Store{Dir: cfg.StateDir}
 	st.Set(state.Change{To: state.Up})
-	sock := startCLIDrain(t, cfg, "/etc/hacheck/hacheck.yaml")
+	sock, config := startCLIDrain(t, cfg)
 
 	var out, errOut bytes.Buffer
-	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/etc/hacheck/hacheck.yaml", By: "alice@a", Reason: "kernel"}, &out, &errOut)
+	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: config, By: "alice@a", Reason: "kernel"}, &out, &errOut)
 	if !r.Taken || r.Code != 0 || errOut.Len() != 0 {
 		t.Fatalf("%+v, stderr %q", r, errOut.String())
 	}
@@ -53,8 +56,14 @@ func TestCLIDrainThroughServe(t *testing.T) {
 	// Another configuration file: not taken, nothing changed.
 	st.Set(state.Change{To: state.Up})
 	r = clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/tmp/other.yaml", By: "alice@a"}, &out, &errOut)
-	if r.Taken || r.Fail || !strings.Contains(r.Why, "this serve runs /etc/hacheck/hacheck.yaml, the CLI read /tmp/other.yaml") {
+	if r.Taken || r.Fail || !strings.Contains(r.Why, "this serve runs "+config+", the CLI read /tmp/other.yaml") {
 		t.Fatalf("other config: %+v", r)
+	}
+	// The file edited since serve loaded it: serve would drain with the old.
+	os.WriteFile(config, []byte("node: n1\ndrain: {timeout: 1s}\n"), 0o644)
+	r = clidrain.Run(context.Background(), sock, clidrain.Request{Config: config, By: "alice@a"}, &out, &errOut)
+	if r.Taken || r.Fail || !strings.Contains(r.Why, "changed since serve loaded it") {
+		t.Fatalf("edited config: %+v", r)
 	}
 	if s, _ := st.Load(); s.State != state.Up {
 		t.Fatal("a refused CLI drain changed the state")
@@ -75,9 +84,9 @@ func TestCLIDrainRefusedExit(t *testing.T) {
 	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
 	st := state.Store{Dir: cfg.StateDir}
 	st.Set(state.Change{To: state.Up})
-	sock := startCLIDrain(t, cfg, "/h.yaml")
+	sock, config := startCLIDrain(t, cfg)
 	var out, errOut bytes.Buffer
-	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: "/h.yaml"}, &out, &errOut)
+	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: config}, &out, &errOut)
 	if !r.Taken || r.Code != 1 || !strings.Contains(errOut.String(), "hacheck: ") || !strings.Contains(out.String(), "replica behind") {
 		t.Fatalf("%+v out %q err %q", r, out.String(), errOut.String())
 	}
@@ -95,12 +104,12 @@ func TestCLIDrainClientGoneInterrupts(t *testing.T) {
 	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 5*time.Second
 	st := state.Store{Dir: cfg.StateDir}
 	st.Set(state.Change{To: state.Up})
-	sock := startCLIDrain(t, cfg, "/h.yaml")
+	sock, config := startCLIDrain(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	start := time.Now()
-	r := clidrain.Run(ctx, sock, clidrain.Request{Config: "/h.yaml"}, &out, &errOut)
+	r := clidrain.Run(ctx, sock, clidrain.Request{Config: config}, &out, &errOut)
 	if !r.Taken || r.Code != 1 || !strings.Contains(errOut.String(), "run `hacheck status`") {
 		t.Fatalf("%+v out %q err %q", r, out.String(), errOut.String())
 	}
@@ -119,5 +128,35 @@ func TestCLIDrainClientGoneInterrupts(t *testing.T) {
 	}
 	if s, _ := st.Load(); s.State != state.Up {
 		t.Fatalf("state %+v", s)
+	}
+}
+
+// The rule itself, one case per reason to refuse.
+func TestCLIDrainRefusal(t *testing.T) {
+	me := process{UID: 0, CapEff: "000001ffffffffff", NoNewPrivs: "0", MountNS: "mnt:[4026531841]"}
+	ok := cliDrainFacts{CLIConfig: "/etc/h.yaml", Config: "/etc/h.yaml", ConfigNow: "d1", ConfigAt: "d1", BinaryNow: "b1", BinaryAt: "b1", CLI: me, Serve: me}
+	for _, tc := range []struct {
+		name string
+		edit func(*cliDrainFacts)
+		want string
+	}{
+		{"the same", func(*cliDrainFacts) {}, ""},
+		{"no file", func(f *cliDrainFacts) { f.Config = "" }, "without a configuration file"},
+		{"another file", func(f *cliDrainFacts) { f.CLIConfig = "/tmp/h.yaml" }, "the CLI read /tmp/h.yaml"},
+		{"unread at start", func(f *cliDrainFacts) { f.ConfigAt = "" }, "could not read"},
+		{"edited", func(f *cliDrainFacts) { f.ConfigNow = "d2" }, "changed since serve loaded it"},
+		{"upgraded", func(f *cliDrainFacts) { f.BinaryNow = "b2" }, "replaced since serve started"},
+		{"CLI unreadable", func(f *cliDrainFacts) { f.CLIErr = os.ErrNotExist }, "cannot be read"},
+		{"another uid", func(f *cliDrainFacts) { f.Serve.UID = 998 }, "uid 998, the CLI as uid 0"},
+		{"no capabilities", func(f *cliDrainFacts) { f.Serve.CapEff = "0000000000000000" }, "capabilities"},
+		{"no_new_privs", func(f *cliDrainFacts) { f.Serve.NoNewPrivs = "1" }, "no_new_privs"},
+		{"private mounts", func(f *cliDrainFacts) { f.Serve.MountNS = "mnt:[4026532210]" }, "mount namespace"},
+	} {
+		f := ok
+		tc.edit(&f)
+		got := cliDrainRefusal(f)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

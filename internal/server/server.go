@@ -100,12 +100,24 @@ type Server struct {
 	counters  *counters
 	roles     *roleWatch // nil without a database
 	tokenHash []byte     // sha256 of the admin token; nil: no token auth
+	// What serve ran with at start, for a CLI drain (cliDrainRefusal):
+	// its configuration file's digest and its executable.
+	configAt, binaryAt string
+	// cliDrains are the CLI drains running; stopping cancels them (so
+	// they undo) and waits for them.
+	cliDrains   sync.WaitGroup
+	stopDrains  context.Context
+	cancelDrain context.CancelFunc
 }
 
 // New wires a server; Run starts the background parts and the listeners.
 // It fails when the admin API is enabled with an unusable token file.
 func New(opt Options, log *slog.Logger) (*Server, error) {
-	s := &Server{opt: opt, log: log, counters: newCounters()}
+	s := &Server{opt: opt, log: log, counters: newCounters(), binaryAt: binaryID()}
+	if opt.ConfigFile != "" {
+		s.configAt = fileDigest(opt.ConfigFile)
+	}
+	s.stopDrains, s.cancelDrain = context.WithCancel(context.Background())
 	if opt.Admin.Enabled && opt.Admin.TokenFile != "" {
 		h, err := loadToken(opt.Admin.TokenFile)
 		if err != nil {
@@ -296,10 +308,10 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 		defer os.Remove(s.opt.Admin.Socket)
 		sock = s.httpServer(s.socketHandler())
 		sock.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-			desc, uid, ok := peerCred(c)
+			desc, peer, ok := peerCred(c)
 			ctx = context.WithValue(ctx, peerCredKey{}, desc)
 			if ok {
-				ctx = context.WithValue(ctx, peerUIDKey{}, uid)
+				ctx = context.WithValue(ctx, peerProcKey{}, peer)
 			}
 			return ctx
 		}
@@ -333,6 +345,11 @@ func (s *Server) Run(ctx context.Context, ready chan<- net.Addr) error {
 		}
 	}
 	s.log.Info("shutting down")
+	// A CLI drain running here is interrupted (its steps undone before the
+	// flip, as the CLI's own drain on Ctrl-C) and its end waited for, so
+	// that it does not die halfway with the process.
+	s.cancelDrain()
+	s.cliDrains.Wait()
 	sctx, scancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
