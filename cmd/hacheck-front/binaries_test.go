@@ -143,4 +143,22 @@ func TestInstalled(t *testing.T) {
 		t.Fatalf("after the kill: %+v", s)
 	}
 	t.Logf("serve ended the drain %s after its CLI was killed", time.Since(killed).Round(time.Millisecond))
+
+	// Ctrl-C (SIGINT) of the front: serve interrupts the drain and the
+	// front shows its end and exits 1, as the CLI's own drain does.
+	cmd = exec.CommandContext(ctx, front, "drain", "--config", config, "--reason", "interrupted")
+	var sout, serr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &sout, &serr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(sout.String(), "precondition 10-gate: running") || !strings.Contains(serr.String(), "hacheck: ") {
+		t.Fatalf("SIGINT: exit %d, stdout %q, stderr %q", code, sout.String(), serr.String())
+	}
+	if s, _ := st.Load(); s.State != state.Up {
+		t.Fatalf("after SIGINT: %+v", s)
+	}
 }

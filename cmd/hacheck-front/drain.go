@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/clidrain"
@@ -39,9 +41,13 @@ func drainInServe(args, environ []string, stdout, stderr io.Writer) (code int, o
 		return 0, false
 	}
 	req.Config, req.By = abs, state.Actor()
-	// No signal handler: Ctrl-C and SIGTERM end this process, the kernel
-	// closes the socket, and serve interrupts the drain.
-	r := clidrain.Run(context.Background(), socket, req, stdout, stderr)
+	// Ctrl-C or SIGTERM: serve is told and interrupts the drain, and its
+	// last lines (the undo) and exit code are still shown, as the CLI's own
+	// drain shows them; a second signal ends this process at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	r := clidrain.Run(ctx, socket, req, stdout, stderr)
 	switch {
 	case r.Taken:
 		return r.Code, true
@@ -90,9 +96,9 @@ func drainRequest(args []string) (req clidrain.Request, config string, ok bool) 
 		}
 		*p = value
 	}
-	if req.Timeout != "" {
+	if seen["--timeout"] {
 		if d, err := time.ParseDuration(req.Timeout); err != nil || d <= 0 {
-			return req, "", false
+			return req, "", false // the full program says what is wrong
 		}
 	}
 	return req, config, true

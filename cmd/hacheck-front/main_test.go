@@ -64,6 +64,7 @@ func TestDispatch(t *testing.T) {
 		{"status", "--config", config},
 		{"drain", "--config", config}, // no admin socket: the drain runs in the full program
 		{"drain", "--config", config, "--bogus"},
+		{"drain", "--config", config, "--reason", "r"},
 		{},
 	} {
 		r := call(args, nil)
@@ -89,6 +90,10 @@ func TestDrainRequest(t *testing.T) {
 			clidrain.Request{To: "c", DryRun: true, KeepFenced: true, Timeout: "10s"}},
 		{[]string{"--reason"}, false, "", clidrain.Request{}},
 		{[]string{"--timeout", "0s"}, false, "", clidrain.Request{}},
+		{[]string{"--timeout="}, false, "", clidrain.Request{}},
+		{[]string{"--timeout", ""}, false, "", clidrain.Request{}},
+		{[]string{"--reason="}, true, "", clidrain.Request{}},
+		{[]string{"--reason", "--force"}, true, "", clidrain.Request{Reason: "--force"}},
 		{[]string{"--timeout", "soon"}, false, "", clidrain.Request{}},
 		{[]string{"--follow=maybe"}, false, "", clidrain.Request{}},
 		{[]string{"--help"}, false, "", clidrain.Request{}},

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -37,13 +36,15 @@ type Result struct {
 // Run asks serve, on the unix socket, to run req, and copies the drain's
 // output to stdout and its error message to stderr.
 //
-// Not taken, to be run by the caller: no socket, nothing listening on it
-// (serve is not running), a serve without Path (older), or a refusal (409:
-// another configuration file). Not taken and failed: serve accepted the
-// connection but gave no answer within answerTimeout. Taken: the exit code
-// of the drain, or 1 with a message when the connection broke before its
-// end (the drain then ended as an interrupted one does, or finished:
-// `hacheck status` says which).
+// Not taken, to be run by the caller: no connection to the socket (serve
+// is not running), a serve without Path (older), or a refusal before the
+// drain (409: not the drain the CLI would run; 400, 413: a request it does
+// not take). Not taken and failed: serve accepted the connection but gave
+// no answer within answerTimeout, or an answer it should not. Taken: the
+// exit code of the drain, or 1 with a message when the connection broke
+// before its end (the drain then ended as an interrupted one does, or
+// finished: `hacheck status` says which). When ctx ends, serve is told
+// (the CLI's side of the connection closes) and its last lines are read.
 //
 // The request is HTTP/1.0, written here rather than with net/http, whose
 // initialisers would cost the lean front (cmd/hacheck-front) a quarter of
@@ -56,21 +57,29 @@ func Run(ctx context.Context, socket string, req Request, stdout, stderr io.Writ
 	}
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, answerTimeout)
-	conn, err := d.DialContext(dctx, "unix", socket)
+	c, err := d.DialContext(dctx, "unix", socket)
 	cancel()
-	switch {
-	case err != nil && notListening(err):
-		return Result{Why: fmt.Sprintf("nothing answers on admin.socket %s (%v)", socket, err)}
-	case err != nil:
-		return Result{Fail: true, Why: fmt.Sprintf("connect to serve on admin.socket %s: %v; this command started nothing", socket, err)}
+	if err != nil {
+		// No connection: serve started nothing (not running, a stale
+		// socket, a full backlog, no permission).
+		return Result{Why: fmt.Sprintf("no serve on admin.socket %s (%v)", socket, err)}
 	}
+	conn := c.(*net.UnixConn)
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	// ctx ending (Ctrl-C, SIGTERM) closes the CLI's side of the
+	// connection: serve sees it and interrupts the drain, as Ctrl-C does
+	// the CLI's own; its last lines (the undo, the exit) are still read,
+	// for interruptWait at most.
+	stop := context.AfterFunc(ctx, func() {
+		conn.CloseWrite()
+		conn.SetReadDeadline(time.Now().Add(interruptWait))
+	})
 	defer stop()
 	noAnswer := func(err error) Result {
-		return Result{Fail: true, Why: fmt.Sprintf("serve did not answer on admin.socket %s (%v); this command started nothing. Look at serve (`hacheck status`), then run the drain again", socket, err)}
+		return Result{Fail: true, Why: fmt.Sprintf("serve accepted the connection on admin.socket %s but gave no answer (%v); it may still start the drain when it does: look at `hacheck status` before you run the drain again", socket, err)}
 	}
-	conn.SetDeadline(time.Now().Add(answerTimeout))
+	conn.SetWriteDeadline(time.Now().Add(answerTimeout))
+	conn.SetReadDeadline(time.Now().Add(answerTimeout))
 	head := fmt.Sprintf("POST %s HTTP/1.0\r\nHost: hacheck\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", Path, len(body))
 	if _, err := io.WriteString(conn, head+string(body)); err != nil {
 		return noAnswer(err)
@@ -80,11 +89,17 @@ func Run(ctx context.Context, socket string, req Request, stdout, stderr io.Writ
 	if err != nil {
 		return noAnswer(err)
 	}
-	conn.SetDeadline(time.Time{})
+	if ctx.Err() == nil {
+		conn.SetReadDeadline(time.Time{})
+	}
 	switch status {
 	case 200:
 	case 404, 405:
 		return Result{Why: fmt.Sprintf("serve on %s has no %s (an older hacheck)", socket, Path)}
+	case 400, 413:
+		// Refused before the drain (a field an older serve does not know).
+		b, _ := io.ReadAll(io.LimitReader(br, 1<<16))
+		return Result{Why: fmt.Sprintf("serve on %s refused the request (%d): %s", socket, status, strings.TrimSpace(string(b)))}
 	case 409:
 		var r Refusal
 		json.NewDecoder(io.LimitReader(br, 1<<16)).Decode(&r)
@@ -126,6 +141,10 @@ func readHead(br *bufio.Reader) (int, error) {
 
 // budgetSlack is how much longer than serve's budget the CLI waits.
 const budgetSlack = 5 * time.Second
+
+// interruptWait bounds the wait for serve's last lines once the CLI is
+// interrupted: the undo of a fence takes milliseconds.
+const interruptWait = 15 * time.Second
 
 // copyLines writes the drain's output and returns its exit code. The wait
 // is bounded by the budget serve announces: past it the connection is
@@ -169,9 +188,4 @@ func copyLines(r io.Reader, conn io.Closer, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "hacheck: the connection to serve ended before the drain did (%v): the drain was undone as an interrupted one is, or it finished; run `hacheck status` to see which\n", err)
 	return 1
-}
-
-// notListening: the socket file is missing, or nothing accepts on it.
-func notListening(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }
