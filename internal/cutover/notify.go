@@ -192,9 +192,7 @@ func (n *Notifier) Handle(ctx context.Context, ev Event) (Record, error) {
 	case planPromote:
 		applied.plan = PlanPromote
 		jw := n.beginPromote()
-		opt := n.Promote
-		opt.BeforeChange = jw.Ready
-		out, err = n.promote(ctx, opt)
+		out, err = n.promote(ctx, n.Promote)
 		jw.Done()
 	case planFence:
 		applied.plan = PlanFence
@@ -289,7 +287,6 @@ func (n *Notifier) PromoteNow(ctx context.Context, force bool, started time.Time
 	opt := n.Promote
 	opt.Force = force
 	jw := n.beginPromote()
-	opt.BeforeChange = jw.Ready
 	out, err := n.promote(ctx, opt)
 	jw.Done()
 	out.Detail = "promote by hand: " + out.Detail

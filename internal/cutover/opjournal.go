@@ -138,36 +138,12 @@ func Interrupted(dir string) ([]Interruption, error) {
 	return out, errors.Join(errs...)
 }
 
-// beginPromote starts writing the promote journal; a failure to write it
-// is logged, not fatal: the promotion matters more than its journal. The
-// write (two fsyncs) runs beside the promotion's first reads, which change
-// nothing; Ready waits for it, and the promotion calls Ready before its
-// first change (PromoteOptions.BeforeChange), so the intent is still down
-// before anything is touched.
-func (n *Notifier) beginPromote() *pendingOp {
-	p := &pendingOp{ready: make(chan struct{})}
-	go func() {
-		defer close(p.ready)
-		w, err := BeginOp(n.Dir, OpPromote, "promote")
-		if err != nil && n.Log != nil {
-			n.Log.Warn("promote: could not write its journal", "err", err)
-		}
-		p.w = w
-	}()
-	return p
-}
-
-// pendingOp is an op journal being written.
-type pendingOp struct {
-	ready chan struct{}
-	w     *OpWriter
-}
-
-// Ready waits until the journal is written (or its write failed).
-func (p *pendingOp) Ready() { <-p.ready }
-
-// Done waits for the journal's write, then removes it.
-func (p *pendingOp) Done() {
-	p.Ready()
-	p.w.Done()
+// beginPromote writes the promote journal; a failure to write it is
+// logged, not fatal: the promotion matters more than its journal.
+func (n *Notifier) beginPromote() *OpWriter {
+	w, err := BeginOp(n.Dir, OpPromote, "promote")
+	if err != nil && n.Log != nil {
+		n.Log.Warn("promote: could not write its journal", "err", err)
+	}
+	return w
 }

@@ -44,19 +44,6 @@ type PromoteOptions struct {
 	// from the peer before it is made writable; nil: such a promotion is
 	// refused.
 	CatchUpFrom *FollowOptions
-	// BeforeChange, when set, is called before each statement that changes
-	// a server (the old primary's fence, the catch-up's CHANGE MASTER, STOP
-	// REPLICA, read_only OFF): the caller's intent journal, written beside
-	// the reads that come first, must be down by then. It may be called
-	// more than once.
-	BeforeChange func()
-}
-
-// beforeChange calls opt.BeforeChange when it is set.
-func (opt PromoteOptions) beforeChange() {
-	if opt.BeforeChange != nil {
-		opt.BeforeChange()
-	}
 }
 
 // Outcome is what a promotion or a fence did, for the record and the log.
@@ -129,7 +116,6 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		if why := vipLost(opt); why != "" {
 			return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s has no replication source, but %s: staying read-only", local, why)}, nil
 		}
-		opt.beforeChange()
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 			return failed(err)
 		}
@@ -154,7 +140,6 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 				local, st.SourceServerID, st.Source(), peer, peerID)
 			return Outcome{Action: ActionRefused, Detail: d}, nil
 		case !pro.Fenced():
-			opt.beforeChange()
 			err := boundedErr(ctx, opt.FenceTimeout, func(ctx context.Context) error { return peer.SetReadOnly(ctx, true) })
 			if err != nil {
 				d := fmt.Sprintf("old primary %s is writable and could not be fenced (%v): staying read-only; run `hacheck promote` once it can be fenced", peer, err)
@@ -177,11 +162,12 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		if opt.Force {
 			why = "--force"
 		}
-		if out, err := makeWritable(ctx, local, opt, q, slow, st != nil); out.Action != "" {
+		out, err := makeWritable(ctx, local, opt, q, slow, st != nil)
+		if out.Action != "" {
 			return out, err
 		}
 		d := fmt.Sprintf("UNPLANNED: the peer's server cannot be reached (%v); promoted %s anyway (%s): transactions it had not replicated are lost", unreachable, local, why)
-		return Outcome{Action: ActionPromoted, Detail: d}, nil
+		return Outcome{Action: ActionPromoted, Detail: d + out.Detail}, nil
 	}
 
 	pos, err := bounded(ctx, queryTimeout(peer, opt.PeerTimeout), peer.GTIDPosition)
@@ -202,7 +188,6 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 					local, peer, pos, lpos)
 				return Outcome{Action: ActionRefused, Detail: d, Diverged: true}, nil
 			}
-			opt.beforeChange()
 			err = catchUpFrom(ctx, local, *opt.CatchUpFrom, pos, opt.CatchupTimeout, q)
 			caughtUp = err == nil
 		} else {
@@ -225,17 +210,19 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		}
 		return Outcome{Action: ActionRefused, Detail: d, Diverged: diverged}, nil
 	}
-	if out, err := makeWritable(ctx, local, opt, q, slow, st != nil || caughtUp); out.Action != "" {
+	out, err := makeWritable(ctx, local, opt, q, slow, st != nil || caughtUp)
+	if out.Action != "" {
 		out.Diverged = diverged
 		return out, err
 	}
+	note := out.Detail
 	how := "applied it"
 	if caughtUp {
 		how = fmt.Sprintf("lacked some of it and caught up from %s first, then", peer)
 	}
 	d := fmt.Sprintf("old primary %s is read-only at %q; %s %s (checked in %s), stopped its replica threads (configuration kept) and is writable",
 		peer, pos, local, how, time.Since(start).Round(time.Millisecond))
-	return Outcome{Action: ActionPromoted, Detail: d, Diverged: diverged}, nil
+	return Outcome{Action: ActionPromoted, Detail: d + note, Diverged: diverged}, nil
 }
 
 // catchUpFrom makes local replicate from the peer (src) until it has
@@ -255,10 +242,11 @@ func catchUpFrom(ctx context.Context, local DB, src FollowOptions, pos string, t
 }
 
 // makeWritable stops local's replica threads (when it has a source) and
-// makes it writable, each only while this node still holds the VIP. It returns a zero Outcome when
-// local is writable; otherwise the Outcome says why not (refused: local is
-// read-only, its replica threads restarted if they had been stopped;
-// failed: a statement failed, with the error).
+// makes it writable, each only while this node still holds the VIP. It
+// returns an Outcome without Action when local is writable (its Detail, if
+// any, a note for the caller's own: "; ..."); otherwise the Outcome says
+// why not (refused: local is read-only, its replica threads restarted if
+// they had been stopped; failed: a statement failed, with the error).
 //
 // Of the replica threads, the SQL thread (which applies) is stopped before
 // read_only goes off and the IO thread (which only fetches into the relay
@@ -270,7 +258,6 @@ func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow tim
 	if why := vipLost(opt); why != "" {
 		return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("%s: %s stays read-only", why, local)}, nil
 	}
-	opt.beforeChange()
 	if !hasSource {
 		if err := boundedErr(ctx, slow, func(ctx context.Context) error { return local.SetReadOnly(ctx, false) }); err != nil {
 			return Outcome{Action: ActionFailed, Detail: err.Error()}, err
@@ -293,8 +280,7 @@ func makeWritable(ctx context.Context, local DB, opt PromoteOptions, q, slow tim
 		return Outcome{Action: ActionFailed, Detail: err.Error()}, err
 	}
 	if err := boundedErr(ctx, slow, local.StopReplica); err != nil {
-		d := fmt.Sprintf("%s is writable, its replica SQL thread stopped, but its IO thread could not be stopped (%v): run STOP REPLICA on it", local, err)
-		return Outcome{Action: ActionPromoted, Detail: d}, nil
+		return Outcome{Detail: fmt.Sprintf("; but its replica IO thread could not be stopped after the SQL thread (%v): run STOP REPLICA on it", err)}, nil
 	}
 	return Outcome{}, nil
 }

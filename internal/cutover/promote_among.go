@@ -144,7 +144,6 @@ func PromoteAmong(ctx context.Context, local DB, peers []DB, opt PromoteOptions)
 		p, f := peers[i], facts[i]
 		pq := queryTimeout(p, opt.PeerTimeout)
 		if f.Writable {
-			opt.beforeChange()
 			if err := boundedErr(ctx, opt.FenceTimeout, func(ctx context.Context) error { return p.SetReadOnly(ctx, true) }); err != nil {
 				return Outcome{Action: ActionRefused, Detail: fmt.Sprintf("peer %s is writable and could not be fenced (%v): staying read-only; run `hacheck promote` once it can be fenced", p, err)}, nil
 			}
