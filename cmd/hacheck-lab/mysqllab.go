@@ -283,7 +283,7 @@ func upMySQLLab(ctx context.Context, l *lab.Lab, keepalived bool) (map[*lab.Node
 		} else if strings.Contains(out, "warning") {
 			fmt.Fprintln(os.Stderr, out)
 		}
-		if _, err := l.Start(n, "serve", n.Hacheck, "serve", "--config", n.HacheckConfig); err != nil {
+		if _, err := l.StartShared(n, "serve", n.Hacheck, "serve", "--config", n.HacheckConfig); err != nil {
 			return dbs, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/cutover"
@@ -27,7 +28,7 @@ type event struct {
 // record (last_drain.json), the notify records, netlink address events in
 // each node's namespace, ARP packets at the client, the writer's ledger.
 const (
-	msDrainStarted = "drain process started"
+	msDrainStarted = "drain started (its process, or serve for the front)"
 	msPeerReady    = "peer-ready passed"
 	msFence        = "fence: old primary read-only"
 	msCatchUp      = "catch-up: new primary applied the frozen position"
@@ -113,7 +114,13 @@ func addDrainRecord(r *cutoverResult) error {
 		return fmt.Errorf("the drain record of %s is from %s, before this drain", r.from.Name, rec.At)
 	}
 	at := rec.At
-	r.addMilestone(at, msDrainStarted, "drain process started on "+r.from.Name)
+	// A drain the front handed to serve changed the state from the admin
+	// socket.
+	where := "drain process started on " + r.from.Name
+	if st, err := (state.Store{Dir: r.from.StateDir}).Load(); err == nil && strings.HasPrefix(st.From, "unix:") {
+		where = "drain started in serve on " + r.from.Name + " (the front handed it over)"
+	}
+	r.addMilestone(at, msDrainStarted, where)
 	names := map[string]struct{ ms, what string }{
 		"preconditions": {msPeerReady, "peer-ready passed (and the other preconditions)"},
 		"fence":         {msFence, "fence: " + r.from.Name + " read-only, frozen GTID position read"},

@@ -71,6 +71,18 @@ func (p *Proc) Stop(grace time.Duration) error {
 // and Down stop it. It takes no context on purpose: it runs until Stop,
 // Close or Down (or its own exit), even after the starting process exits.
 func (l *Lab) Start(n *Node, label, name string, args ...string) (*Proc, error) {
+	return l.start(n, label, exec.Command("ip", append([]string{"netns", "exec", n.NS, name}, args...)...), false)
+}
+
+// StartShared is Start for a process that must see the machine's files as
+// the commands StartIn runs see them: it enters n's network namespace only,
+// where `ip netns exec` also gives the process a mount namespace of its
+// own. serve runs a CLI's drain only for a CLI in its mount namespace.
+func (l *Lab) StartShared(n *Node, label, name string, args ...string) (*Proc, error) {
+	return l.start(n, label, exec.Command(name, args...), true)
+}
+
+func (l *Lab) start(n *Node, label string, cmd *exec.Cmd, shared bool) (*Proc, error) {
 	l.mu.Lock()
 	closed := l.closed
 	l.mu.Unlock()
@@ -83,11 +95,15 @@ func (l *Lab) Start(n *Node, label, name string, args ...string) (*Proc, error) 
 		return nil, fmt.Errorf("start %s on %s: %w", label, n.Name, err)
 	}
 	defer logf.Close() // the child has its own copy
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if shared {
+		err = l.StartIn(n, cmd)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start %s on %s: %w", label, n.Name, err)
 	}
 	p := &Proc{Name: label, Node: n, Log: logPath, cmd: cmd, done: make(chan struct{})}
