@@ -15,14 +15,12 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hacheck/hacheck/internal/clidrain"
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
 )
@@ -31,7 +29,9 @@ import (
 // admin.enabled. It is authenticated by a bearer token read from
 // admin.token_file (on the main listener), or by the file permissions of
 // the unix socket admin.socket (no token there), or both. A drain over
-// HTTP runs exactly the preconditions and steps of `hacheck drain`.
+// HTTP runs exactly the preconditions and steps of `hacheck drain`. The
+// admin socket also takes the CLI's own drains (POST /v1/cli/drain:
+// clidrain.go).
 
 // maxAdminBody bounds request bodies.
 const maxAdminBody = 4 << 10
@@ -241,115 +241,6 @@ func (s *Server) adminDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force, "outcome", resp.Outcome, "err", resp.Error)
 	writeJSON(w, code, resp)
-}
-
-// cliDrain runs a `hacheck drain` for the CLI (internal/clidrain) and
-// streams its output back, one JSON line per write. The drain runs under
-// the request: the CLI going away (Ctrl-C, kill -9) interrupts it as it
-// would the CLI's own drain. It refuses (409, the CLI then drains itself)
-// a drain of another configuration file than serve's.
-func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
-	var req clidrain.Request
-	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, clidrain.Refusal{Error: "bad JSON body: " + err.Error()})
-		return
-	}
-	// Read to the end, so that the server watches the connection and
-	// cancels the request's context when the CLI goes away.
-	io.Copy(io.Discard, r.Body)
-	if why := s.refuseCLIDrain(r, req); why != "" {
-		writeJSON(w, http.StatusConflict, clidrain.Refusal{Error: why})
-		return
-	}
-	var timeout time.Duration
-	if req.Timeout != "" {
-		d, err := time.ParseDuration(req.Timeout)
-		if err != nil || d <= 0 {
-			writeJSON(w, http.StatusBadRequest, clidrain.Refusal{Error: fmt.Sprintf("timeout %q is not a positive duration", req.Timeout)})
-			return
-		}
-		timeout = d
-	}
-	by := strings.TrimSpace(req.By)
-	if by == "" {
-		by = "cli"
-	}
-	_, from := who(r, adminRequest{})
-	opt := drain.Options{Reason: req.Reason, By: by, Via: "cli", From: from, DryRun: req.DryRun, Force: req.Force, To: strings.TrimSpace(req.To)}
-	budget := max(timeout, 0)
-	if budget == 0 {
-		budget = s.opt.DrainTimeout
-	}
-	budget += s.opt.DrainAfter
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(budget + 10*time.Second))
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	lw := &lineWriter{w: w, rc: rc}
-	lw.send(clidrain.Line{Budget: budget.Seconds()})
-	ctx, cancel := context.WithTimeout(r.Context(), budget)
-	defer cancel()
-	// Stopping serve interrupts the drain (undone before its flip) and
-	// waits for it, rather than leaving it to the journal's recovery.
-	s.cliDrains.Add(1)
-	defer s.cliDrains.Done()
-	stop := context.AfterFunc(s.stopDrains, cancel)
-	defer stop()
-	err := s.opt.Ops.RunDrain(ctx, drain.Request{Options: opt, KeepFenced: req.KeepFenced, Follow: req.Follow, Timeout: timeout}, lw)
-	code, msg := exitcode.OK, ""
-	if err != nil {
-		code, msg = exitcode.Fail, err.Error()
-		var ee *exitcode.Error
-		if errors.As(err, &ee) {
-			code = ee.Code
-		}
-	}
-	lw.send(clidrain.Line{Exit: &code, Error: msg})
-	s.log.Info("cli drain", "by", by, "from", from, "reason", req.Reason, "to", req.To, "dry_run", req.DryRun, "force", req.Force,
-		"follow", req.Follow, "exit", code, "err", msg, "client_gone", r.Context().Err() != nil)
-}
-
-// refuseCLIDrain gathers what cliDrainRefusal compares for this request.
-func (s *Server) refuseCLIDrain(r *http.Request, req clidrain.Request) string {
-	f := cliDrainFacts{CLIConfig: req.Config, Config: s.opt.ConfigFile, ConfigAt: s.configAt, BinaryAt: s.binaryAt, BinaryNow: binaryID()}
-	if f.Config != "" {
-		f.ConfigNow = fileDigest(f.Config)
-	}
-	var err error
-	if f.Serve, err = readProcess("self", os.Getuid()); err != nil {
-		return fmt.Sprintf("serve cannot read its own process (%v)", err)
-	}
-	peer, ok := r.Context().Value(peerProcKey{}).(peerProc)
-	if !ok {
-		return "the CLI's process is not known (the CLI drain is for the admin socket)"
-	}
-	f.CLI, f.CLIErr = readProcess(strconv.Itoa(peer.PID), peer.UID)
-	return cliDrainRefusal(f)
-}
-
-// lineWriter sends each write of a CLI drain's output as one JSON line,
-// at once. A CLI that has gone away does not stop the drain's writes.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-func (l *lineWriter) Write(p []byte) (int, error) {
-	l.send(clidrain.Line{Out: string(p)})
-	return len(p), nil
-}
-
-func (l *lineWriter) send(line clidrain.Line) {
-	b, _ := json.Marshal(line)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.w.Write(append(b, '\n'))
-	l.rc.Flush()
 }
 
 func (s *Server) adminUndrain(w http.ResponseWriter, r *http.Request) {
