@@ -49,10 +49,10 @@ func (a *app) check(parent context.Context) error {
 	if parent.Err() != nil {
 		// Interrupted (keepalived's timeout sends SIGTERM): never
 		// count that as success.
-		return &exitError{code: statecheck.Interrupted(a.stdout)}
+		return &exitError{Code: statecheck.Interrupted(a.stdout)}
 	}
 	if code := statecheck.Print(a.stdout, rep.Healthy, rep.Reason); code != ExitOK {
-		return &exitError{code: code}
+		return &exitError{Code: code}
 	}
 	return nil
 }

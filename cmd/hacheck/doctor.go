@@ -46,7 +46,7 @@ Exit 2: usage or configuration error.`,
 			}
 			if p := doctor.Problems(findings); p > 0 {
 				fmt.Fprintf(a.stdout, "%d problem(s) found\n", p)
-				return &exitError{code: ExitFail}
+				return &exitError{Code: ExitFail}
 			}
 			fmt.Fprintln(a.stdout, "nothing to fix")
 			return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hacheck/hacheck/internal/drain"
-	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/keepalived"
 )
 
@@ -74,12 +72,7 @@ Exit 2: usage or configuration error.`,
 			}
 			defer n.Close()
 			opt.Via = "cli"
-			err = n.RunDrain(c.Context(), drain.Request{Options: opt, KeepFenced: keepFenced, Follow: follow, Timeout: timeout}, a.stdout)
-			var ce *exitcode.Error
-			if errors.As(err, &ce) {
-				return &exitError{code: ce.Code, msg: ce.Msg}
-			}
-			return err
+			return n.RunDrain(c.Context(), drain.Request{Options: opt, KeepFenced: keepFenced, Follow: follow, Timeout: timeout}, a.stdout)
 		},
 	}
 	cmd.Flags().StringVar(&opt.To, "to", "", "with several peers: the node to move the primary to (default: the most up-to-date eligible replica, printed on the successor: line)")

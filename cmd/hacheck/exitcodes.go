@@ -17,19 +17,15 @@ const (
 	ExitNotFound      = exitcode.NotFound
 )
 
-// exitError carries an exit code up to run. msg is printed on stderr (and,
-// for `check`, a summary line on stdout).
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
+// exitError carries an exit code up to run. Msg is printed on stderr (and,
+// for `check`, a summary line on stdout). It is internal/exitcode's, which
+// node.RunDrain returns too.
+type exitError = exitcode.Error
 
 func usageErr(format string, a ...any) error {
-	return &exitError{code: ExitUsage, msg: fmt.Sprintf(format, a...)}
+	return &exitError{Code: ExitUsage, Msg: fmt.Sprintf(format, a...)}
 }
 
 func failErr(format string, a ...any) error {
-	return &exitError{code: ExitFail, msg: fmt.Sprintf(format, a...)}
+	return &exitError{Code: ExitFail, Msg: fmt.Sprintf(format, a...)}
 }

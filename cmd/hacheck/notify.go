@@ -73,7 +73,7 @@ Exit 0: applied (or ignored as stale). Exit 1: refused or failed. Exit 2: usage.
 				return nil
 			case rec.Action != "":
 				// Said once on stdout (and in the log): no repeat on stderr.
-				return &exitError{code: ExitFail}
+				return &exitError{Code: ExitFail}
 			}
 			return failErr("notify %s: %v", ev.State, err)
 		},

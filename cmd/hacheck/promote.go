@@ -43,7 +43,7 @@ Exit 2: usage or configuration error.`,
 				return nil
 			case rec.Action != "":
 				// Said once on stdout (and in the log): no repeat on stderr.
-				return &exitError{code: ExitFail}
+				return &exitError{Code: ExitFail}
 			}
 			return failErr("promote: %v", err)
 		},

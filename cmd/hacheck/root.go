@@ -40,7 +40,7 @@ type app struct {
 func (a *app) load() (*config.Config, error) {
 	cfg, err := config.Load(a.configPath)
 	if err != nil {
-		return nil, &exitError{code: ExitUsage, msg: err.Error()}
+		return nil, &exitError{Code: ExitUsage, Msg: err.Error()}
 	}
 	switch a.logFormat {
 	case "":
@@ -103,10 +103,10 @@ func (a *app) exitCode(err error) int {
 	stderr := a.stderr
 	var ee *exitError
 	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(stderr, "hacheck: "+ee.msg)
+		if ee.Msg != "" {
+			fmt.Fprintln(stderr, "hacheck: "+ee.Msg)
 		}
-		return ee.code
+		return ee.Code
 	}
 	// Anything else comes from cobra itself: an unknown command or a
 	// missing argument.

@@ -82,30 +82,30 @@ func (a *app) runAs(ctx context.Context, cfg *config.Config, n *node.Node, role 
 		release, err := n.HoldJob()
 		if err != nil {
 			log.Info(fmt.Sprintf("skipped: not %s: %v", role, err))
-			return &exitError{code: skipExit}
+			return &exitError{Code: skipExit}
 		}
 		defer release()
 	}
 	v := decideRun(ctx, cfg, n, role)
 	if !v.Run {
 		log.Info("skipped: " + v.Why)
-		return &exitError{code: skipExit}
+		return &exitError{Code: skipExit}
 	}
 	log.Debug("running: " + v.Why)
 	code, err := a.execForwarding(args)
 	if err != nil {
 		log.Error("run: " + err.Error())
-		return &exitError{code: code}
+		return &exitError{Code: code}
 	}
 	// The role is read again even when hacheck itself was told to stop:
 	// the command has ended either way.
 	after := decideRun(context.WithoutCancel(ctx), cfg, n, role)
 	if !after.Run {
 		log.Warn("role changed while the command ran: "+after.Why, "exit", code)
-		return &exitError{code: ExitRoleChanged}
+		return &exitError{Code: ExitRoleChanged}
 	}
 	log.Debug("done, still "+string(role), "exit", code)
-	return &exitError{code: code}
+	return &exitError{Code: code}
 }
 
 // decideRun reads the facts within check_timeout and decides.

@@ -44,7 +44,7 @@ Exit 2: usage or configuration error.`,
 				printStatus(a.stdout, rep)
 			}
 			if !rep.Healthy || notAcceptingWrites(rep) {
-				return &exitError{code: ExitFail}
+				return &exitError{Code: ExitFail}
 			}
 			return nil
 		},
