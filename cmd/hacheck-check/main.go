@@ -22,9 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/hacheck/hacheck/internal/exitcode"
 	"github.com/hacheck/hacheck/internal/statecheck"
@@ -38,21 +36,8 @@ func main() {
 // check and returns only when it could not; exit ends the process when
 // check_timeout passes first.
 func run(args, environ []string, stdout, stderr io.Writer, full func(args []string) error, exit func(int)) int {
-	if file, ok := statecheck.ConfigArg(args); ok {
-		if s, ok := statecheck.Read(file, environ); ok {
-			// One line on stdout: the verdict's, or the deadline's.
-			var once sync.Once
-			deadline := time.AfterFunc(s.CheckTimeout, func() {
-				once.Do(func() { exit(statecheck.Print(stdout, false, statecheck.Late(s))) })
-			})
-			healthy, reason := statecheck.Verdict(s, statecheck.Logger(stderr, s.LogLevel, s.LogFormat))
-			code := exitcode.Fail
-			once.Do(func() {
-				deadline.Stop()
-				code = statecheck.Print(stdout, healthy, reason)
-			})
-			return code
-		}
+	if code, ok := statecheck.Answer(args, environ, stdout, stderr, exit); ok {
+		return code
 	}
 	err := full(args)
 	fmt.Fprintln(stdout, "FAIL: configuration error (see stderr)")

@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/hacheck/hacheck/internal/exitcode"
+	"github.com/hacheck/hacheck/internal/statecheck"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func run(args, environ []string, stdout, stderr io.Writer, full func(args []stri
 	if len(args) > 0 {
 		switch args[0] {
 		case "check":
-			if code, ok := stateCheck(args[1:], environ, stdout, stderr, exit); ok {
+			if code, ok := statecheck.Answer(args[1:], environ, stdout, stderr, exit); ok {
 				return code
 			}
 		case "drain":

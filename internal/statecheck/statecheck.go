@@ -16,8 +16,9 @@
 //
 // What the check decides is the state's verdict (state.Verdict): healthy
 // only for a readable "up" state without a stale ex-primary mark, fail
-// closed on a missing, corrupt or unknown-version file. cmd/hacheck-check
-// bounds the run by check_timeout.
+// closed on a missing, corrupt or unknown-version file. Answer is the
+// whole check, bounded by check_timeout, for cmd/hacheck-check and the
+// lean front (cmd/hacheck-front).
 package statecheck
 
 import (
@@ -29,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hacheck/hacheck/internal/exitcode"
@@ -330,4 +332,36 @@ func Print(stdout io.Writer, healthy bool, reason string) int {
 // never success.
 func Interrupted(stdout io.Writer) int {
 	return Print(stdout, false, "interrupted before the check finished")
+}
+
+// Answer is the state-only check for a command line ARGS of `check`
+// (ConfigArg) when Read takes the configuration: one line on stdout, the
+// verdict's, or the deadline's once check_timeout passes first (then
+// exit ends the process). ok is false when the configuration is not
+// state-only; the caller then runs the full `hacheck check`.
+//
+// It installs no signal handler (each costs a thread at start):
+// keepalived's SIGTERM at its script timeout ends the process by the
+// signal's default action, which keepalived counts as a failure, as it
+// does the "interrupted" exit 1 of the full check.
+func Answer(args, environ []string, stdout, stderr io.Writer, exit func(int)) (code int, ok bool) {
+	file, ok := ConfigArg(args)
+	if !ok {
+		return 0, false
+	}
+	s, ok := Read(file, environ)
+	if !ok {
+		return 0, false
+	}
+	var once sync.Once
+	deadline := time.AfterFunc(s.CheckTimeout, func() {
+		once.Do(func() { exit(Print(stdout, false, Late(s))) })
+	})
+	healthy, reason := Verdict(s, Logger(stderr, s.LogLevel, s.LogFormat))
+	code = exitcode.Fail
+	once.Do(func() {
+		deadline.Stop()
+		code = Print(stdout, healthy, reason)
+	})
+	return code, true
 }
