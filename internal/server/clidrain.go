@@ -118,7 +118,7 @@ func cliDrainRefusal(f cliDrainFacts) string {
 // streams its output back, one JSON line per write. The drain runs under
 // the request: the CLI going away (Ctrl-C, kill -9) interrupts it as it
 // would the CLI's own drain. It refuses (409, the CLI then drains itself)
-// a drain of another configuration file than serve's.
+// a drain that would not be the one the CLI runs (cliDrainRefusal).
 func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	var req clidrain.Request
 	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
@@ -150,7 +150,7 @@ func (s *Server) cliDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	_, from := who(r, adminRequest{})
 	opt := drain.Options{Reason: req.Reason, By: by, Via: "cli", From: from, DryRun: req.DryRun, Force: req.Force, To: strings.TrimSpace(req.To)}
-	budget := max(timeout, 0)
+	budget := timeout
 	if budget == 0 {
 		budget = s.opt.DrainTimeout
 	}

@@ -21,17 +21,6 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return writeFileAtomic(path, data, perm, true)
 }
 
-// ReplaceFile replaces path with data as WriteFileAtomic does, without the
-// two fsyncs: a reader, or a process killed at any instant (kill -9), sees
-// the old content or the new one, never a mix; after a power loss either
-// may be there. For what only has to survive its writer being killed: a
-// drain's progress marks, and records of kernel or server state that a
-// reboot resets anyway (the answer lease). Each fsync costs a millisecond
-// or more on a disk, on the path of a move.
-func ReplaceFile(path string, data []byte, perm os.FileMode) error {
-	return writeFileAtomic(path, data, perm, false)
-}
-
 func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -122,8 +111,14 @@ func isTempOf(name string, bases []string) bool {
 // (WriteFileAtomic).
 func SaveJSON(path string, v any) error { return saveJSON(path, v, true) }
 
-// ReplaceJSON writes v as indented JSON to path, atomically, without
-// fsync (ReplaceFile).
+// ReplaceJSON writes v as indented JSON to path as SaveJSON does, without
+// the two fsyncs: a reader, or a process killed at any instant (kill -9),
+// sees the old content or the new one, never a mix; after a power loss
+// either may be there, or an empty file (read such files with LoadMark).
+// For what only has to survive its writer being killed: a drain's marks,
+// and records of kernel or server state that a reboot resets anyway (the
+// answer lease). Each fsync costs a millisecond or more on a disk, on the
+// path of a move.
 func ReplaceJSON(path string, v any) error { return saveJSON(path, v, false) }
 
 func saveJSON(path string, v any, durable bool) error {
