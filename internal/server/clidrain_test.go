@@ -14,10 +14,17 @@ import (
 	"github.com/hacheck/hacheck/internal/state"
 )
 
-// startCLIDrain runs a server with the admin socket and a configuration
-// file, and returns both.
-func startCLIDrain(t *testing.T, cfg *testNode) (sock, config string) {
+// startCLIDrain runs a server with the admin socket, a configuration file
+// and one precondition script (name, its body, the precondition timeout),
+// with the state up, and returns the socket, the file and the store.
+func startCLIDrain(t *testing.T, script, body string, timeout time.Duration) (sock, config string, st state.Store) {
 	t.Helper()
+	cfg := testConfig(t)
+	pre := t.TempDir()
+	os.WriteFile(filepath.Join(pre, script), []byte("#!/bin/sh\n"+body+"\n"), 0o755)
+	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, timeout
+	st = state.Store{Dir: cfg.StateDir}
+	st.Set(state.Change{To: state.Up})
 	cfg.Drain.Timeout = 5 * time.Second
 	dir := t.TempDir()
 	sock, config = filepath.Join(dir, "admin.sock"), filepath.Join(dir, "hacheck.yaml")
@@ -26,19 +33,13 @@ func startCLIDrain(t *testing.T, cfg *testNode) (sock, config string) {
 	opt := cfg.options(nil)
 	opt.ConfigFile = config
 	startWith(t, opt)
-	return sock, config
+	return sock, config, st
 }
 
 // The CLI's drain, run by serve through the real client: the output and
 // the exit code come back, the state is drained, recorded as the CLI's.
 func TestCLIDrainThroughServe(t *testing.T) {
-	cfg := testConfig(t)
-	pre := t.TempDir()
-	os.WriteFile(filepath.Join(pre, "10-ok"), []byte("#!/bin/sh\necho fine\n"), 0o755)
-	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
-	st := state.Store{Dir: cfg.StateDir}
-	st.Set(state.Change{To: state.Up})
-	sock, config := startCLIDrain(t, cfg)
+	sock, config, st := startCLIDrain(t, "10-ok", "echo fine", 2*time.Second)
 
 	var out, errOut bytes.Buffer
 	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: config, By: "alice@a", Reason: "kernel"}, &out, &errOut)
@@ -78,13 +79,7 @@ func TestCLIDrainThroughServe(t *testing.T) {
 
 // A refused drain comes back as exit 1 with the reason on stderr.
 func TestCLIDrainRefusedExit(t *testing.T) {
-	cfg := testConfig(t)
-	pre := t.TempDir()
-	os.WriteFile(filepath.Join(pre, "10-no"), []byte("#!/bin/sh\necho replica behind; exit 1\n"), 0o755)
-	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 2*time.Second
-	st := state.Store{Dir: cfg.StateDir}
-	st.Set(state.Change{To: state.Up})
-	sock, config := startCLIDrain(t, cfg)
+	sock, config, st := startCLIDrain(t, "10-no", "echo replica behind; exit 1", 2*time.Second)
 	var out, errOut bytes.Buffer
 	r := clidrain.Run(context.Background(), sock, clidrain.Request{Config: config}, &out, &errOut)
 	if !r.Taken || r.Code != 1 || !strings.Contains(errOut.String(), "hacheck: ") || !strings.Contains(out.String(), "replica behind") {
@@ -99,13 +94,7 @@ func TestCLIDrainRefusedExit(t *testing.T) {
 // interrupts the drain: refused, nothing changed (kill -9 closes the
 // socket, the same for serve: TestInstalled in cmd/hacheck-front).
 func TestCLIDrainClientGoneInterrupts(t *testing.T) {
-	cfg := testConfig(t)
-	pre := t.TempDir()
-	os.WriteFile(filepath.Join(pre, "10-slow"), []byte("#!/bin/sh\nsleep 3\n"), 0o755)
-	cfg.PreconditionsDir, cfg.PreconditionTimeout = pre, 5*time.Second
-	st := state.Store{Dir: cfg.StateDir}
-	st.Set(state.Change{To: state.Up})
-	sock, config := startCLIDrain(t, cfg)
+	sock, config, st := startCLIDrain(t, "10-slow", "sleep 3", 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var out, errOut bytes.Buffer
