@@ -215,14 +215,13 @@ func Promote(ctx context.Context, local, peer DB, opt PromoteOptions) (Outcome, 
 		out.Diverged = diverged
 		return out, err
 	}
-	note := out.Detail
 	how := "applied it"
 	if caughtUp {
 		how = fmt.Sprintf("lacked some of it and caught up from %s first, then", peer)
 	}
 	d := fmt.Sprintf("old primary %s is read-only at %q; %s %s (checked in %s), stopped its replica threads (configuration kept) and is writable",
 		peer, pos, local, how, time.Since(start).Round(time.Millisecond))
-	return Outcome{Action: ActionPromoted, Detail: d + note, Diverged: diverged}, nil
+	return Outcome{Action: ActionPromoted, Detail: d + out.Detail, Diverged: diverged}, nil
 }
 
 // catchUpFrom makes local replicate from the peer (src) until it has
