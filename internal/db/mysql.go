@@ -179,7 +179,7 @@ func OpenConfig(cfg *mysql.Config, opts Options) (*Server, error) {
 	}
 	s.db = sql.OpenDB(conn)
 	s.db.SetMaxOpenConns(opts.MaxOpenConns)
-	s.db.SetMaxIdleConns(2)
+	s.db.SetMaxIdleConns(maxIdleConns)
 	s.db.SetConnMaxLifetime(5 * time.Minute)
 	s.db.SetConnMaxIdleTime(time.Minute)
 	return s, nil
@@ -232,15 +232,18 @@ func (s *Server) Addr() string { return s.addr }
 // Close closes the pool.
 func (s *Server) Close() error { return s.db.Close() }
 
-// Warm opens up to n connections at once (at most the two the pool keeps
-// idle) and puts them back in the pool, so the statements that come next
+// maxIdleConns is how many open connections the pool keeps idle.
+const maxIdleConns = 2
+
+// Warm opens up to n connections at once (at most the maxIdleConns the
+// pool keeps idle) and puts them back in the pool, so the statements that come next
 // (a drain's fence takes two connections) find them open instead of
 // dialling one after the other. It changes nothing on the server; a
 // connection that cannot be opened is left to the statement that needs it.
 func (s *Server) Warm(ctx context.Context, n int) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	conns := make([]*sql.Conn, min(n, 2))
+	conns := make([]*sql.Conn, min(n, maxIdleConns))
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Go(func() {
