@@ -45,8 +45,67 @@ type Fence struct {
 	Killed []db.KilledConn // connections the fence killed
 	Waited time.Duration   // how long the fence waited to land
 
-	prior  db.ReadOnlyState // before the fence
-	issued bool             // this step sent the fence and has not restored it
+	prior  db.ReadOnlyState  // before the fence
+	issued bool              // this step sent the fence and has not restored it
+	conns  *db.FenceConns    // readied by Prepare; handed back when Do ends
+	saved  *db.ReadOnlyState // the state Prepare gave Intent
+}
+
+// fencePreparer readies a fence's connections; *db.Server implements it.
+type fencePreparer interface {
+	PrepareFence(ctx context.Context) (*db.FenceConns, error)
+}
+
+var _ fencePreparer = (*db.Server)(nil)
+
+// Prepare readies the fence while the drain's preconditions run (see
+// drain.Plan.Warm), changing nothing on the server: it takes the fence's
+// two connections and learns their ids, reads the state and gives it to
+// Intent (the drain journal saves it durably). Do then reads the state
+// again and issues the fence at once when it is unchanged, the intent
+// already saved. On an error Do does it all itself, and meets the error
+// there. Release hands the connections back if Do never runs.
+func (f *Fence) Prepare(ctx context.Context) {
+	p, ok := f.Local.(fencePreparer)
+	if !f.Kill || !ok {
+		return // the plain fence is one statement on the pool
+	}
+	c, err := p.PrepareFence(ctx)
+	if err != nil {
+		return
+	}
+	f.conns = c
+	st, err := c.ReadOnly(ctx)
+	if err != nil || st.Fenced() || f.Intent == nil {
+		return
+	}
+	if f.Intent(st) == nil {
+		f.saved = &st
+	}
+}
+
+// Release hands back the connections Prepare took.
+func (f *Fence) Release() {
+	if f.conns != nil {
+		f.conns.Close()
+		f.conns = nil
+	}
+}
+
+// readOnly reads the server's state, on the prepared connections if any.
+func (f *Fence) readOnly(ctx context.Context) (db.ReadOnlyState, error) {
+	if f.conns != nil {
+		return f.conns.ReadOnly(ctx)
+	}
+	return f.Local.ReadOnly(ctx)
+}
+
+// gtidPosition reads the server's position, on the prepared connections if any.
+func (f *Fence) gtidPosition(ctx context.Context) (string, error) {
+	if f.conns != nil {
+		return f.conns.GTIDPosition(ctx)
+	}
+	return f.Local.GTIDPosition(ctx)
 }
 
 func (f *Fence) Name() string { return "fence" }
@@ -58,20 +117,23 @@ func (f *Fence) Describe() string {
 func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	fctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	st, err := f.Local.ReadOnly(fctx)
+	// The undo, if any, runs on the pool.
+	defer f.Release()
+	st, err := f.readOnly(fctx)
 	if err != nil {
 		return err
 	}
 	f.prior, f.issued = st, false
 	start := time.Now()
 	if !st.Fenced() {
-		if f.Intent != nil {
+		if f.Intent != nil && (f.saved == nil || !sameReadOnly(*f.saved, st)) {
 			if err := f.Intent(st); err != nil {
 				return fmt.Errorf("fence not issued: %w", err)
 			}
 		}
 		f.issued = true
-		if err := f.setFence(fctx, out); err != nil {
+		err := f.setFence(fctx, out)
+		if err != nil {
 			if fctx.Err() != nil && ctx.Err() == nil {
 				err = fmt.Errorf("%w (running writes did not finish within mysql.fence_timeout %s%s)", err, f.Timeout, f.killNote())
 			}
@@ -80,7 +142,7 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	}
 	// The position is read with the drain's context: the fence is in
 	// place, and this read must not fail because the fence took its time.
-	pos, err := f.Local.GTIDPosition(ctx)
+	pos, err := f.gtidPosition(ctx)
 	if err != nil {
 		return f.failed(ctx, out, fmt.Errorf("read the frozen gtid position: %w", err))
 	}
@@ -101,6 +163,7 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 // failed restores the state saved before the fence, when this step issued
 // one, and returns err with what the restore did.
 func (f *Fence) failed(ctx context.Context, out io.Writer, err error) error {
+	f.Release() // the restore runs on the pool
 	if !f.issued {
 		return err
 	}

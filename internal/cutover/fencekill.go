@@ -31,7 +31,7 @@ func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
 		}
 		return err
 	}
-	rep, err := k.FenceWithKill(ctx, db.FenceKillOptions{Grace: f.Grace})
+	rep, err := k.FenceWithKill(ctx, db.FenceKillOptions{Grace: f.Grace, Conns: f.conns})
 	f.Killed, f.Waited = rep.Killed, rep.Waited
 	if len(rep.Killed) > 0 {
 		how := ""

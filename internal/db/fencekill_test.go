@@ -2,6 +2,7 @@ package db
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,11 +94,11 @@ func TestKilledConnKeeps80Characters(t *testing.T) {
 }
 
 func TestFenceStatement(t *testing.T) {
-	if got := fenceStatement(MariaDB); got != "SET GLOBAL read_only = ON" {
+	if got := fenceStatement(MariaDB, 2); got != "SET SESSION lock_wait_timeout = 2, GLOBAL read_only = ON" {
 		t.Errorf("mariadb: %q", got)
 	}
 	// MySQL: read_only alone lets SUPER holders write.
-	if got := fenceStatement(MySQL); got != "SET GLOBAL super_read_only = ON" {
+	if got := fenceStatement(MySQL, 3); got != "SET SESSION lock_wait_timeout = 3, GLOBAL super_read_only = ON" {
 		t.Errorf("mysql: %q", got)
 	}
 	if KillConnection.sql() != "KILL CONNECTION" || KillQuery.sql() != "KILL QUERY" {
@@ -126,5 +127,22 @@ func TestFenceStalled(t *testing.T) {
 		if got := FenceStalled(tc.rows, tc.own); got != tc.want {
 			t.Errorf("%s: FenceStalled = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestKillOrder(t *testing.T) {
+	rows := []ProcessRow{
+		{ID: 1, Command: "Sleep", Trx: true},                                                     // open transaction, idle
+		{ID: 2, Command: "Query", Info: "UPDATE t", State: "Waiting for backup lock", Trx: true}, // behind the fence
+		{ID: 3, Command: "Query", Info: "UPDATE t", State: "Updating", Trx: true, LockWait: true},
+		{ID: 4, Command: "Sleep", Trx: true, LockWait: true}, // a stale LOCK WAIT without a statement
+		{ID: 5, Command: "Query", Info: "UPDATE t", State: "Updating", Trx: true, LockWait: true},
+	}
+	var got []int64
+	for _, r := range killOrder(rows) {
+		got = append(got, r.ID)
+	}
+	if want := []int64{3, 5, 2, 1, 4}; !slices.Equal(got, want) {
+		t.Errorf("killOrder = %v, want %v (row-lock waiters, then running, then idle transactions; by id)", got, want)
 	}
 }

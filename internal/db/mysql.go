@@ -232,37 +232,10 @@ func (s *Server) Addr() string { return s.addr }
 // Close closes the pool.
 func (s *Server) Close() error { return s.db.Close() }
 
-// maxIdleConns is how many open connections the pool keeps idle.
-const maxIdleConns = 2
-
-// Warm opens up to n connections at once (at most the maxIdleConns the
-// pool keeps idle) and puts them back in the pool, so the statements that come next
-// (a drain's fence takes two connections) find them open instead of
-// dialling one after the other. It changes nothing on the server; a
-// connection that cannot be opened is left to the statement that needs it.
-func (s *Server) Warm(ctx context.Context, n int) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	conns := make([]*sql.Conn, min(n, maxIdleConns))
-	var wg sync.WaitGroup
-	for i := range conns {
-		wg.Go(func() {
-			if c, err := s.db.Conn(ctx); err == nil {
-				if c.PingContext(ctx) == nil {
-					conns[i] = c
-					return
-				}
-				c.Close()
-			}
-		})
-	}
-	wg.Wait()
-	for _, c := range conns {
-		if c != nil {
-			c.Close() // back to the pool, open
-		}
-	}
-}
+// maxIdleConns is how many open connections the pool keeps idle: a
+// drain's fence holds two (PrepareFence) while peer-ready reads this
+// server's id on a third.
+const maxIdleConns = 3
 
 // scrubbedError hides the password in an error text, keeping errors.Is/As.
 type scrubbedError struct {
@@ -404,15 +377,30 @@ func (s *Server) ReadOnly(ctx context.Context) (ReadOnlyState, error) {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	st := ReadOnlyState{Dialect: d}
-	var ro, sro sql.NullString
-	if d == MySQL {
-		err = s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only").Scan(&ro, &sro)
-	} else {
-		err = s.db.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&ro)
-	}
+	st, err := readReadOnly(ctx, s.db, d)
 	if err != nil {
 		return ReadOnlyState{}, s.fail("read read_only", err)
+	}
+	return st, nil
+}
+
+// rowQueryer is the pool or one of its connections.
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readReadOnly reads the read-only state of a server of dialect d on q.
+func readReadOnly(ctx context.Context, q rowQueryer, d Dialect) (ReadOnlyState, error) {
+	st := ReadOnlyState{Dialect: d}
+	var ro, sro sql.NullString
+	var err error
+	if d == MySQL {
+		err = q.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only").Scan(&ro, &sro)
+	} else {
+		err = q.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&ro)
+	}
+	if err != nil {
+		return ReadOnlyState{}, err
 	}
 	st.ReadOnly, st.SuperReadOnly = parseSwitch(ro.String), parseSwitch(sro.String)
 	return st, nil
@@ -522,15 +510,24 @@ func (s *Server) GTIDPosition(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	q := "SELECT @@GLOBAL.gtid_binlog_pos"
-	if d == MySQL {
-		q = "SELECT @@GLOBAL.gtid_executed"
-	}
-	v, _, err := s.queryString(ctx, q)
+	pos, err := readGTIDPosition(ctx, s.db, d)
 	if err != nil {
 		return "", s.fail("read gtid position", err)
 	}
-	return compactGTIDSet(v), nil
+	return pos, nil
+}
+
+// readGTIDPosition reads what a server of dialect d has executed, on q.
+func readGTIDPosition(ctx context.Context, q rowQueryer, d Dialect) (string, error) {
+	query := "SELECT @@GLOBAL.gtid_binlog_pos"
+	if d == MySQL {
+		query = "SELECT @@GLOBAL.gtid_executed"
+	}
+	var v sql.NullString
+	if err := q.QueryRowContext(ctx, query).Scan(&v); err != nil {
+		return "", err
+	}
+	return compactGTIDSet(v.String), nil
 }
 
 // WaitForGTID waits on a replica until it has applied pos: MariaDB

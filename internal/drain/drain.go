@@ -49,12 +49,15 @@ type Plan struct {
 	Preconditions       []check.Precondition
 	PreconditionTimeout time.Duration
 	// Warm runs beside the preconditions, each in its own goroutine, and
-	// must change nothing: it readies what the steps use (opens the
-	// database connections the fence needs), so that the first step does
-	// not start by dialling. The steps start once the preconditions and
-	// every Warm have returned.
-	Warm  []func(context.Context)
-	Steps []Step
+	// must change nothing: it readies what the steps use (takes the
+	// database connections the fence needs and learns their ids), so that
+	// the first step does not start with dials and round trips. The steps
+	// start once the preconditions and every Warm have returned.
+	Warm []func(context.Context)
+	// Release runs when the drain ends, however it ended: it hands back
+	// what Warm took and no step used (a refused drain never runs them).
+	Release []func()
+	Steps   []Step
 	// KeepSteps, when set, skips the undo of steps on failure (e.g.
 	// --keep-fenced).
 	KeepSteps bool
@@ -149,6 +152,11 @@ func Run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 }
 
 func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Writer) (Result, error) {
+	defer func() {
+		for _, release := range plan.Release {
+			release()
+		}
+	}()
 	if _, err := recoverLocked(ctx, st, plan.Recovery, out); err != nil {
 		if !opt.Force || opt.DryRun {
 			return Result{Outcome: Refused}, fmt.Errorf("%w: %v; nothing was changed (run `hacheck status` to retry the recovery)", ErrRefused, err)
@@ -174,6 +182,18 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		}
 		fmt.Fprintln(out, "--force: skipping preconditions and steps")
 	} else {
+		if len(plan.Steps) > 0 && !opt.DryRun {
+			// The journal first: a step's Warm may save its undo there (the
+			// fence's prior state) while the preconditions run. A refused
+			// drain removes it.
+			if plan.Journal == nil {
+				plan.Journal = &JournalWriter{}
+			}
+			if err := plan.Journal.begin(st, opt, plan.Steps, cur.Generation); err != nil {
+				res.Outcome = Refused
+				return res, fmt.Errorf("%w: %v; nothing was changed", ErrRefused, err)
+			}
+		}
 		start := time.Now()
 		warmed := warm(ctx, plan)
 		results := check.RunPreconditions(ctx, plan.Preconditions, plan.PreconditionTimeout, out)
@@ -185,6 +205,7 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 			}
 		}
 		if len(res.Failures) > 0 {
+			plan.finishJournal(out)
 			res.Outcome = Refused
 			return res, fmt.Errorf("%w: %d of %d preconditions failed; nothing was changed", ErrRefused, len(res.Failures), len(results))
 		}
@@ -195,16 +216,6 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 			fmt.Fprintln(out, "would mark this node drained (keepalived gives the VIP away)")
 			res.Outcome = DryRunPassed
 			return res, nil
-		}
-		if len(plan.Steps) > 0 {
-			// The intent, durably, before the first step touches anything.
-			if plan.Journal == nil {
-				plan.Journal = &JournalWriter{}
-			}
-			if err := plan.Journal.begin(st, opt, plan.Steps, cur.Generation); err != nil {
-				res.Outcome = Refused
-				return res, fmt.Errorf("%w: %v; nothing was changed", ErrRefused, err)
-			}
 		}
 		if err := runSteps(ctx, plan, out, &res, phase); err != nil {
 			return res, err

@@ -13,7 +13,7 @@ import (
 )
 
 // JournalName is the drain journal, in the state directory. A drain that
-// will change the database writes it before its first step (its intent:
+// will change the database writes it before its preconditions (its intent:
 // the steps, who runs them), updates it before each step and when the
 // fence's saved state and the frozen position are known, and removes it
 // once the flip is done or the steps are undone. A journal found without a
@@ -256,7 +256,7 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 	now := time.Now().UTC()
 	w.st = st
 	w.j = Journal{Version: JournalVersion, Op: "drain", Owner: Self(), Started: now, Updated: now,
-		Reason: opt.Reason, By: opt.By, Via: opt.Via, Generation: gen, Step: "start"}
+		Reason: opt.Reason, By: opt.By, Via: opt.Via, Generation: gen, Step: "preconditions"}
 	if w.j.By == "" {
 		w.j.By = state.Actor()
 	}

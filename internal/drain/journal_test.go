@@ -301,7 +301,7 @@ func TestJournalAfterAPowerLoss(t *testing.T) {
 	}
 	os.WriteFile(progressPath(st), nil, 0o644) // the marks, lost
 	j, err = LoadJournal(st)
-	if err != nil || j.Fence == nil || j.Fence.Server != "a" || j.Step != "start" {
+	if err != nil || j.Fence == nil || j.Fence.Server != "a" || j.Step != "preconditions" {
 		t.Fatalf("marks lost: %+v, %v; want the durable undo, at the step it was written at", j, err)
 	}
 	if err := w.done(); err != nil {

@@ -360,14 +360,14 @@ func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 
 // fenceStep is the drain's fence of this node's server, journaled in
 // plan (the fence saves its prior state there before it is issued). The
-// two connections it takes, the fence's and its control's, are opened
-// while the preconditions run (plan.Warm).
+// two connections it takes, the fence's and its control's, are readied
+// while the preconditions run (plan.Warm, plan.Release).
 func (n *Node) fenceStep(plan *drain.Plan, frozen *cutover.Frozen) *cutover.Fence {
 	fence := &cutover.Fence{Local: n.local, Timeout: n.cfg.MySQL.FenceTimeout,
 		Kill: n.cfg.MySQL.FenceKill, Grace: n.cfg.MySQL.FenceGrace, Frozen: frozen}
 	plan.Journal = journalFence(fence)
-	local := n.local
-	plan.Warm = append(plan.Warm, func(ctx context.Context) { local.Warm(ctx, 2) })
+	plan.Warm = append(plan.Warm, fence.Prepare)
+	plan.Release = append(plan.Release, fence.Release)
 	return fence
 }
 
