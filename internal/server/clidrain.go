@@ -190,10 +190,10 @@ func (s *Server) refuseCLIDrain(r *http.Request, req clidrain.Request) string {
 	if f.Config != "" {
 		f.ConfigNow = fileDigest(f.Config)
 	}
-	var err error
-	if f.Serve, err = readProcess("self", os.Getuid()); err != nil {
-		return fmt.Sprintf("serve cannot read its own process (%v)", err)
+	if s.selfErr != nil {
+		return fmt.Sprintf("serve could not read its own process when it started (%v)", s.selfErr)
 	}
+	f.Serve = s.self
 	peer, ok := r.Context().Value(peerProcKey{}).(peerProc)
 	if !ok {
 		return "the CLI's process is not known (the CLI drain is for the admin socket)"

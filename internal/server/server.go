@@ -101,8 +101,12 @@ type Server struct {
 	roles     *roleWatch // nil without a database
 	tokenHash []byte     // sha256 of the admin token; nil: no token auth
 	// What serve ran with at start, for a CLI drain (cliDrainRefusal):
-	// its configuration file's digest and its executable.
+	// its configuration file's digest, its executable, its process (uid,
+	// capabilities, no_new_privs and mount namespace do not change while
+	// it runs).
 	configAt, binaryAt string
+	self               process
+	selfErr            error
 	// cliDrains are the CLI drains running; stopping cancels them (so
 	// they undo) and waits for them.
 	cliDrains   sync.WaitGroup
@@ -114,6 +118,7 @@ type Server struct {
 // It fails when the admin API is enabled with an unusable token file.
 func New(opt Options, log *slog.Logger) (*Server, error) {
 	s := &Server{opt: opt, log: log, counters: newCounters(), binaryAt: binaryID()}
+	s.self, s.selfErr = readProcess("self", os.Getuid())
 	if opt.ConfigFile != "" {
 		s.configAt = fileDigest(opt.ConfigFile)
 	}
