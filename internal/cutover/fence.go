@@ -49,6 +49,7 @@ type Fence struct {
 	issued bool              // this step sent the fence and has not restored it
 	conns  *db.FenceConns    // readied by Prepare; handed back when Do ends
 	saved  *db.ReadOnlyState // the state Prepare gave Intent
+	landed string            // the position setFence read with the landed fence; "": read it
 }
 
 // fencePreparer readies a fence's connections; *db.Server implements it.
@@ -123,7 +124,7 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f.prior, f.issued = st, false
+	f.prior, f.issued, f.landed = st, false, ""
 	start := time.Now()
 	if !st.Fenced() {
 		if f.Intent != nil && (f.saved == nil || !sameReadOnly(*f.saved, st)) {
@@ -142,7 +143,10 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	}
 	// The position is read with the drain's context: the fence is in
 	// place, and this read must not fail because the fence took its time.
-	pos, err := f.gtidPosition(ctx)
+	pos := f.landed
+	if pos == "" {
+		pos, err = f.gtidPosition(ctx)
+	}
 	if err != nil {
 		return f.failed(ctx, out, fmt.Errorf("read the frozen gtid position: %w", err))
 	}

@@ -33,6 +33,9 @@ func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
 	}
 	rep, err := k.FenceWithKill(ctx, db.FenceKillOptions{Grace: f.Grace, Conns: f.conns})
 	f.Killed, f.Waited = rep.Killed, rep.Waited
+	if err == nil {
+		f.landed = rep.Position // read with the state that proved the fence
+	}
 	if len(rep.Killed) > 0 {
 		how := ""
 		if rep.Stalled > 0 {

@@ -227,6 +227,9 @@ type FenceReport struct {
 	// stalled (FenceStalled), not after Grace.
 	Stalled int
 	Killed  []KilledConn
+	// Position is the server's executed GTID position, read with its
+	// state once the fence had landed: the frozen position.
+	Position string
 }
 
 // fenceAssignment is the assignment that fences a server of dialect d.
@@ -389,13 +392,14 @@ wait:
 			return rep, giveUp()
 		}
 	}
-	st, err := c.ReadOnly(ctx)
+	st, pos, err := c.readFenced(ctx)
 	if err != nil {
 		return rep, err
 	}
 	if !st.Fenced() {
 		return rep, s.fail(op, fmt.Errorf("server still reports %s", st))
 	}
+	rep.Position = pos
 	return rep, nil
 }
 
