@@ -169,6 +169,8 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		return Result{Outcome: AlreadyDrained, State: cur}, nil
 	}
 
+	change := state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From}
+	commit := func() (state.State, bool, error) { return st.Set(change) }
 	var res Result
 	phase := func(name string, start time.Time) {
 		res.Phases = append(res.Phases, Phase{Name: name, Took: time.Since(start)})
@@ -217,8 +219,18 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 			res.Outcome = DryRunPassed
 			return res, nil
 		}
-		if err := runSteps(ctx, plan, out, &res, phase); err != nil {
-			return res, err
+		if len(plan.Steps) > 0 {
+			// The flip is written ahead while the steps run (state.Flip):
+			// after the last step keepalived sees it one fsync later.
+			var prep sync.WaitGroup
+			var flip *state.Flip
+			prep.Go(func() { flip = st.PrepareFlip(change) })
+			defer func() { prep.Wait(); flip.Abort() }() // after Commit: nothing left
+			if err := runSteps(ctx, plan, out, &res, phase); err != nil {
+				return res, err
+			}
+			prep.Wait()
+			commit = flip.Commit
 		}
 	}
 
@@ -240,7 +252,7 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 		}
 	}
 	start := time.Now()
-	s, changed, err := st.Set(state.Change{To: state.Drained, Reason: opt.Reason, By: opt.By, Forced: opt.Force, Via: opt.Via, From: opt.From})
+	s, changed, err := commit()
 	phase("flip", start)
 	if err != nil {
 		// The state did not change: undo the steps so nothing is left half done.

@@ -21,17 +21,31 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return writeFileAtomic(path, data, perm, true)
 }
 
-func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	_ = removeStaleTempsOf(dir, base) // best effort: a leftover costs only space
-	f, err := os.CreateTemp(dir, tempPattern(base))
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
+	dir := filepath.Dir(path)
+	_ = removeStaleTempsOf(dir, filepath.Base(path)) // best effort: a leftover costs only space
+	tmp, err := writeTemp(path, data, perm, durable)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if !durable {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// writeTemp writes data to a new temp file beside path (named as
+// temps.go says), synced when durable, and returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode, durable bool) (tmp string, err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(filepath.Base(path)))
+	if err != nil {
+		return "", err
+	}
+	tmp = f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -39,26 +53,17 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
-		return err
+		return "", err
 	}
 	if _, err = f.Write(data); err != nil {
-		return err
+		return "", err
 	}
 	if durable {
 		if err = f.Sync(); err != nil {
-			return err
+			return "", err
 		}
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if !durable {
-		return nil
-	}
-	return syncDir(dir)
+	return tmp, f.Close()
 }
 
 func syncDir(dir string) error {
@@ -122,11 +127,20 @@ func SaveJSON(path string, v any) error { return saveJSON(path, v, true) }
 func ReplaceJSON(path string, v any) error { return saveJSON(path, v, false) }
 
 func saveJSON(path string, v any, durable bool) error {
+	b, err := encodeJSON(path, v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b, 0o644, durable)
+}
+
+// encodeJSON is v as SaveJSON writes it to path.
+func encodeJSON(path string, v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+		return nil, fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644, durable)
+	return append(b, '\n'), nil
 }
 
 // LoadMark is LoadJSON for a file written with ReplaceJSON when it is

@@ -208,35 +208,11 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 	}
 	err = st.Locked(func() error {
 		cur, lerr := st.Load()
-		if lerr == nil && cur.State == c.To && (cur.Stale == nil || !c.ClearStale) {
+		if unchanged(cur, lerr, c) {
 			s = cur
 			return st.writeTrack(cur)
 		}
-		next := State{
-			Version:    Version,
-			State:      c.To,
-			Reason:     c.Reason,
-			ChangedAt:  time.Now().UTC().Truncate(time.Millisecond),
-			ChangedBy:  c.By,
-			Generation: cur.Generation + 1,
-			Forced:     c.Forced,
-			Via:        c.Via,
-			From:       c.From,
-		}
-		if lerr == nil && !c.ClearStale {
-			next.Stale = cur.Stale
-		}
-		if lerr == nil {
-			next.Hold = cur.Hold // a hold ends only by its release or its expiry
-		}
-		if next.ChangedBy == "" {
-			next.ChangedBy = Actor()
-		}
-		if lerr != nil && !errors.Is(lerr, ErrMissing) {
-			// The old file is unreadable, so its generation is lost: start
-			// past anything it could plausibly have held.
-			next.Generation = uint64(time.Now().Unix())
-		}
+		next := nextState(cur, lerr, c, time.Now())
 		if err := st.write(next); err != nil {
 			return err
 		}
@@ -244,6 +220,41 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 		return nil
 	})
 	return s, changed, err
+}
+
+// unchanged reports whether c changes nothing of cur (loaded with lerr).
+func unchanged(cur State, lerr error, c Change) bool {
+	return lerr == nil && cur.State == c.To && (cur.Stale == nil || !c.ClearStale)
+}
+
+// nextState is the state c moves cur (loaded with lerr) to, at now.
+func nextState(cur State, lerr error, c Change, now time.Time) State {
+	next := State{
+		Version:    Version,
+		State:      c.To,
+		Reason:     c.Reason,
+		ChangedAt:  now.UTC().Truncate(time.Millisecond),
+		ChangedBy:  c.By,
+		Generation: cur.Generation + 1,
+		Forced:     c.Forced,
+		Via:        c.Via,
+		From:       c.From,
+	}
+	if lerr == nil && !c.ClearStale {
+		next.Stale = cur.Stale
+	}
+	if lerr == nil {
+		next.Hold = cur.Hold // a hold ends only by its release or its expiry
+	}
+	if next.ChangedBy == "" {
+		next.ChangedBy = Actor()
+	}
+	if lerr != nil && !errors.Is(lerr, ErrMissing) {
+		// The old file is unreadable, so its generation is lost: start
+		// past anything it could plausibly have held.
+		next.Generation = uint64(now.Unix())
+	}
+	return next
 }
 
 // write saves state.json and then keepalived.track, both atomically.
