@@ -52,9 +52,12 @@ func drainInServe(args, environ []string, stdout, stderr io.Writer) (code int, o
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		signal.Stop(sig)
-		interrupt()
+		defer signal.Stop(sig) // serve did not take it: the full program's own handling
+		select {
+		case <-sig:
+			interrupt()
+		case <-ctx.Done():
+		}
 	}()
 	r := clidrain.Run(ctx, socket, req, stdout, stderr)
 	switch {

@@ -34,8 +34,9 @@ type Fence struct {
 	Kill    bool          // mysql.fence_kill: kill what holds the fence up (fencekill.go)
 	Grace   time.Duration // mysql.fence_grace: wait this long before killing
 	Frozen  *Frozen
-	// Intent, when set, is given the saved state just before the fence is
-	// issued; an error stops the step before it changes anything. The
+	// Intent, when set, is given the state to put back before the fence
+	// is issued (by Prepare, and again by Do when the state changed
+	// since); an error stops the step before it changes anything. The
 	// drain journal keeps it, so that a drain killed midway is undone
 	// exactly (see UndoFence). Fenced, when set, is given the frozen
 	// position.
@@ -64,8 +65,9 @@ var _ fencePreparer = (*db.Server)(nil)
 // two connections and learns their ids, reads the state and gives it to
 // Intent (the drain journal saves it durably). Do then reads the state
 // again and issues the fence at once when it is unchanged, the intent
-// already saved. On an error Do does it all itself, and meets the error
-// there. Release hands the connections back if Do never runs.
+// already saved. On an error Prepare hands back what it took, and Do does
+// it all itself on the pool and meets the error there. Release hands the
+// connections back if Do never runs.
 func (f *Fence) Prepare(ctx context.Context) {
 	p, ok := f.Local.(fencePreparer)
 	if !f.Kill || !ok {
@@ -75,9 +77,13 @@ func (f *Fence) Prepare(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	f.conns = c
 	st, err := c.ReadOnly(ctx)
-	if err != nil || st.Fenced() || f.Intent == nil {
+	if err != nil {
+		c.Close()
+		return
+	}
+	f.conns = c
+	if st.Fenced() || f.Intent == nil {
 		return
 	}
 	if f.Intent(st) == nil {
@@ -121,11 +127,23 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 	// The undo, if any, runs on the pool.
 	defer f.Release()
 	st, err := f.readOnly(fctx)
+	if err != nil && f.conns != nil {
+		// A readied connection can have died meanwhile: the pool's.
+		f.Release()
+		st, err = f.Local.ReadOnly(fctx)
+	}
 	if err != nil {
 		return err
 	}
 	f.prior, f.issued, f.landed = st, false, ""
 	start := time.Now()
+	if st.Fenced() && f.saved != nil && f.Intent != nil {
+		// Fenced by someone else since Prepare saved the state: an undo
+		// must leave it so.
+		if err := f.Intent(st); err != nil {
+			return fmt.Errorf("%s was fenced since the drain began, and the drain journal cannot say so: %w", f.Local, err)
+		}
+	}
 	if !st.Fenced() {
 		if f.Intent != nil && (f.saved == nil || !sameReadOnly(*f.saved, st)) {
 			if err := f.Intent(st); err != nil {
@@ -141,8 +159,9 @@ func (f *Fence) Do(ctx context.Context, out io.Writer) error {
 			return f.failed(ctx, out, err)
 		}
 	}
-	// The position is read with the drain's context: the fence is in
-	// place, and this read must not fail because the fence took its time.
+	// The position comes with the proof that the fence landed (setFence),
+	// or is read now with the drain's context: the fence is in place, and
+	// this read must not fail because the fence took its time.
 	pos := f.landed
 	if pos == "" {
 		pos, err = f.gtidPosition(ctx)

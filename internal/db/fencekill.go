@@ -249,6 +249,11 @@ func fenceStatement(d Dialect, secs int) string {
 	return fmt.Sprintf("SET SESSION lock_wait_timeout = %d, %s", secs, fenceAssignment(d))
 }
 
+// fenceStatementLike matches fenceStatement's text, of either dialect, in
+// a LIKE: how KillPendingFences finds a killed drain's fence still
+// waiting on the server.
+const fenceStatementLike = "SET SESSION lock_wait_timeout = %, GLOBAL %read_only = ON"
+
 // processListQuery reads every connection with whether it has an open
 // InnoDB transaction; the same SQL on MariaDB and MySQL 8.
 const processListQuery = `SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO, t.trx_id IS NOT NULL, COALESCE(t.trx_state = 'LOCK WAIT', 0)
@@ -333,9 +338,10 @@ func (s *Server) FenceWithKill(ctx context.Context, opts FenceKillOptions) (rep 
 		poll = t.C
 	}
 	stalls := 0 // reads in a row that saw the fence stalled
-	// landed reports whether the fence statement has returned, leaving
-	// its result for the loop below.
-	landed := func() bool {
+	// returned reports whether the fence statement has returned (landed,
+	// or 1205 and to be sent again), leaving its result for the loop below:
+	// a round of kills stops there.
+	returned := func() bool {
 		select {
 		case err := <-done:
 			done = closedWith(err)
@@ -347,7 +353,7 @@ func (s *Server) FenceWithKill(ctx context.Context, opts FenceKillOptions) (rep 
 	// kill is a round of kills, on rows when the caller just read them.
 	kill := func(rows []ProcessRow) {
 		rep.Rounds++
-		killed, err := s.killBlockers(ctx, ctl, rows, own, opts.Mode, landed)
+		killed, err := s.killBlockers(ctx, ctl, rows, own, opts.Mode, returned)
 		rep.Killed = append(rep.Killed, killed...)
 		if err != nil && ctx.Err() == nil {
 			killErr = err
@@ -446,10 +452,10 @@ func readProcessList(ctx context.Context, q queryer) ([]ProcessRow, error) {
 }
 
 // killBlockers kills FenceBlockers of rows (read now when nil) once, in
-// killOrder, and stops early once landed reports that the fence statement
-// has returned. It returns those it killed (a connection already gone
+// killOrder, and stops early once returned reports that the fence
+// statement has returned. It returns those it killed (a connection already gone
 // counts as neither killed nor failed).
-func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, rows []ProcessRow, own map[int64]bool, mode KillMode, landed func() bool) ([]KilledConn, error) {
+func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, rows []ProcessRow, own map[int64]bool, mode KillMode, returned func() bool) ([]KilledConn, error) {
 	if rows == nil {
 		var err error
 		if rows, err = readProcessList(ctx, ctl); err != nil {
@@ -459,7 +465,7 @@ func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, rows []Process
 	var killed []KilledConn
 	var errs []error
 	for _, r := range killOrder(FenceBlockers(rows, own)) {
-		if landed() {
+		if returned() {
 			break
 		}
 		_, err := ctl.ExecContext(ctx, fmt.Sprintf("%s %d", mode.sql(), r.ID))

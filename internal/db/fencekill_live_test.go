@@ -235,3 +235,83 @@ func TestLiveFenceKillWithoutGrants(t *testing.T) {
 	n := len(l.Snapshot().Acked)
 	waitFor(t, 10*time.Second, func() bool { return len(l.Snapshot().Acked) > n })
 }
+
+// A fence that FenceWithKill sent and whose drain was then killed can still
+// wait on the server; KillPendingFences (the drain's recovery) must find
+// the statement as FenceWithKill sends it and end it, so that it cannot
+// land after the undo.
+func TestLiveKillPendingFence(t *testing.T) {
+	primary, _ := killPair(t)
+	hc := open(t, primary, hcUser, hcPass, Options{})
+	app, err := sql.Open("mysql", primary.DSN(appUser, appPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	ctx := ctxFor(t, 30*time.Second)
+	// An open transaction holding a row, and a statement waiting for it:
+	// the fence waits for that statement.
+	holder, err := app.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ExecContext(ctx, "UPDATE txnload.t1 SET k = k + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.ExecContext(context.Background(), "ROLLBACK")
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := app.ExecContext(ctx, "UPDATE txnload.t1 SET k = k + 1 WHERE id = 1")
+		waiter <- err
+	}()
+	waitFor(t, 10*time.Second, func() bool {
+		rows, err := hc.ProcessList(ctx)
+		for _, r := range rows {
+			if err == nil && r.LockWait && r.Info != "" {
+				return true
+			}
+		}
+		return false
+	})
+	fenced := make(chan error, 1)
+	go func() {
+		conn, err := hc.db.Conn(ctx)
+		if err == nil {
+			defer conn.Close()
+			_, err = conn.ExecContext(ctx, fenceStatement(MariaDB, 20))
+		}
+		fenced <- err
+	}()
+	waitFor(t, 10*time.Second, func() bool {
+		rows, err := hc.ProcessList(ctx)
+		for _, r := range rows {
+			if err == nil && strings.HasPrefix(r.Info, "SET SESSION lock_wait_timeout") {
+				return true
+			}
+		}
+		return false
+	})
+	n, err := hc.KillPendingFences(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("KillPendingFences = %d, %v; want the one fence waiting", n, err)
+	}
+	select {
+	case err := <-fenced:
+		if err == nil {
+			t.Fatal("the fence landed; want it ended by KillPendingFences")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fence still waits after KillPendingFences")
+	}
+	if st, err := hc.ReadOnly(ctx); err != nil || st.ReadOnly {
+		t.Errorf("read_only after the pending fence was ended: %+v, %v; want OFF", st, err)
+	}
+	holder.ExecContext(ctx, "ROLLBACK")
+	if err := <-waiter; err != nil {
+		t.Errorf("the waiting UPDATE: %v", err)
+	}
+}

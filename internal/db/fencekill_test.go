@@ -2,6 +2,7 @@ package db
 
 import (
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -100,6 +101,19 @@ func TestFenceStatement(t *testing.T) {
 	// MySQL: read_only alone lets SUPER holders write.
 	if got := fenceStatement(MySQL, 3); got != "SET SESSION lock_wait_timeout = 3, GLOBAL super_read_only = ON" {
 		t.Errorf("mysql: %q", got)
+	}
+	// KillPendingFences must find it: a killed drain's fence can still be
+	// waiting on the server.
+	like := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(fenceStatementLike), "%", ".*") + "$")
+	for _, d := range []Dialect{MariaDB, MySQL} {
+		for _, secs := range []int{1, 30} {
+			if q := fenceStatement(d, secs); !like.MatchString(q) {
+				t.Errorf("%q does not match KillPendingFences' LIKE %q", q, fenceStatementLike)
+			}
+		}
+	}
+	if like.MatchString("SET SESSION lock_wait_timeout = 2, GLOBAL read_only = OFF") {
+		t.Errorf("LIKE %q matches an unfence", fenceStatementLike)
 	}
 	if KillConnection.sql() != "KILL CONNECTION" || KillQuery.sql() != "KILL QUERY" {
 		t.Errorf("kill statements %q %q", KillConnection.sql(), KillQuery.sql())

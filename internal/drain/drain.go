@@ -254,6 +254,13 @@ func run(ctx context.Context, st state.Store, plan Plan, opt Options, out io.Wri
 	start := time.Now()
 	s, changed, err := commit()
 	phase("flip", start)
+	if err != nil && changed {
+		// state.json says drained: keepalived moves the VIP (by the track
+		// file, or by `hacheck check` at its next run). Undoing the steps
+		// now would unfence a server that is about to lose it.
+		fmt.Fprintf(out, "warning: %v; the state IS drained (state.json), and serve repairs the track file\n", err)
+		err = nil
+	}
 	if err != nil {
 		// The state did not change: undo the steps so nothing is left half done.
 		if !opt.Force && !plan.KeepSteps {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ type progress struct {
 	Frozen  string    `json:"frozen,omitempty"`
 }
 
+// StepPreconditions is the journal's step while the preconditions run,
+// before any step.
+const StepPreconditions = "preconditions"
+
 // JournalVersion is the schema version of the journal.
 const JournalVersion = 1
 
@@ -54,8 +59,9 @@ type Journal struct {
 	// Generation is the generation of state.json (up) when the drain
 	// started: a later one means the flip happened.
 	Generation uint64 `json:"generation"`
-	// Fence is set just before the fence is issued: what undoing it must
-	// put back.
+	// Fence is what undoing the fence must put back: saved while the
+	// preconditions run (or, when the server changed since, just before
+	// the fence is issued), and never issued before it is saved.
 	Fence *FenceIntent `json:"fence,omitempty"`
 	// Frozen is the GTID position read once the fence landed.
 	Frozen string `json:"frozen_position,omitempty"`
@@ -64,6 +70,22 @@ type Journal struct {
 	// written before the first hold is asked for.
 	Successor string       `json:"successor,omitempty"`
 	Holds     []HoldIntent `json:"holds,omitempty"`
+}
+
+// FenceMaybeSent reports whether the drain may have sent its fence: it
+// saved what undoing it puts back, and it reached the fence step (the fence
+// is sent only in it; its mark is written before the step starts, and
+// survives a kill -9). A drain killed before it, with its intent saved
+// while the preconditions ran, sent nothing. (After a power loss the mark
+// may show an earlier step; the server restarted then too, and a fence
+// set with SET GLOBAL does not survive a restart.)
+func (j Journal) FenceMaybeSent() bool {
+	if j.Fence == nil || j.Step == StepPreconditions {
+		return false
+	}
+	fence := slices.Index(j.Plan, "fence")
+	step := slices.Index(j.Plan, j.Step)
+	return fence < 0 || step < 0 || step >= fence
 }
 
 // HoldIntent is one hold a drain among several nodes asks for: Node is
@@ -171,7 +193,7 @@ func Decide(j Journal, ownerAlive bool, cur state.State, curErr error) Decision 
 		}
 		return Decision{Action: Complete, Why: why}
 	}
-	d := Decision{Action: RollBack, Unfence: j.Fence != nil, Release: len(j.Holds) > 0}
+	d := Decision{Action: RollBack, Unfence: j.FenceMaybeSent(), Release: len(j.Holds) > 0}
 	if d.Unfence {
 		d.Why = fmt.Sprintf("killed at step %s, before the flip (state up, generation %d): the VIP never moved, so the fence is undone", j.Step, cur.Generation)
 	} else {
@@ -256,7 +278,7 @@ func (w *JournalWriter) begin(st state.Store, opt Options, steps []Step, gen uin
 	now := time.Now().UTC()
 	w.st = st
 	w.j = Journal{Version: JournalVersion, Op: "drain", Owner: Self(), Started: now, Updated: now,
-		Reason: opt.Reason, By: opt.By, Via: opt.Via, Generation: gen, Step: "preconditions"}
+		Reason: opt.Reason, By: opt.By, Via: opt.Via, Generation: gen, Step: StepPreconditions}
 	if w.j.By == "" {
 		w.j.By = state.Actor()
 	}

@@ -19,6 +19,8 @@ func TestDecide(t *testing.T) {
 	fenced := &FenceIntent{Server: "a", Dialect: "mariadb"}
 	up := state.State{Version: 1, State: state.Up, Generation: 4}
 	drained := state.State{Version: 1, State: state.Drained, Generation: 5}
+	plan := []string{"fence", "catch-up", "answer", "flip"}
+	movePlan := []string{"hold", "fence", "catch-up", "answer", "flip"}
 	cases := []struct {
 		name    string
 		j       Journal
@@ -34,6 +36,11 @@ func TestDecide(t *testing.T) {
 		{"killed before the fence", Journal{Step: "fence"}, false, up, nil, RollBack, false, "nothing to undo"},
 		{"killed during the fence", Journal{Step: "fence", Fence: fenced}, false, up, nil, RollBack, true, "fence is undone"},
 		{"killed during the catch-up", Journal{Step: "catch-up", Fence: fenced, Frozen: "0-1-9"}, false, up, nil, RollBack, true, "VIP never moved"},
+		// The intent is saved while the preconditions run; the fence is sent only in its step.
+		{"killed in the preconditions, intent saved", Journal{Plan: plan, Step: StepPreconditions, Fence: fenced}, false, up, nil, RollBack, false, "nothing to undo"},
+		{"killed in the hold step of a move, intent saved", Journal{Plan: movePlan, Step: "hold", Fence: fenced}, false, up, nil, RollBack, false, "nothing to undo"},
+		{"killed in the fence step of a move", Journal{Plan: movePlan, Step: "fence", Fence: fenced}, false, up, nil, RollBack, true, "fence is undone"},
+		{"killed in the catch-up, with the plan", Journal{Plan: plan, Step: "catch-up", Fence: fenced}, false, up, nil, RollBack, true, "fence is undone"},
 		{"killed at the flip, before the rename", Journal{Step: "flip", Fence: fenced}, false, up, nil, RollBack, true, "before the flip"},
 		{"killed just after the flip", Journal{Step: "flip", Fence: fenced}, false, drained, nil, Complete, false, "flip had happened"},
 		{"state unusable", Journal{Step: "catch-up", Fence: fenced}, false, state.State{}, state.ErrCorrupt, LeaveFenced, false, "unknown"},

@@ -19,7 +19,7 @@ type DrainJournal struct {
 	Started    time.Time `json:"started"`
 	Step       string    `json:"step"`
 	OwnerAlive bool      `json:"owner_alive"`
-	Fenced     bool      `json:"fence_issued"` // the fence was (or was about to be) issued
+	Fenced     bool      `json:"fence_issued"` // the fence was (or may have been) sent
 	Detail     string    `json:"detail"`
 }
 

@@ -69,7 +69,7 @@ func (n *Node) DrainStatus() *health.DrainStatus {
 	switch {
 	case err == nil:
 		alive := j.Owner.Alive(drain.Look(j.Owner))
-		dj := &health.DrainJournal{PID: j.Owner.PID, Started: j.Started, Step: j.Step, OwnerAlive: alive, Fenced: j.Fence != nil}
+		dj := &health.DrainJournal{PID: j.Owner.PID, Started: j.Started, Step: j.Step, OwnerAlive: alive, Fenced: j.FenceMaybeSent()}
 		if alive {
 			dj.Detail = fmt.Sprintf("a drain is running (%s), at step %s", j.Owner, j.Step)
 		} else {

@@ -40,30 +40,32 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) e
 
 // writeTemp writes data to a new temp file beside path (named as
 // temps.go says), synced when durable, and returns its name.
-func writeTemp(path string, data []byte, perm os.FileMode, durable bool) (tmp string, err error) {
+func writeTemp(path string, data []byte, perm os.FileMode, durable bool) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), tempPattern(filepath.Base(path)))
 	if err != nil {
 		return "", err
 	}
-	tmp = f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
+	fail := func(err error) (string, error) {
+		f.Close()
+		os.Remove(f.Name())
 		return "", err
 	}
-	if _, err = f.Write(data); err != nil {
-		return "", err
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
 	}
 	if durable {
-		if err = f.Sync(); err != nil {
-			return "", err
+		if err := f.Sync(); err != nil {
+			return fail(err)
 		}
 	}
-	return tmp, f.Close()
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 func syncDir(dir string) error {

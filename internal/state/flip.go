@@ -72,13 +72,16 @@ func (st Store) PrepareFlip(c Change) *Flip {
 var errStaleFlip = errors.New("prepared flip is stale")
 
 // Commit makes the change, from the prepared files when they still
-// apply, else as Set does; it returns what Set returns.
+// apply, else as Set does; it returns what Set returns (changed with an
+// error: state.json was replaced, and what followed failed).
 func (f *Flip) Commit() (s State, changed bool, err error) {
-	if f.stateTmp == "" || time.Since(f.at) > maxFlipAge {
-		f.Abort()
+	if f.stateTmp == "" {
 		return f.st.Set(f.c)
 	}
 	err = f.st.Locked(func() error {
+		if time.Since(f.at) > maxFlipAge {
+			return errStaleFlip
+		}
 		b, err := os.ReadFile(f.st.Path())
 		if err != nil || !bytes.Equal(b, f.base) {
 			return errStaleFlip
@@ -89,7 +92,7 @@ func (f *Flip) Commit() (s State, changed bool, err error) {
 			}
 			return fmt.Errorf("save state: %w", err)
 		}
-		f.stateTmp = ""
+		f.stateTmp, changed = "", true // made, even if what follows fails
 		if err := syncDir(f.st.Dir); err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
@@ -107,15 +110,14 @@ func (f *Flip) Commit() (s State, changed bool, err error) {
 		}
 		return nil
 	})
-	if errors.Is(err, errStaleFlip) {
-		f.Abort()
+	f.Abort()
+	switch {
+	case errors.Is(err, errStaleFlip):
 		return f.st.Set(f.c)
+	case changed:
+		return f.next, true, err
 	}
-	if err != nil {
-		f.Abort()
-		return State{}, false, err
-	}
-	return f.next, true, nil
+	return State{}, false, err
 }
 
 // Abort removes what was prepared and not committed; it may be called

@@ -201,7 +201,10 @@ type Change struct {
 // Set moves the state to c.To under the lock. It reports whether anything
 // changed: setting the state it already has changes nothing and does not
 // bump the generation. A missing or corrupt state file is replaced (that is
-// how a node is first marked up, and how an operator repairs it).
+// how a node is first marked up, and how an operator repairs it). Changed
+// with an error means state.json was replaced (the change is made: check
+// and serve read it) and what followed it failed: its directory's sync, or
+// the track file, which serve repairs.
 func (st Store) Set(c Change) (s State, changed bool, err error) {
 	if c.To != Up && c.To != Drained {
 		return State{}, false, fmt.Errorf("set state: %q is not %q or %q", c.To, Up, Drained)
@@ -213,11 +216,11 @@ func (st Store) Set(c Change) (s State, changed bool, err error) {
 			return st.writeTrack(cur)
 		}
 		next := nextState(cur, lerr, c, time.Now())
-		if err := st.write(next); err != nil {
-			return err
+		replaced, err := st.writeReplaced(next)
+		if replaced {
+			s, changed = next, true // made, even if what follows failed
 		}
-		s, changed = next, true
-		return nil
+		return err
 	})
 	return s, changed, err
 }
@@ -262,10 +265,31 @@ func nextState(cur State, lerr error, c Change, now time.Time) State {
 // file is stale but `hacheck check` (the vrrp_script) and `serve` read
 // state.json, and `serve` repairs the track file.
 func (st Store) write(s State) error {
-	if err := SaveJSON(st.Path(), s); err != nil {
-		return fmt.Errorf("save state: %w", err)
+	_, err := st.writeReplaced(s)
+	return err
+}
+
+// writeReplaced is write; replaced reports whether state.json was
+// replaced: then the change is made (check and serve read it), whatever
+// failed after it.
+func (st Store) writeReplaced(s State) (replaced bool, err error) {
+	data, err := encodeJSON(st.Path(), s)
+	if err != nil {
+		return false, fmt.Errorf("save state: %w", err)
 	}
-	return st.writeTrack(s)
+	_ = removeStaleTempsOf(st.Dir, FileName) // best effort: a leftover costs only space
+	tmp, err := writeTemp(st.Path(), data, 0o644, true)
+	if err != nil {
+		return false, fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp, st.Path()); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("save state: %w", err)
+	}
+	if err := syncDir(st.Dir); err != nil {
+		return true, fmt.Errorf("save state: %w", err)
+	}
+	return true, st.writeTrack(s)
 }
 
 // MarkStale marks the node a stale ex-primary (see State.Stale), keeping
