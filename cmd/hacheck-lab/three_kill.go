@@ -102,8 +102,11 @@ func (r *threeRun) killDrainAt(ctx context.Context, step string) (time.Time, err
 			return err == nil && st == "drained"
 		}
 		j, err := drain.LoadJournal(state.Store{Dir: l.A.StateDir})
-		// In the fence: once the journal says the fence is being sent,
-		// the worst moment (the statement may be on the server).
+		// In the fence: once the journal has reached the step with the
+		// intent saved (it is saved during the preconditions now, so this
+		// is the step's start, just before the statement is sent; a fence
+		// still waiting on the server is internal/db's
+		// TestLiveKillPendingFence).
 		return err == nil && j.Step == step && (step != "fence" || j.Fence != nil)
 	}
 	for !reached() {
