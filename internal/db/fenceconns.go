@@ -110,14 +110,10 @@ func (c *FenceConns) GTIDPosition(ctx context.Context) (string, error) {
 func (c *FenceConns) readFenced(ctx context.Context) (ReadOnlyState, string, error) {
 	ctx, cancel := c.s.bound(ctx)
 	defer cancel()
-	q := "SELECT @@GLOBAL.read_only, NULL, @@GLOBAL.gtid_binlog_pos"
-	if c.dialect == MySQL {
-		q = "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only, @@GLOBAL.gtid_executed"
-	}
+	q := "SELECT " + readOnlyColumns(c.dialect) + ", " + executedColumn(c.dialect)
 	var ro, sro, pos sql.NullString
 	if err := c.ctl.QueryRowContext(ctx, q).Scan(&ro, &sro, &pos); err != nil {
 		return ReadOnlyState{}, "", c.s.fail("read read_only and the gtid position", err)
 	}
-	st := ReadOnlyState{Dialect: c.dialect, ReadOnly: parseSwitch(ro.String), SuperReadOnly: parseSwitch(sro.String)}
-	return st, compactGTIDSet(pos.String), nil
+	return readOnlyState(c.dialect, ro, sro), compactGTIDSet(pos.String), nil
 }

@@ -391,19 +391,25 @@ type rowQueryer interface {
 
 // readReadOnly reads the read-only state of a server of dialect d on q.
 func readReadOnly(ctx context.Context, q rowQueryer, d Dialect) (ReadOnlyState, error) {
-	st := ReadOnlyState{Dialect: d}
 	var ro, sro sql.NullString
-	var err error
-	if d == MySQL {
-		err = q.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only").Scan(&ro, &sro)
-	} else {
-		err = q.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&ro)
-	}
-	if err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT "+readOnlyColumns(d)).Scan(&ro, &sro); err != nil {
 		return ReadOnlyState{}, err
 	}
-	st.ReadOnly, st.SuperReadOnly = parseSwitch(ro.String), parseSwitch(sro.String)
-	return st, nil
+	return readOnlyState(d, ro, sro), nil
+}
+
+// readOnlyColumns are the two columns readOnlyState reads: read_only and,
+// on MySQL, super_read_only (NULL on MariaDB, which has none).
+func readOnlyColumns(d Dialect) string {
+	if d == MySQL {
+		return "@@GLOBAL.read_only, @@GLOBAL.super_read_only"
+	}
+	return "@@GLOBAL.read_only, NULL"
+}
+
+// readOnlyState is the state of a server of dialect d from readOnlyColumns.
+func readOnlyState(d Dialect, ro, sro sql.NullString) ReadOnlyState {
+	return ReadOnlyState{Dialect: d, ReadOnly: parseSwitch(ro.String), SuperReadOnly: parseSwitch(sro.String)}
 }
 
 // SetReadOnly fences (on) or unfences the server and reads the state back.
@@ -519,15 +525,20 @@ func (s *Server) GTIDPosition(ctx context.Context) (string, error) {
 
 // readGTIDPosition reads what a server of dialect d has executed, on q.
 func readGTIDPosition(ctx context.Context, q rowQueryer, d Dialect) (string, error) {
-	query := "SELECT @@GLOBAL.gtid_binlog_pos"
-	if d == MySQL {
-		query = "SELECT @@GLOBAL.gtid_executed"
-	}
 	var v sql.NullString
-	if err := q.QueryRowContext(ctx, query).Scan(&v); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT "+executedColumn(d)).Scan(&v); err != nil {
 		return "", err
 	}
 	return compactGTIDSet(v.String), nil
+}
+
+// executedColumn is what a server of dialect d has executed, as a GTID
+// position: @@gtid_binlog_pos on MariaDB, @@gtid_executed on MySQL.
+func executedColumn(d Dialect) string {
+	if d == MySQL {
+		return "@@GLOBAL.gtid_executed"
+	}
+	return "@@GLOBAL.gtid_binlog_pos"
 }
 
 // WaitForGTID waits on a replica until it has applied pos: MariaDB
