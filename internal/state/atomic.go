@@ -22,20 +22,28 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
+	_, err := replaceFile(path, data, perm, durable)
+	return err
+}
+
+// replaceFile is writeFileAtomic, and reports whether path was replaced
+// (readers see the new content): true with an error from the directory's
+// sync after the rename.
+func replaceFile(path string, data []byte, perm os.FileMode, durable bool) (replaced bool, err error) {
 	dir := filepath.Dir(path)
 	_ = removeStaleTempsOf(dir, filepath.Base(path)) // best effort: a leftover costs only space
 	tmp, err := writeTemp(path, data, perm, durable)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return err
+		return false, err
 	}
 	if !durable {
-		return nil
+		return true, nil
 	}
-	return syncDir(dir)
+	return true, syncDir(dir)
 }
 
 // writeTemp writes data to a new temp file beside path (named as

@@ -277,17 +277,8 @@ func (st Store) writeReplaced(s State) (replaced bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("save state: %w", err)
 	}
-	_ = removeStaleTempsOf(st.Dir, FileName) // best effort: a leftover costs only space
-	tmp, err := writeTemp(st.Path(), data, 0o644, true)
-	if err != nil {
-		return false, fmt.Errorf("save state: %w", err)
-	}
-	if err := os.Rename(tmp, st.Path()); err != nil {
-		os.Remove(tmp)
-		return false, fmt.Errorf("save state: %w", err)
-	}
-	if err := syncDir(st.Dir); err != nil {
-		return true, fmt.Errorf("save state: %w", err)
+	if replaced, err = replaceFile(st.Path(), data, 0o644, true); err != nil {
+		return replaced, fmt.Errorf("save state: %w", err)
 	}
 	return true, st.writeTrack(s)
 }
