@@ -120,6 +120,44 @@ func FenceStalled(rows []ProcessRow, own map[int64]bool) bool {
 	return lockWait && behind
 }
 
+// FenceStuck reports, from two reads of PROCESSLIST one poll apart, whether
+// the fence is held up by a statement that is not finishing: a client's
+// statement waits behind the fence in cur, and another client's statement,
+// not behind the fence, was running in prev and still runs in cur (same
+// connection, same text). It needs no INNODB_TRX, whose cache InnoDB
+// refills only after 100 ms without a read (see DefaultStallPoll), so it
+// sees the stalls FenceStalled misses when the cache was filled before the
+// statement's row-lock wait began. A statement it takes for stuck may have
+// been about to finish; killing it early costs its client an error it
+// would have had at the fence anyway (no write after the fence commits),
+// never an acknowledged write.
+func FenceStuck(prev, cur []ProcessRow, own map[int64]bool) bool {
+	if len(prev) == 0 {
+		return false
+	}
+	client := func(r ProcessRow) bool {
+		return !own[r.ID] && !isSystemThread(r) && r.Info != "" && r.Command != "Sleep"
+	}
+	was := make(map[int64]string, len(prev))
+	for _, r := range prev {
+		if client(r) && !behindFence[r.State] {
+			was[r.ID] = r.Info
+		}
+	}
+	var behind, stuck bool
+	for _, r := range cur {
+		if !client(r) {
+			continue
+		}
+		if behindFence[r.State] {
+			behind = true
+		} else if info, ok := was[r.ID]; ok && info == r.Info {
+			stuck = true
+		}
+	}
+	return behind && stuck
+}
+
 // KilledConn is a connection the fence killed, as it was when chosen.
 type KilledConn struct {
 	ID      int64  `json:"id"`
@@ -190,9 +228,10 @@ type FenceKillOptions struct {
 	Grace time.Duration
 	Mode  KillMode
 	// StallPoll is how often, before a round of kills, the connections
-	// are read to see whether the fence has stalled (FenceStalled): seen
-	// so on two reads in a row, the kills come at once instead of after
-	// Grace. 0: DefaultStallPoll; negative: off (Grace alone).
+	// are read to see whether the fence is held up for good (FenceStalled
+	// on one read, FenceStuck on two in a row): then the kills come at
+	// once instead of after Grace. 0: DefaultStallPoll; negative: off
+	// (Grace alone).
 	StallPoll time.Duration
 	// Conns, when set, are the connections prepared for this fence
 	// (PrepareFence); the caller closes them. Unset, the fence takes its
@@ -205,19 +244,18 @@ type FenceKillOptions struct {
 // The reads are of two kinds of data. PROCESSLIST is read fresh each time;
 // INNODB_TRX (which connection has a transaction, which is in LOCK WAIT)
 // is a cache InnoDB refills only when it has not been read for 100 ms
-// (CACHE_MIN_IDLE_TIME_US in trx0i_s.cc), so reads every 5 ms keep seeing
-// the transactions of the first one. That is what the stall needs: while
-// the fence waits no transaction with writes commits, so the transactions
-// seen when it began stay open (or are rolled back, their statements gone
-// from PROCESSLIST), and the second read confirms the first with the
-// statements' current states (those arriving behind the fence show there
-// as they come). Measured (TestLiveFenceKillUnderLoad, 8 clients, hot
-// rows): reads every 5 ms, p50 12-15 ms, p95 18 ms; waiting 110 ms between
-// reads for a refilled cache, p50 12-124 ms, p95 126 ms, and pausing the
-// reads 110 ms after a round of kills took p95 to 307 ms (the grace): the
-// second round, on the first read's transactions, was the one that landed
-// the fence.
-const DefaultStallPoll = 5 * time.Millisecond
+// (CACHE_MIN_IDLE_TIME_US in trx0i_s.cc), so reads every few ms keep
+// seeing the transactions of the first one. FenceStalled, which needs the
+// cache's LOCK WAIT, is therefore only as good as the first read: when it
+// came before the row-lock waits that hold the fence up, it never saw
+// them, and the fence waited out its grace (measured: 15 of 20 fences of
+// one run of TestLiveFenceKillUnderLoad, 8 clients on hot rows, landed
+// after 304 ms). FenceStuck reads PROCESSLIST alone and catches those.
+// Measured (same test, 20 fences a run): a stall on two reads in a row
+// every 5 ms, p50 14 ms, p95 305 ms; a stall on one read or stuck on two,
+// every 5 ms p50 13-14 ms, p95 14-15 ms; every 3 ms p50 11 ms, p95 11-14
+// ms; every 2 ms p50 8-9 ms, p95 10-57 ms (an occasional second round).
+const DefaultStallPoll = 2 * time.Millisecond
 
 // FenceReport is what FenceWithKill did.
 type FenceReport struct {
@@ -265,10 +303,10 @@ const errUnknownThread = 1094
 // FenceWithKill fences the server like SetReadOnly(ctx, true), but does not
 // give up on a fence held up by running writes: after opts.Grace it kills
 // FenceBlockers (opts.Mode), waits opts.Grace again, and repeats until the
-// fence lands or ctx ends. A round of kills comes sooner when the fence has
-// stalled (FenceStalled on two reads in a row, every opts.StallPoll): then
-// waiting out the grace cannot help, and the round kills from the read
-// that showed it. A round kills in killOrder and stops once the fence has
+// fence lands or ctx ends. A round of kills comes sooner when the fence is
+// held up for good (FenceStalled on one read or FenceStuck on two in a
+// row, every opts.StallPoll): then waiting out the grace cannot help, and
+// the round kills from the read that showed it. A round kills in killOrder and stops once the fence has
 // landed. It runs on opts.Conns when set (PrepareFence: a drain readies
 // them while its preconditions run). When ctx ends first the fence statement is
 // stopped on the server (KILL QUERY on its own connection), so it cannot
@@ -337,7 +375,7 @@ func (s *Server) FenceWithKill(ctx context.Context, opts FenceKillOptions) (rep 
 		defer t.Stop()
 		poll = t.C
 	}
-	stalls := 0 // reads in a row that saw the fence stalled
+	var prev []ProcessRow // the last read, when it showed no stall
 	// returned reports whether the fence statement has returned (landed,
 	// or 1205 and to be sent again), leaving its result for the loop below:
 	// a round of kills stops there.
@@ -358,7 +396,7 @@ func (s *Server) FenceWithKill(ctx context.Context, opts FenceKillOptions) (rep 
 		if err != nil && ctx.Err() == nil {
 			killErr = err
 		}
-		stalls = 0
+		prev = nil
 		grace.Reset(opts.Grace)
 	}
 wait:
@@ -386,13 +424,14 @@ wait:
 			kill(nil)
 		case <-poll:
 			rows, err := readProcessList(ctx, ctl)
-			if err != nil || !FenceStalled(rows, own) {
-				stalls = 0
-				continue
-			}
-			if stalls++; stalls >= 2 {
+			switch {
+			case err != nil:
+				prev = nil
+			case FenceStalled(rows, own) || FenceStuck(prev, rows, own):
 				rep.Stalled++
 				kill(rows) // Reset drops a pending grace tick (Go 1.23 timers)
+			default:
+				prev = rows
 			}
 		case <-ctx.Done():
 			return rep, giveUp()
@@ -482,20 +521,23 @@ func (s *Server) killBlockers(ctx context.Context, ctl *sql.Conn, rows []Process
 
 // killOrder orders blockers by what the fence waits for: first the
 // running statements that wait for a row lock (in a stall, the fence
-// lands once they are gone), then the other running statements, then the
-// open transactions without one (they hold row locks, but the fence does
+// lands once they are gone), then the other running statements, then
+// those waiting behind the fence itself, then the open transactions
+// without a statement (the last two hold row locks, but the fence does
 // not wait for them); by id within each. The fence lands as soon as it
 // can, and killing stops once it has: a later one keeps its connection,
 // and its transaction fails on read_only instead.
 func killOrder(blockers []ProcessRow) []ProcessRow {
 	rank := func(r ProcessRow) int {
 		switch {
-		case r.Info != "" && r.LockWait:
+		case r.Info == "":
+			return 3
+		case behindFence[r.State]: // its LockWait may be the cache's stale one
+			return 2
+		case r.LockWait:
 			return 0
-		case r.Info != "":
-			return 1
 		}
-		return 2
+		return 1
 	}
 	out := append([]ProcessRow(nil), blockers...)
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })

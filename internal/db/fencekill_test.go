@@ -151,12 +151,41 @@ func TestKillOrder(t *testing.T) {
 		{ID: 3, Command: "Query", Info: "UPDATE t", State: "Updating", Trx: true, LockWait: true},
 		{ID: 4, Command: "Sleep", Trx: true, LockWait: true}, // a stale LOCK WAIT without a statement
 		{ID: 5, Command: "Query", Info: "UPDATE t", State: "Updating", Trx: true, LockWait: true},
+		{ID: 6, Command: "Query", Info: "INSERT t", State: "Update"},                                             // running, no lock wait
+		{ID: 7, Command: "Query", Info: "UPDATE t", State: "Waiting for backup lock", Trx: true, LockWait: true}, // behind the fence, LOCK WAIT stale
 	}
 	var got []int64
 	for _, r := range killOrder(rows) {
 		got = append(got, r.ID)
 	}
-	if want := []int64{3, 5, 2, 1, 4}; !slices.Equal(got, want) {
-		t.Errorf("killOrder = %v, want %v (row-lock waiters, then running, then idle transactions; by id)", got, want)
+	if want := []int64{3, 5, 6, 2, 7, 1, 4}; !slices.Equal(got, want) {
+		t.Errorf("killOrder = %v, want %v (row-lock waiters, then running, then behind the fence, then idle transactions; by id)", got, want)
+	}
+}
+
+func TestFenceStuck(t *testing.T) {
+	waiting := ProcessRow{ID: 10, User: "app", Command: "Execute", State: "Updating", Info: "UPDATE t SET c = 1 WHERE id = 2", Trx: true}
+	behind := ProcessRow{ID: 11, User: "app", Command: "Execute", State: "Waiting for backup lock", Info: "UPDATE t SET c = 2 WHERE id = 3"}
+	again := waiting
+	again.Info = "UPDATE t SET c = 1 WHERE id = 4"
+	for _, tc := range []struct {
+		name      string
+		prev, cur []ProcessRow
+		own       map[int64]bool
+		want      bool
+	}{
+		{"a statement running on both reads, another behind the fence", []ProcessRow{waiting}, []ProcessRow{waiting, behind}, nil, true},
+		{"no read before", nil, []ProcessRow{waiting, behind}, nil, false},
+		{"the running statement is a new one on the same connection", []ProcessRow{waiting}, []ProcessRow{again, behind}, nil, false},
+		{"nothing behind the fence: it may land by itself", []ProcessRow{waiting}, []ProcessRow{waiting}, nil, false},
+		{"behind the fence on both reads, nothing running", []ProcessRow{behind}, []ProcessRow{behind}, nil, false},
+		{"the running statement went behind the fence", []ProcessRow{waiting}, []ProcessRow{{ID: 10, User: "app", Command: "Execute", State: "Waiting for backup lock", Info: waiting.Info}, behind}, nil, false},
+		{"the running statement is hacheck's own", []ProcessRow{waiting}, []ProcessRow{waiting, behind}, map[int64]bool{10: true}, false},
+		{"the running statement is a replication thread's", []ProcessRow{{ID: 10, User: "system user", Command: "Slave_SQL", Info: "x"}}, []ProcessRow{{ID: 10, User: "system user", Command: "Slave_SQL", Info: "x"}, behind}, nil, false},
+		{"what waits behind the fence is hacheck's own", []ProcessRow{waiting}, []ProcessRow{waiting, behind}, map[int64]bool{11: true}, false},
+	} {
+		if got := FenceStuck(tc.prev, tc.cur, tc.own); got != tc.want {
+			t.Errorf("%s: FenceStuck = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
