@@ -9,9 +9,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,8 +73,137 @@ func journalStep(dir string) string {
 func TestLiveDrainKilledIsRecovered(t *testing.T) {
 	bin := buildHacheck(t)
 	a, b := livePair(t, "", "")
+	killDrains(t, a, b, rounds(t, "HACHECK_DRAIN_KILLS", 8), drainKill{victim: victimDrain, drain: func(args ...string) *exec.Cmd {
+		return exec.Command(bin, args...)
+	}})
+}
+
+// TestLiveServeDrainKilled is TestLiveDrainKilledIsRecovered for a drain
+// that `serve` runs for the CLI, as installed (the lean front as hacheck,
+// serve on admin.socket): once with the CLI killed (serve must interrupt
+// its drain and undo it, or find the flip done), once with serve itself
+// killed under its drain (the next `hacheck check` recovers the journal,
+// as for a killed drain process; serve is then started again, as systemd
+// does). HACHECK_DRAIN_KILLS sets the number of kills of each (CI: 6).
+func TestLiveServeDrainKilled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	front := installHacheck(t, ctx)
+	for _, v := range []victim{victimCLI, victimServe} {
+		t.Run(string(v), func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "admin.sock")
+			a, b := livePair(t, "admin:\n  enabled: true\n  socket: "+sock+"\n", "")
+			srv := &serveProc{t: t, bin: front, config: a.config, sock: sock}
+			srv.start()
+			t.Cleanup(srv.stop)
+			killDrains(t, a, b, rounds(t, "HACHECK_DRAIN_KILLS", 6), drainKill{victim: v, serve: srv, drain: func(args ...string) *exec.Cmd {
+				cmd := exec.Command(front, args...)
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no HACHECK_*: the front hands the drain to serve
+				return cmd
+			}})
+		})
+	}
+}
+
+// installHacheck builds the lean front and the full program in the
+// package's layout (sbin/hacheck, lib/hacheck/hacheck) and returns the
+// front.
+func installHacheck(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	root := t.TempDir()
+	front := filepath.Join(root, "sbin", "hacheck")
+	for pkg, out := range map[string]string{"../hacheck-front": front, ".": filepath.Join(root, "lib", "hacheck", "hacheck")} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		}
+	}
+	return front
+}
+
+// serveProc is a `hacheck serve` the test starts, kills and starts again.
+type serveProc struct {
+	t                 *testing.T
+	bin, config, sock string
+	cmd               *exec.Cmd
+	log               bytes.Buffer
+	exited            chan error
+}
+
+// start starts serve and waits for its admin socket to answer.
+func (s *serveProc) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, "serve", "--config", s.config)
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	s.log.Reset()
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.exited = make(chan error, 1)
+	go func(c *exec.Cmd, e chan error) { e <- c.Wait() }(s.cmd, s.exited)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("unix", s.sock); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("serve did not listen on %s within 15 s:\n%s", s.sock, s.log.String())
+		}
+	}
+}
+
+// kill ends serve with SIGKILL and waits for it.
+func (s *serveProc) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+	s.cmd = nil
+}
+
+func (s *serveProc) stop() {
+	if s.cmd != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		<-s.exited
+		s.cmd = nil
+	}
+}
+
+// victim is the process a killed-drain test kills.
+type victim string
+
+const (
+	victimDrain victim = "drain process" // `hacheck drain` running the drain itself
+	victimCLI   victim = "cli"           // the front whose drain serve runs
+	victimServe victim = "serve"         // serve, while it runs the CLI's drain
+)
+
+// drainKill is how killDrains runs a drain and what it kills.
+type drainKill struct {
+	victim victim
+	drain  func(args ...string) *exec.Cmd // `hacheck drain ...`, not started
+	serve  *serveProc                     // victimCLI, victimServe: serve on admin.socket
+}
+
+// holdTableLock holds LOCK TABLES table WRITE on a connection of db for d.
+func holdTableLock(ctx context.Context, db *sql.DB, table string, d time.Duration) error {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "LOCK TABLES "+table+" WRITE"); err != nil {
+		return err
+	}
+	time.Sleep(d)
+	_, err = c.ExecContext(ctx, "UNLOCK TABLES")
+	return err
+}
+
+// killDrains runs n drains of A under a transactional workload, kills each
+// (k.victim) at a point chosen by the round, and checks what the next
+// `hacheck check` finds (see TestLiveDrainKilledIsRecovered).
+func killDrains(t *testing.T, a, b *dbNode, n int, k drainKill) {
 	stateDir := filepath.Join(a.dir, "state")
-	n := rounds(t, "HACHECK_DRAIN_KILLS", 8)
 	// A transactional workload on A throughout (4 clients, hot rows, an
 	// account without READ_ONLY ADMIN so the fence stops it): no commit it
 	// saw acknowledged may be missing at the end, on A or on B.
@@ -98,11 +229,16 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 		mode := []string{"early", "steps", "fence", "catch-up", "flip", "steps"}[round%6]
 		slowWrite := make(chan error, 1)
 		if mode == "fence" {
-			// A write that runs for 1.5 s: the fence waits for it.
+			// A session holding app.t's write lock for 1.5 s: the fence
+			// waits for it, and it has nothing the fence kills (no
+			// statement, no InnoDB transaction), so the fence stays
+			// pending on the server while the drain is killed. (A running
+			// write would be killed within milliseconds under the load:
+			// db.FenceStuck.)
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				slowWrite <- a.srv.ExecContext(ctx, "INSERT INTO app.t SELECT "+strconv.Itoa(400000+round)+", SLEEP(1.5)")
+				slowWrite <- holdTableLock(ctx, a.srv.DB(), "app.t", 1500*time.Millisecond)
 			}()
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -116,7 +252,7 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 			a.srv.Exec(t, "INSERT INTO app.t VALUES ("+strconv.Itoa(200000+round)+", 'slow')")
 		}
 		var out bytes.Buffer
-		cmd := exec.Command(bin, "drain", "--config", a.config, "--reason", "kill round "+strconv.Itoa(round))
+		cmd := k.drain("drain", "--config", a.config, "--reason", "kill round "+strconv.Itoa(round))
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -138,7 +274,7 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(100_000)) * time.Microsecond)
 		case "steps": // anywhere from the journal's first write to the flip
 			waitStep("")
-			time.Sleep(time.Duration(rand.IntN(30_000)) * time.Microsecond)
+			time.Sleep(time.Duration(rand.IntN(15_000)) * time.Microsecond)
 		case "fence": // while SET GLOBAL read_only waits for the slow write
 			waitStep("fence")
 			time.Sleep(time.Duration(rand.IntN(300_000)) * time.Microsecond)
@@ -156,13 +292,25 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 			}
 		}
 		step := journalStep(stateDir)
-		cmd.Process.Signal(syscall.SIGKILL)
-		werr := <-exited
 		killed := false
-		var ee *exec.ExitError
-		if errors.As(werr, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		if k.victim == victimServe {
+			// The drain is serve's while the CLI waits for its end.
+			select {
+			case werr := <-exited:
+				exited <- werr
+			default:
 				killed = true
+			}
+			k.serve.kill()
+			<-exited // the connection broke: the CLI ends too
+		} else {
+			cmd.Process.Signal(syscall.SIGKILL)
+			werr := <-exited
+			var ee *exec.ExitError
+			if errors.As(werr, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					killed = true
+				}
 			}
 		}
 		// What the kill left, before anyone recovers it.
@@ -213,9 +361,9 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 		}
 		if mode == "fence" {
 			// The dead drain's SET GLOBAL read_only must not land once the
-			// slow write has finished.
+			// table lock is released.
 			if err := <-slowWrite; err != nil {
-				t.Logf("round %d: slow write: %v", round, err)
+				t.Fatalf("round %d: table lock: %v", round, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 			if verdict != "flipped: drained" && a.readOnly() {
@@ -228,15 +376,34 @@ func TestLiveDrainKilledIsRecovered(t *testing.T) {
 		}
 		// status completes a flipped drain's record too; then no journal
 		// is left in any case.
-		a.hacheck("status")
-		if _, err := drain.LoadJournal(state.Store{Dir: stateDir}); !errors.Is(err, drain.ErrNoJournal) {
-			t.Fatalf("round %d: journal left after check and status: %v", round, err)
+		// (serve, undoing the drain of a killed CLI, removes its journal
+		// just after the server is writable again.)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			a.hacheck("status")
+			_, err := drain.LoadJournal(state.Store{Dir: stateDir})
+			if errors.Is(err, drain.ErrNoJournal) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: journal left after check and status: %v", round, err)
+			}
 		}
 		if killed && leftFenced && verdict != "flipped: drained" {
 			r, ok, err := drain.LoadRecord(state.Store{Dir: stateDir})
-			if err != nil || !ok || r.Outcome != "interrupted" || !strings.Contains(r.Recovery, "interrupted drain rolled back") {
+			switch {
+			case err != nil || !ok:
 				t.Fatalf("round %d: last_drain.json after a rolled back drain: %+v %v", round, r, err)
+			case k.victim == victimCLI:
+				// serve saw its CLI go and undid its own drain.
+				if r.Outcome != "refused" || r.Reason != "kill round "+strconv.Itoa(round) {
+					t.Fatalf("round %d: serve's drain after its CLI was killed: %+v", round, r)
+				}
+			case r.Outcome != "interrupted" || !strings.Contains(r.Recovery, "interrupted drain rolled back"):
+				t.Fatalf("round %d: last_drain.json after a rolled back drain: %+v", round, r)
 			}
+		}
+		if k.victim == victimServe {
+			k.serve.start()
 		}
 
 		// Back to the start: A the writable primary, up; B its replica.
