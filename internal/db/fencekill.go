@@ -128,9 +128,11 @@ func FenceStalled(rows []ProcessRow, own map[int64]bool) bool {
 // refills only after 100 ms without a read (see DefaultStallPoll), so it
 // sees the stalls FenceStalled misses when the cache was filled before the
 // statement's row-lock wait began. A statement it takes for stuck may have
-// been about to finish; killing it early costs its client an error it
-// would have had at the fence anyway (no write after the fence commits),
-// never an acknowledged write.
+// been about to finish; killing it early costs its client an error, never
+// an acknowledged write, while waiting for it holds up every write queued
+// behind the fence. So under load a long write is killed within a few ms,
+// not after FenceKillOptions.Grace: the grace is the wait for running
+// writes while nothing queues behind the fence.
 func FenceStuck(prev, cur []ProcessRow, own map[int64]bool) bool {
 	if len(prev) == 0 {
 		return false
@@ -244,17 +246,18 @@ type FenceKillOptions struct {
 // The reads are of two kinds of data. PROCESSLIST is read fresh each time;
 // INNODB_TRX (which connection has a transaction, which is in LOCK WAIT)
 // is a cache InnoDB refills only when it has not been read for 100 ms
-// (CACHE_MIN_IDLE_TIME_US in trx0i_s.cc), so reads every few ms keep
-// seeing the transactions of the first one. FenceStalled, which needs the
-// cache's LOCK WAIT, is therefore only as good as the first read: when it
-// came before the row-lock waits that hold the fence up, it never saw
-// them, and the fence waited out its grace (measured: 15 of 20 fences of
-// one run of TestLiveFenceKillUnderLoad, 8 clients on hot rows, landed
-// after 304 ms). FenceStuck reads PROCESSLIST alone and catches those.
+// (CACHE_MIN_IDLE_TIME_US in trx0i_s.cc), and on MariaDB 10.11 it was
+// often older than that: in 15 of 20 fences of one run of
+// TestLiveFenceKillUnderLoad (8 clients on hot rows) the first read's
+// INNODB_TRX held only the transactions of connections an earlier fence
+// had killed, seconds before, and none of the current ones. FenceStalled,
+// which needs the cache, then never fired and those fences waited out
+// their 300 ms grace. FenceStuck reads PROCESSLIST alone and catches them.
 // Measured (same test, 20 fences a run): a stall on two reads in a row
-// every 5 ms, p50 14 ms, p95 305 ms; a stall on one read or stuck on two,
-// every 5 ms p50 13-14 ms, p95 14-15 ms; every 3 ms p50 11 ms, p95 11-14
-// ms; every 2 ms p50 8-9 ms, p95 10-57 ms (an occasional second round).
+// every 5 ms, p50 14 ms, p95 305 ms; FenceStalled on one read alone, p50
+// 9-10 ms in two runs and 304 ms in the third; with FenceStuck, every 5 ms
+// p50 13-14 ms, p95 14-15 ms; every 3 ms p50 11 ms, p95 11-14 ms; every 2
+// ms p50 8-9 ms, p95 10-57 ms (an occasional second round).
 const DefaultStallPoll = 2 * time.Millisecond
 
 // FenceReport is what FenceWithKill did.
