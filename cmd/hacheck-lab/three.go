@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hacheck/hacheck/internal/lab"
 	"github.com/hacheck/hacheck/internal/mariadbd"
+	"github.com/hacheck/hacheck/internal/state"
 	"github.com/hacheck/hacheck/internal/txnload"
 )
 
@@ -328,8 +330,19 @@ func (r *threeRun) verifyLedger(ctx context.Context, acks []ack, final *lab.Node
 func (r *threeRun) hacheck(ctx context.Context, n *lab.Node, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cmd := r.l.Command(ctx, n, n.Hacheck, append(args, "--config", n.HacheckConfig)...)
-	out, err := cmd.CombinedOutput()
+	// In n's network namespace only, as an operator's shell on that host
+	// runs it: serve (in the machine's mount namespace) then takes the
+	// drains the front hands it. (`ip netns exec` would give the command
+	// a mount namespace of its own, and serve would refuse them.)
+	cmd := exec.CommandContext(ctx, n.Hacheck, append(args, "--config", n.HacheckConfig)...)
+	cmd.WaitDelay = 2 * time.Second
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := r.l.StartIn(n, cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
+	out := buf.Bytes()
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -465,6 +478,13 @@ func threeDrainTo(ctx context.Context, r *threeRun) (*lab.Node, []*lab.Node, err
 	}
 	if s := successorLine(out); !strings.HasPrefix(s, "successor: "+l.D.Name) {
 		r.fail("drain --to d printed successor line %q, want one starting %q", s, "successor: "+l.D.Name)
+	}
+	// The example sets admin.socket: the front hands the drain, holds and
+	// all, to a's serve.
+	if st, err := (state.Store{Dir: l.A.StateDir}).Load(); err != nil || !strings.HasPrefix(st.From, "unix:") {
+		r.fail("the drain did not run in a's serve (state from %q, %v): the front ran it itself", st.From, err)
+	} else {
+		r.note("the drain ran in a's serve (the front handed it over on admin.socket)")
 	}
 	if err := r.moveDone(ctx, t0, l.D); err != nil {
 		return nil, nil, err

@@ -87,6 +87,11 @@ func (r *threeRun) killDrainAt(ctx context.Context, step string) (time.Time, err
 	l := r.l
 	dctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	// `ip netns exec` gives the drain a mount namespace of its own, so
+	// serve does not take it: the drain killed is a process of its own,
+	// as with the packaged unit (serve as hacheck, the drain as root), and
+	// its journal is recovered by the next command. A drain that serve
+	// runs, killed, is cmd/hacheck's TestLiveServeDrainKilled.
 	cmd := l.Command(dctx, l.A, l.A.Hacheck, "drain", "--to", l.D.Name, "--reason", "three-node test: killed at "+step, "--config", l.A.HacheckConfig)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -83,7 +83,7 @@ func renderThreeHacheckYAML(src []byte, l *lab.Lab, n *lab.Node, tokenFile strin
 		},
 		"vip":         {"address": lab.VIP.String(), "interface": "eth0"},
 		"mysql":       {"dsn": dsn(n)},
-		"admin":       {"token_file": tokenFile},
+		"admin":       {"token_file": tokenFile, "socket": filepath.Join(n.Dir, "admin.sock")},
 		"replication": {"user": mariadbd.ReplUser, "password": mariadbd.ReplPassword},
 		"keepalived":  {"config": n.KeepalivedConf},
 	}
