@@ -39,7 +39,7 @@ func (f *Fence) setFence(ctx context.Context, out io.Writer) error {
 	if len(rep.Killed) > 0 {
 		how := ""
 		if rep.Stalled > 0 {
-			how = " (stalled: a row-lock wait behind the fence, so not for all of mysql.fence_grace)"
+			how = " (held up for good: writes queued behind the fence while a row-lock wait or a write still running held it, so not for all of mysql.fence_grace)"
 		}
 		fmt.Fprintf(out, "  the fence waited %s for running writes%s; it killed %d connection(s) that held it up (their open transactions rolled back; none had been acknowledged):\n",
 			rep.Waited.Round(time.Millisecond), how, len(rep.Killed))
