@@ -66,7 +66,7 @@ func EvaluatePeer(f PeerFacts) (ok bool, detail string) {
 type PeerReady struct {
 	Local DB
 	Peer  DB // nil: peer.mysql_dsn is not set
-	// Status reads the peer's hacheck (peer.url; peer.Client.Status).
+	// Status reads the peer's hacheck verdict (peer.url; peer.Client.Verdict).
 	Status func(context.Context) (health.Report, error)
 	// QueryTimeout bounds each of the two database reads (mysql.query_timeout).
 	QueryTimeout time.Duration

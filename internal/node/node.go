@@ -222,6 +222,15 @@ func (n *Node) peerStatus() func(context.Context) (health.Report, error) {
 	return n.peer.Status
 }
 
+// peerVerdict reads the peer's verdict only (peer.Client.Verdict): what
+// peer-ready needs; nil when peer.url is not set.
+func (n *Node) peerVerdict() func(context.Context) (health.Report, error) {
+	if n.peer.URL == "" {
+		return nil
+	}
+	return n.peer.Verdict
+}
+
 // vipHeld reads, through netlink, whether this node holds the VIP.
 func (n *Node) vipHeld() (bool, error) {
 	return vip.Held(n.cfg.VIP.Interface, n.cfg.VIP.Address.Addr())
@@ -345,7 +354,7 @@ func (n *Node) drainPlan(opt drain.Options) (drain.Plan, *move, error) {
 		}
 		return drain.Plan{}, nil, fmt.Errorf("%w: unknown successor %q: %s; nothing was changed", drain.ErrRefused, opt.To, known)
 	}
-	ready := &cutover.PeerReady{Local: n.local, Status: n.peerStatus(), QueryTimeout: n.cfg.MySQL.QueryTimeout}
+	ready := &cutover.PeerReady{Local: n.local, Status: n.peerVerdict(), QueryTimeout: n.cfg.MySQL.QueryTimeout}
 	if n.peerDB != nil {
 		ready.Peer = n.peerDB
 	}

@@ -36,6 +36,18 @@ const maxBody = 1 << 20
 // healthy) still carries the report and is not an error. Errors name the
 // URL without its userinfo (peer.url may carry credentials).
 func (c Client) Status(ctx context.Context) (health.Report, error) {
+	return c.status(ctx, "/status")
+}
+
+// Verdict is Status with only the peer's verdict (node, state, healthy,
+// reason, checks): GET /status?brief=1, which skips the reads of the VIP,
+// the database, the drain and keepalived on the peer. A peer without it
+// answers the full report, which holds the same verdict.
+func (c Client) Verdict(ctx context.Context) (health.Report, error) {
+	return c.status(ctx, "/status?brief=1")
+}
+
+func (c Client) status(ctx context.Context, path string) (health.Report, error) {
 	if c.URL == "" {
 		return health.Report{}, ErrNotConfigured
 	}
@@ -44,7 +56,7 @@ func (c Client) Status(ctx context.Context) (health.Report, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	u := strings.TrimRight(c.URL, "/") + "/status"
+	u := strings.TrimRight(c.URL, "/") + path
 	shown := redactURL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -46,6 +46,25 @@ func TestStatusDecodesTheReport(t *testing.T) {
 	}
 }
 
+// Verdict asks for the brief report; a peer that ignores the query (an
+// older serve) answers the full one, whose verdict is the same.
+func TestVerdictAsksForTheBriefReport(t *testing.T) {
+	st := state.State{Version: state.Version, State: state.Up, ChangedAt: time.Now().UTC()}
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.RequestURI())
+		json.NewEncoder(w).Encode(health.NewReport("b", st, nil, nil, nil))
+	}))
+	defer srv.Close()
+	got, err := Client{URL: srv.URL, Timeout: 2 * time.Second}.Verdict(context.Background())
+	if err != nil || got.Node != "b" || !got.Healthy || got.StateName() != "up" {
+		t.Fatalf("Verdict = %+v, %v", got, err)
+	}
+	if len(asked) != 1 || asked[0] != "/status?brief=1" {
+		t.Errorf("Verdict asked for %q, want /status?brief=1", asked)
+	}
+}
+
 // Status's errors name the peer without the credentials of peer.url.
 func TestStatusRedactsUserinfo(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -247,8 +247,32 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// status is GET /status: the verdict (state, checks), the VIP, the
+// database, the drain and keepalived. With ?brief=1 only the verdict
+// (health.NewReport without the VIP): what a peer's drain reads in its
+// peer-ready precondition, without the netlink read and the files the
+// rest costs (measured under the lab's transactional load: 1-9 ms).
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	_, _, checks, st, stErr := s.healthy(time.Now())
+	var rep health.Report
+	if r.URL.Query().Get("brief") != "" {
+		rep = health.NewReport(s.opt.Node, st, stErr, checks, nil)
+	} else {
+		rep = s.fullReport(st, stErr, checks)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !rep.Healthy {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(rep)
+}
+
+// fullReport is /status's report: the verdict, the VIP, the database, the
+// drain and keepalived.
+func (s *Server) fullReport(st state.State, stErr error, checks []health.CheckReport) health.Report {
 	rep := health.NewReport(s.opt.Node, st, stErr, checks, s.vipStatus())
 	rep.MySQL = s.mysqlStatus()
 	if role, ok := s.roles.fresh(time.Now(), s.roleLimit()); ok {
@@ -260,14 +284,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if s.opt.Keepalived != nil {
 		rep.Keepalived = s.opt.Keepalived()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	if !rep.Healthy {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(rep)
+	return rep
 }
 
 // ShutdownTimeout bounds the graceful stop.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/hacheck/hacheck/internal/health"
 	"github.com/hacheck/hacheck/internal/peer"
 	"github.com/hacheck/hacheck/internal/state"
+	"github.com/hacheck/hacheck/vip"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -259,7 +261,12 @@ func TestStatusJSON(t *testing.T) {
 		{Checker: fixed{"good", true}, Timeout: time.Second, Interval: time.Second},
 		{Checker: fixed{"bad", false}, Timeout: time.Second, Interval: time.Second},
 	}
-	base, _ := start(t, cfg, entries)
+	opt := cfg.options(entries)
+	opt.VIP = func() *vip.Status {
+		return &vip.Status{Address: netip.MustParsePrefix("192.0.2.10/32"), Interface: "eth0", Held: true}
+	}
+	opt.Keepalived = func() *health.Keepalived { return &health.Keepalived{} }
+	base, _ := startWith(t, opt)
 	var rep health.Report
 	var code int
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -277,6 +284,21 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if !rep.Checks[0].OK || rep.Checks[1].OK || rep.Checks[0].Age <= 0 {
 		t.Fatalf("checks: %+v", rep.Checks)
+	}
+	if rep.VIP == nil || rep.Keepalived == nil {
+		t.Fatalf("status without the VIP or keepalived: %+v", rep)
+	}
+	// The verdict alone (a peer's peer-ready): the same verdict, no more.
+	code, body := get(t, "GET", base+"/status?brief=1")
+	var brief health.Report
+	if err := json.Unmarshal([]byte(body), &brief); err != nil {
+		t.Fatalf("brief status not JSON: %v: %s", err, body)
+	}
+	if code != 503 || brief.Healthy || brief.Node != "n1" || brief.StateName() != "up" || brief.Reason != rep.Reason || len(brief.Checks) != 2 {
+		t.Fatalf("brief status: %d %+v, want the verdict of %+v", code, brief, rep)
+	}
+	if brief.VIP != nil || brief.Keepalived != nil || brief.MySQL != nil || brief.Drain != nil || brief.Role != nil {
+		t.Fatalf("brief status has more than the verdict: %s", body)
 	}
 }
 
